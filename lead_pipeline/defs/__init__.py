@@ -1,0 +1,1 @@
+"""The Dagster face of the pipeline: assets, IO manager, resources, automation."""

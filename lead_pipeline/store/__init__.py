@@ -1,0 +1,32 @@
+"""The lead store: schema, migrations, every read and write, the wide view."""
+
+from lead_pipeline.store.lead_store import ID_COLUMN, LeadStore, UnknownLeadListError
+from lead_pipeline.store.names import InvalidNameError, check_name
+from lead_pipeline.store.records import (
+    FAILED,
+    OK,
+    SKIPPED,
+    ImportReport,
+    LeadListInfo,
+    LeadRow,
+    ListStatus,
+    NodeResult,
+    WorkflowStatus,
+)
+
+__all__ = [
+    "FAILED",
+    "ID_COLUMN",
+    "OK",
+    "SKIPPED",
+    "ImportReport",
+    "InvalidNameError",
+    "LeadListInfo",
+    "LeadRow",
+    "LeadStore",
+    "ListStatus",
+    "NodeResult",
+    "UnknownLeadListError",
+    "WorkflowStatus",
+    "check_name",
+]

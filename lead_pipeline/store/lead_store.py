@@ -1,0 +1,449 @@
+"""The lead store: the only code in the project that speaks SQL.
+
+Every write is its own short transaction so that a result is durable the moment
+its node ends and a killed process loses nothing already written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Engine, and_, delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from lead_pipeline import settings
+from lead_pipeline.store import migrate
+from lead_pipeline.store.connection import make_engine
+from lead_pipeline.store.names import check_name
+from lead_pipeline.store.records import (
+    FAILED,
+    OK,
+    SKIPPED,
+    ImportReport,
+    LeadListInfo,
+    LeadRow,
+    ListStatus,
+    NodeResult,
+    WorkflowStatus,
+)
+from lead_pipeline.store.schema import lead_lists, leads, node_results, response_cache, runs
+
+ID_COLUMN = "_id"
+
+
+class UnknownLeadListError(LookupError):
+    """A lead list that was never imported."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def fields_digest(fields: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class LeadStore:
+    """Lead lists, their rows, node results, runs and the provider response cache."""
+
+    def __init__(self, url: str | None = None, *, upgrade: bool = True) -> None:
+        self.url = url or settings.db_url()
+        if self.url.startswith("sqlite:///"):
+            from pathlib import Path
+
+            Path(self.url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        self.engine: Engine = make_engine(self.url)
+        if upgrade:
+            migrate.upgrade(self.engine)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    def _insert(self, table):  # type: ignore[no-untyped-def]
+        return (postgresql if self.dialect == "postgresql" else sqlite).insert(table)
+
+    # ---- lead lists -------------------------------------------------------
+
+    def lists(self) -> list[LeadListInfo]:
+        counts = (
+            select(leads.c.lead_list, func.count().label("n"))
+            .group_by(leads.c.lead_list)
+            .subquery()
+        )
+        query = (
+            select(lead_lists, func.coalesce(counts.c.n, 0))
+            .outerjoin(counts, counts.c.lead_list == lead_lists.c.name)
+            .order_by(lead_lists.c.name)
+        )
+        with self.engine.connect() as conn:
+            return [
+                LeadListInfo(name=r.name, rows=r[-1], source=r.source, updated_at=r.updated_at)
+                for r in conn.execute(query)
+            ]
+
+    def has_list(self, name: str) -> bool:
+        check_name(name)
+        with self.engine.connect() as conn:
+            found = conn.execute(select(lead_lists.c.name).where(lead_lists.c.name == name))
+            return found.first() is not None
+
+    def require_list(self, name: str) -> None:
+        if not self.has_list(name):
+            known = ", ".join(info.name for info in self.lists()) or "none yet"
+            raise UnknownLeadListError(
+                f"lead list {name!r} does not exist (known: {known}); "
+                f"import it first with: lead-pipeline import PATH --lead {name}"
+            )
+
+    def import_rows(
+        self,
+        name: str,
+        rows: Sequence[tuple[str, dict[str, Any]]],
+        *,
+        source: str | None = None,
+        prune: bool = False,
+    ) -> ImportReport:
+        """Upsert a whole file's rows in one transaction.
+
+        Results live in another table, so re-importing never touches enrichment;
+        rows absent from the file stay unless ``prune`` is asked for.
+        """
+        check_name(name)
+        report = ImportReport(lead_list=name)
+        now = utcnow()
+        with self.engine.begin() as conn:
+            exists = conn.execute(
+                select(lead_lists.c.name).where(lead_lists.c.name == name)
+            ).first()
+            if exists:
+                conn.execute(
+                    update(lead_lists)
+                    .where(lead_lists.c.name == name)
+                    .values(updated_at=now, source=source)
+                )
+            else:
+                conn.execute(
+                    lead_lists.insert().values(
+                        name=name, source=source, created_at=now, updated_at=now
+                    )
+                )
+            existing = {
+                r.row_id: (r.position, fields_digest(r.fields))
+                for r in conn.execute(
+                    select(leads.c.row_id, leads.c.position, leads.c.fields).where(
+                        leads.c.lead_list == name
+                    )
+                )
+            }
+            next_position = max((p for p, _ in existing.values()), default=-1) + 1
+            new_rows: list[dict[str, Any]] = []
+            for row_id, fields in rows:
+                if row_id not in existing:
+                    new_rows.append(
+                        {
+                            "lead_list": name,
+                            "row_id": row_id,
+                            "position": next_position,
+                            "fields": fields,
+                            "created_at": now,
+                            "updated_at": now,
+                        }
+                    )
+                    next_position += 1
+                    report.added += 1
+                elif existing[row_id][1] != fields_digest(fields):
+                    conn.execute(
+                        update(leads)
+                        .where(and_(leads.c.lead_list == name, leads.c.row_id == row_id))
+                        .values(fields=fields, updated_at=now)
+                    )
+                    report.updated += 1
+                else:
+                    report.unchanged += 1
+            if new_rows:
+                conn.execute(leads.insert(), new_rows)
+            if prune:
+                keep = {row_id for row_id, _ in rows}
+                gone = [row_id for row_id in existing if row_id not in keep]
+                for start in range(0, len(gone), 500):
+                    chunk = gone[start : start + 500]
+                    conn.execute(
+                        delete(node_results).where(
+                            and_(
+                                node_results.c.lead_list == name,
+                                node_results.c.row_id.in_(chunk),
+                            )
+                        )
+                    )
+                    conn.execute(
+                        delete(leads).where(
+                            and_(leads.c.lead_list == name, leads.c.row_id.in_(chunk))
+                        )
+                    )
+                report.pruned = len(gone)
+        return report
+
+    def rows(self, name: str, row_ids: Iterable[str] | None = None) -> list[LeadRow]:
+        """Rows in import order; ``row_ids`` narrows to a shard."""
+        check_name(name)
+        query = select(leads.c.row_id, leads.c.position, leads.c.fields).where(
+            leads.c.lead_list == name
+        )
+        wanted = None if row_ids is None else list(row_ids)
+        with self.engine.connect() as conn:
+            if wanted is None:
+                result = list(conn.execute(query.order_by(leads.c.position)))
+            else:
+                result = []
+                for start in range(0, len(wanted), 500):
+                    chunk = wanted[start : start + 500]
+                    result.extend(conn.execute(query.where(leads.c.row_id.in_(chunk))))
+                result.sort(key=lambda r: r.position)
+        return [LeadRow(row_id=r.row_id, position=r.position, fields=r.fields) for r in result]
+
+    def row_count(self, name: str) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(func.count()).select_from(leads).where(leads.c.lead_list == name)
+            ).scalar_one()
+
+    # ---- node results -----------------------------------------------------
+
+    def record_result(self, result: NodeResult) -> None:
+        """Save one node's outcome; attempts count every write for the same key."""
+        self.record_results([result])
+
+    def record_results(self, results: Sequence[NodeResult]) -> None:
+        if not results:
+            return
+        values = [
+            {
+                "lead_list": r.lead_list,
+                "row_id": r.row_id,
+                "workflow": r.workflow,
+                "node": r.node,
+                "node_index": r.node_index,
+                "status": r.status,
+                "outputs": r.outputs,
+                "error": r.error,
+                "attempts": r.attempts,
+                "started_at": r.started_at,
+                "finished_at": r.finished_at,
+                "duration_s": r.duration_s,
+                "cost": r.cost,
+                "config_hash": r.config_hash,
+                "provider": r.provider,
+            }
+            for r in results
+        ]
+        stmt = self._insert(node_results)
+        excluded = stmt.excluded
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["lead_list", "row_id", "workflow", "node"],
+            set_={
+                "node_index": excluded.node_index,
+                "status": excluded.status,
+                "outputs": excluded.outputs,
+                "error": excluded.error,
+                "attempts": node_results.c.attempts + 1,
+                "started_at": excluded.started_at,
+                "finished_at": excluded.finished_at,
+                "duration_s": excluded.duration_s,
+                "cost": excluded.cost,
+                "config_hash": excluded.config_hash,
+                "provider": excluded.provider,
+            },
+        )
+        with self.engine.begin() as conn:
+            for start in range(0, len(values), 500):
+                conn.execute(stmt, values[start : start + 500])
+
+    def results(
+        self, name: str, workflows: Iterable[str] | None = None
+    ) -> dict[str, dict[tuple[str, str], NodeResult]]:
+        """Every stored result of a list, keyed by row, then (workflow, node)."""
+        query = select(node_results).where(node_results.c.lead_list == name)
+        if workflows is not None:
+            query = query.where(node_results.c.workflow.in_(list(workflows)))
+        out: dict[str, dict[tuple[str, str], NodeResult]] = {}
+        with self.engine.connect() as conn:
+            for r in conn.execute(query):
+                out.setdefault(r.row_id, {})[(r.workflow, r.node)] = NodeResult(
+                    lead_list=r.lead_list,
+                    row_id=r.row_id,
+                    workflow=r.workflow,
+                    node=r.node,
+                    node_index=r.node_index,
+                    status=r.status,
+                    config_hash=r.config_hash,
+                    outputs=r.outputs,
+                    error=r.error,
+                    started_at=r.started_at,
+                    finished_at=r.finished_at,
+                    duration_s=r.duration_s,
+                    cost=r.cost,
+                    provider=r.provider,
+                    attempts=r.attempts,
+                )
+        return out
+
+    # ---- status and the wide view ----------------------------------------
+
+    def status(self, name: str, workflow_nodes: dict[str, list[str]] | None = None) -> ListStatus:
+        """Per-workflow row counts: a row is ok when every node is ok or skipped.
+
+        ``workflow_nodes`` (workflow -> node ids) makes the counts exact: a row
+        that stopped mid-workflow is pending, not ok. Without it, the workflows
+        seen in the results are counted by the nodes that ran.
+        """
+        self.require_list(name)
+        total = self.row_count(name)
+        by_row = self.results(name)
+        seen: dict[str, list[str]] = {}
+        for row in by_row.values():
+            for workflow, node in row:
+                nodes = seen.setdefault(workflow, [])
+                if node not in nodes:
+                    nodes.append(node)
+        plan = dict(workflow_nodes or {})
+        for workflow, nodes in seen.items():
+            plan.setdefault(workflow, nodes)
+        report = ListStatus(lead_list=name, rows=total)
+        for workflow, nodes in plan.items():
+            counts = WorkflowStatus(workflow=workflow)
+            for row in by_row.values():
+                found = [row.get((workflow, node)) for node in nodes]
+                counts.cost += sum(r.cost for r in found if r is not None)
+                statuses = {r.status for r in found if r is not None}
+                if FAILED in statuses:
+                    counts.failed += 1
+                elif statuses == {SKIPPED} and all(r is not None for r in found):
+                    counts.skipped += 1
+                elif all(r is not None and r.status in (OK, SKIPPED) for r in found):
+                    counts.ok += 1
+            counts.pending = total - counts.ok - counts.failed - counts.skipped
+            report.workflows.append(counts)
+        return report
+
+    def wide_frame(self, name: str) -> pd.DataFrame:
+        """One row per lead, base fields first, then every ok output.
+
+        Within a workflow a later node's ok output replaces an earlier one's (the
+        cascade pattern: a model refines a rule's answer); two workflows never
+        write the same column, which the workflow loader enforces.
+        """
+        self.require_list(name)
+        rows = self.rows(name)
+        query = (
+            select(
+                node_results.c.row_id,
+                node_results.c.workflow,
+                node_results.c.outputs,
+            )
+            .where(and_(node_results.c.lead_list == name, node_results.c.status == OK))
+            .order_by(node_results.c.workflow, node_results.c.node_index)
+        )
+        outputs: dict[str, dict[str, Any]] = {}
+        output_columns: dict[str, None] = {}
+        with self.engine.connect() as conn:
+            for r in conn.execute(query):
+                for key, value in (r.outputs or {}).items():
+                    outputs.setdefault(r.row_id, {})[key] = value
+                    output_columns.setdefault(key, None)
+        base_columns: dict[str, None] = {}
+        for row in rows:
+            for key in row.fields:
+                base_columns.setdefault(key, None)
+        records = []
+        for row in rows:
+            record: dict[str, Any] = {ID_COLUMN: row.row_id}
+            record.update({k: row.fields.get(k) for k in base_columns})
+            enriched = outputs.get(row.row_id, {})
+            record.update({k: enriched.get(k) for k in output_columns if k not in base_columns})
+            records.append(record)
+        columns = [ID_COLUMN, *base_columns, *(c for c in output_columns if c not in base_columns)]
+        # object dtype keeps ints as ints and None as None instead of NaN floats.
+        return pd.DataFrame.from_records(records, columns=columns).astype(object)
+
+    # ---- runs -------------------------------------------------------------
+
+    def start_run(
+        self, name: str, workflow: str, params: dict[str, Any], dagster_run_id: str | None = None
+    ) -> int:
+        with self.engine.begin() as conn:
+            return conn.execute(
+                runs.insert().values(
+                    dagster_run_id=dagster_run_id,
+                    lead_list=name,
+                    workflow=workflow,
+                    params=params,
+                    status="running",
+                    ok=0,
+                    failed=0,
+                    skipped=0,
+                    cost=0.0,
+                    started_at=utcnow(),
+                )
+            ).inserted_primary_key[0]
+
+    def finish_run(
+        self,
+        run_id: int,
+        *,
+        status: str,
+        ok: int,
+        failed: int,
+        skipped: int,
+        cost: float,
+        message: str | None = None,
+    ) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(runs)
+                .where(runs.c.id == run_id)
+                .values(
+                    status=status,
+                    ok=ok,
+                    failed=failed,
+                    skipped=skipped,
+                    cost=cost,
+                    finished_at=utcnow(),
+                    message=message,
+                )
+            )
+
+    def recent_runs(self, name: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
+        query = select(runs).order_by(runs.c.id.desc()).limit(limit)
+        if name is not None:
+            query = query.where(runs.c.lead_list == name)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    # ---- provider response cache -----------------------------------------
+
+    def cache_get(self, key: str) -> Any | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(response_cache.c.response).where(response_cache.c.key == key)
+            ).first()
+        return None if row is None else row.response
+
+    def cache_put(self, key: str, provider: str, response: Any) -> None:
+        stmt = self._insert(response_cache).values(
+            key=key, provider=provider, response=response, created_at=utcnow()
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["key"],
+            set_={"response": stmt.excluded.response, "created_at": stmt.excluded.created_at},
+        )
+        with self.engine.begin() as conn:
+            conn.execute(stmt)

@@ -1,0 +1,78 @@
+"""Plain records the store returns, so callers never see SQLAlchemy rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+OK = "ok"
+FAILED = "failed"
+SKIPPED = "skipped"
+STATUSES = (OK, FAILED, SKIPPED)
+
+
+@dataclass(frozen=True)
+class LeadRow:
+    row_id: str
+    position: int
+    fields: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class NodeResult:
+    """One node's outcome for one row: what the engine writes the moment a node ends."""
+
+    lead_list: str
+    row_id: str
+    workflow: str
+    node: str
+    node_index: int
+    status: str
+    config_hash: str
+    outputs: dict[str, Any] | None = None
+    error: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    duration_s: float | None = None
+    cost: float = 0.0
+    provider: str | None = None
+    attempts: int = 1
+
+
+@dataclass
+class ImportReport:
+    lead_list: str
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    pruned: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.added + self.updated + self.unchanged
+
+
+@dataclass
+class WorkflowStatus:
+    workflow: str
+    ok: int = 0
+    failed: int = 0
+    skipped: int = 0
+    pending: int = 0
+    cost: float = 0.0
+
+
+@dataclass
+class ListStatus:
+    lead_list: str
+    rows: int
+    workflows: list[WorkflowStatus] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class LeadListInfo:
+    name: str
+    rows: int
+    source: str | None
+    updated_at: datetime

@@ -1,0 +1,95 @@
+"""The lead store's tables: the single definition the migrations and queries share.
+
+Base fields and enrichment outputs live in different tables on purpose: an import
+can never overwrite a result, and a run can never overwrite imported data.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Float,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+lead_lists = Table(
+    "lead_lists",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("source", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+leads = Table(
+    "leads",
+    metadata,
+    Column("lead_list", String(64), primary_key=True),
+    Column("row_id", String(160), primary_key=True),
+    Column("position", Integer, nullable=False),
+    Column("fields", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    ForeignKeyConstraint(["lead_list"], ["lead_lists.name"], ondelete="CASCADE"),
+)
+
+node_results = Table(
+    "node_results",
+    metadata,
+    Column("lead_list", String(64), primary_key=True),
+    Column("row_id", String(160), primary_key=True),
+    Column("workflow", String(64), primary_key=True),
+    Column("node", String(64), primary_key=True),
+    Column("node_index", Integer, nullable=False),
+    Column("status", String(8), nullable=False),
+    Column("outputs", JSON, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("attempts", Integer, nullable=False, default=1),
+    Column("started_at", DateTime(timezone=True), nullable=True),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    Column("duration_s", Float, nullable=True),
+    Column("cost", Float, nullable=False, default=0.0),
+    Column("config_hash", String(64), nullable=False),
+    Column("provider", String(64), nullable=True),
+    ForeignKeyConstraint(
+        ["lead_list", "row_id"], ["leads.lead_list", "leads.row_id"], ondelete="CASCADE"
+    ),
+    Index("ix_node_results_workflow", "lead_list", "workflow", "status"),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("dagster_run_id", String(64), nullable=True),
+    Column("lead_list", String(64), nullable=False),
+    Column("workflow", String(64), nullable=False),
+    Column("params", JSON, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("ok", Integer, nullable=False, default=0),
+    Column("failed", Integer, nullable=False, default=0),
+    Column("skipped", Integer, nullable=False, default=0),
+    Column("cost", Float, nullable=False, default=0.0),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    Column("message", Text, nullable=True),
+)
+
+response_cache = Table(
+    "response_cache",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("provider", String(64), nullable=False),
+    Column("response", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)

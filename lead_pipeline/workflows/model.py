@@ -1,0 +1,120 @@
+"""The workflow model: what a workflow YAML file may say, validated by pydantic.
+
+A node's own settings (a prompt, a URL, a provider list) sit beside ``id``,
+``type`` and ``outputs`` in the YAML; the node type that runs it validates them,
+so this model stays the same as node types are added.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+OutputType = Literal["string", "integer", "number", "boolean", "array", "object"]
+IDENTIFIER = r"^[a-z_][a-z0-9_]{0,63}$"
+WORKFLOW_NAME = r"^[a-z0-9][a-z0-9_]{0,63}$"
+
+
+class OutputSpec(BaseModel):
+    """One column a node writes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: OutputType = "string"
+    description: str = ""
+
+
+class NodeSpec(BaseModel):
+    """One step of a row's journey; its extra keys are the node type's configuration."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str = Field(pattern=IDENTIFIER)
+    type: str = Field(min_length=1)
+    when: str | None = None
+    outputs: dict[str, OutputSpec] = Field(default_factory=dict)
+
+    @field_validator("outputs", mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        # Allow ``outputs: {is_b2b: boolean}`` as well as the long form.
+        if isinstance(value, dict):
+            return {k: ({"type": v} if isinstance(v, str) else v) for k, v in value.items()}
+        if isinstance(value, list):
+            return {k: {"type": "string"} for k in value}
+        return value
+
+    @field_validator("outputs")
+    @classmethod
+    def _column_names(cls, value: dict[str, OutputSpec]) -> dict[str, OutputSpec]:
+        import re
+
+        for column in value:
+            if not re.match(IDENTIFIER, column) or column == "_id":
+                raise ValueError(f"output column {column!r} must match {IDENTIFIER} and not be _id")
+        return value
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The node type's own settings: every key beyond the common ones."""
+        return dict(self.model_extra or {})
+
+    def fingerprint(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class WorkflowSpec(BaseModel):
+    """A named, ordered graph of nodes run over every eligible row of a lead list."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=WORKFLOW_NAME)
+    description: str = ""
+    group: str = Field(default="enrichment", pattern=IDENTIFIER)
+    needs: list[str] = Field(default_factory=list)
+    where: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    nodes: list[NodeSpec] = Field(min_length=1)
+    source: Path | None = Field(default=None, exclude=True)
+
+    @field_validator("nodes")
+    @classmethod
+    def _unique_ids(cls, nodes: list[NodeSpec]) -> list[NodeSpec]:
+        seen: set[str] = set()
+        for node in nodes:
+            if node.id in seen:
+                raise ValueError(f"node id {node.id!r} is used twice")
+            seen.add(node.id)
+        return nodes
+
+    def output_columns(self) -> list[str]:
+        columns: dict[str, None] = {}
+        for node in self.nodes:
+            for column in node.outputs:
+                columns.setdefault(column, None)
+        return list(columns)
+
+    def node_hashes(self) -> list[str]:
+        """A chained hash per node: changing node k changes the hash of k and every later node.
+
+        That is exactly the re-run rule: a changed node and everything after it
+        in the same workflow are stale for every row, nothing earlier is.
+        """
+        hashes: list[str] = []
+        previous = ""
+        for node in self.nodes:
+            payload = json.dumps([previous, node.fingerprint()], sort_keys=True, default=str)
+            previous = hashlib.sha256(payload.encode()).hexdigest()[:32]
+            hashes.append(previous)
+        return hashes
+
+    def config_hash(self) -> str:
+        """The workflow's code version: its nodes, filter, needs and parameters."""
+        payload = json.dumps(
+            self.model_dump(mode="json", exclude_none=True), sort_keys=True, default=str
+        )
+        return hashlib.sha256(payload.encode()).hexdigest()[:32]
