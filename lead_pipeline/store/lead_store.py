@@ -334,43 +334,59 @@ class LeadStore:
             report.workflows.append(counts)
         return report
 
-    def wide_frame(self, name: str) -> pd.DataFrame:
-        """One row per lead, base fields first, then every ok output.
+    def _enrichment(
+        self, name: str, row_ids: Sequence[str] | None = None
+    ) -> tuple[dict[str, dict[str, Any]], list[str]]:
+        """Every row's ok outputs merged in node order, and the output columns seen.
 
         Within a workflow a later node's ok output replaces an earlier one's (the
         cascade pattern: a model refines a rule's answer); two workflows never
         write the same column, which the workflow loader enforces.
         """
-        self.require_list(name)
-        rows = self.rows(name)
         query = (
-            select(
-                node_results.c.row_id,
-                node_results.c.workflow,
-                node_results.c.outputs,
-            )
+            select(node_results.c.row_id, node_results.c.outputs)
             .where(and_(node_results.c.lead_list == name, node_results.c.status == OK))
             .order_by(node_results.c.workflow, node_results.c.node_index)
         )
+        if row_ids is not None and len(row_ids) <= 500:
+            query = query.where(node_results.c.row_id.in_(list(row_ids)))
         outputs: dict[str, dict[str, Any]] = {}
-        output_columns: dict[str, None] = {}
+        columns: dict[str, None] = {}
         with self.engine.connect() as conn:
             for r in conn.execute(query):
                 for key, value in (r.outputs or {}).items():
                     outputs.setdefault(r.row_id, {})[key] = value
-                    output_columns.setdefault(key, None)
+                    columns.setdefault(key, None)
+        return outputs, list(columns)
+
+    def row_values(
+        self, name: str, row_ids: Sequence[str] | None = None
+    ) -> dict[str, dict[str, Any]]:
+        """What a node sees of each row: base fields overlaid by every ok output so far."""
+        rows = self.rows(name, row_ids)
+        outputs, _ = self._enrichment(name, [r.row_id for r in rows] if row_ids else None)
+        return {
+            r.row_id: {**r.fields, **outputs.get(r.row_id, {}), ID_COLUMN: r.row_id} for r in rows
+        }
+
+    def wide_frame(self, name: str) -> pd.DataFrame:
+        """One row per lead: ``_id``, the base fields, then every workflow's outputs."""
+        self.require_list(name)
+        rows = self.rows(name)
+        outputs, output_columns = self._enrichment(name)
         base_columns: dict[str, None] = {}
         for row in rows:
             for key in row.fields:
                 base_columns.setdefault(key, None)
+        extra = [c for c in output_columns if c not in base_columns]
         records = []
         for row in rows:
+            enriched = outputs.get(row.row_id, {})
             record: dict[str, Any] = {ID_COLUMN: row.row_id}
             record.update({k: row.fields.get(k) for k in base_columns})
-            enriched = outputs.get(row.row_id, {})
-            record.update({k: enriched.get(k) for k in output_columns if k not in base_columns})
+            record.update({k: enriched.get(k) for k in extra})
             records.append(record)
-        columns = [ID_COLUMN, *base_columns, *(c for c in output_columns if c not in base_columns)]
+        columns = [ID_COLUMN, *base_columns, *extra]
         # object dtype keeps ints as ints and None as None instead of NaN floats.
         return pd.DataFrame.from_records(records, columns=columns).astype(object)
 
