@@ -31,7 +31,14 @@ from lead_pipeline.store.records import (
     NodeResult,
     WorkflowStatus,
 )
-from lead_pipeline.store.schema import lead_lists, leads, node_results, response_cache, runs
+from lead_pipeline.store.schema import (
+    lead_lists,
+    leads,
+    node_results,
+    response_cache,
+    runs,
+    step_outputs,
+)
 
 ID_COLUMN = "_id"
 
@@ -463,3 +470,38 @@ class LeadStore:
         )
         with self.engine.begin() as conn:
             conn.execute(stmt)
+
+    # ---- values passed between Dagster steps ----------------------------
+
+    def put_step_output(self, run_id: str, step_key: str, name: str, value: bytes) -> None:
+        stmt = self._insert(step_outputs).values(
+            run_id=run_id, step_key=step_key, name=name, value=value, created_at=utcnow()
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["run_id", "step_key", "name"],
+            set_={"value": stmt.excluded.value, "created_at": stmt.excluded.created_at},
+        )
+        with self.engine.begin() as conn:
+            conn.execute(stmt)
+
+    def get_step_output(self, run_id: str, step_key: str, name: str) -> bytes:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(step_outputs.c.value).where(
+                    and_(
+                        step_outputs.c.run_id == run_id,
+                        step_outputs.c.step_key == step_key,
+                        step_outputs.c.name == name,
+                    )
+                )
+            ).first()
+        if row is None:
+            raise KeyError(f"no stored output {name!r} of step {step_key!r} in run {run_id}")
+        return row.value
+
+    def prune_step_outputs(self, before: datetime) -> int:
+        """Drop intermediate values of old runs; re-execution of those runs then re-selects."""
+        with self.engine.begin() as conn:
+            return conn.execute(
+                delete(step_outputs).where(step_outputs.c.created_at < before)
+            ).rowcount

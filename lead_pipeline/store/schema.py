@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -91,5 +92,15 @@ response_cache = Table(
     Column("key", String(64), primary_key=True),
     Column("provider", String(64), nullable=False),
     Column("response", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+step_outputs = Table(
+    "step_outputs",
+    metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("step_key", String(255), primary_key=True),
+    Column("name", String(255), primary_key=True),
+    Column("value", LargeBinary, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
