@@ -394,8 +394,9 @@ class LeadStore:
             record.update({k: enriched.get(k) for k in extra})
             records.append(record)
         columns = [ID_COLUMN, *base_columns, *extra]
-        # object dtype keeps ints as ints and None as None instead of NaN floats.
-        return pd.DataFrame.from_records(records, columns=columns).astype(object)
+        # Built as object dtype (not inferred, then cast): a column of ints with a
+        # gap would otherwise pass through float64 and export 3 as 3.0.
+        return pd.DataFrame(records, columns=columns, dtype=object)
 
     # ---- runs -------------------------------------------------------------
 
