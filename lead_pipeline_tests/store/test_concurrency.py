@@ -1,0 +1,86 @@
+"""Many writers at once, in threads and in separate processes, on both backends.
+
+What must hold: no writer fails (no "database is locked"), and every write is
+in the store afterwards, including concurrent updates to one key.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+
+from lead_pipeline.store import LeadStore
+from lead_pipeline_tests.store import _writers
+
+WORKERS = 6
+ROWS = 40
+SHARED_WRITES = 10
+
+
+def _prepare(store: LeadStore) -> None:
+    store.import_rows(
+        _writers.LEAD_LIST, [(f"row-{i}", {"name": f"Company {i}"}) for i in range(ROWS)]
+    )
+
+
+def _assert_nothing_lost(store: LeadStore, workers: int) -> None:
+    results = store.results(_writers.LEAD_LIST)
+    for worker in range(workers):
+        got = {
+            row_id: by_key[("wf", f"w{worker}")].outputs
+            for row_id, by_key in results.items()
+            if ("wf", f"w{worker}") in by_key
+        }
+        expected = {f"row-{row}": {"worker": worker, "row": row} for row in range(ROWS)}
+        assert got == expected, f"worker {worker} lost writes"
+    shared = results[_writers.SHARED_ROW][("wf", "shared")]
+    assert shared.attempts == workers * SHARED_WRITES
+    status = store.status(_writers.LEAD_LIST, {"wf": [f"w{w}" for w in range(workers)]})
+    [wf] = status.workflows
+    assert wf.ok == ROWS
+
+
+def test_threads_share_one_store(store: LeadStore) -> None:
+    _prepare(store)
+    errors: list[BaseException] = []
+    start = threading.Barrier(WORKERS)
+
+    def run(worker: int) -> None:
+        try:
+            start.wait(timeout=60)
+            _writers.write_results(store, worker, ROWS, SHARED_WRITES)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(w,)) for w in range(WORKERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert not any(t.is_alive() for t in threads), "a writer thread hung"
+    assert errors == []
+    _assert_nothing_lost(store, WORKERS)
+
+
+def test_separate_processes(store: LeadStore, db_url: str) -> None:
+    _prepare(store)
+    workers = 4
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(workers)
+    out = ctx.Queue()
+    procs = [
+        ctx.Process(
+            target=_writers.process_main,
+            args=(db_url, w, ROWS, SHARED_WRITES, barrier, out),
+        )
+        for w in range(workers)
+    ]
+    for proc in procs:
+        proc.start()
+    reports = dict(out.get(timeout=300) for _ in procs)
+    for proc in procs:
+        proc.join(timeout=60)
+    failures = {w: tb for w, tb in reports.items() if tb is not None}
+    assert failures == {}, "\n".join(failures.values())
+    assert [p.exitcode for p in procs] == [0] * workers
+    _assert_nothing_lost(store, workers)
