@@ -1,0 +1,216 @@
+"""The shared HTTP client and the one request function every API provider goes through.
+
+Status handling lives here so each provider module only builds requests and reads
+answers: 401/403 fail at once, 429 waits as told, 5xx and timeouts back off, and
+every message is scrubbed of the key before it becomes an exception.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from lead_pipeline.providers.errors import (
+    AuthError,
+    InvalidAnswer,
+    ProviderError,
+    ProviderUnavailable,
+    RateLimited,
+)
+from lead_pipeline.providers.policy import CallPolicy
+from lead_pipeline.providers.redact import get_logger, scrub
+from lead_pipeline.providers.retry import quota_exhausted_wait, server_wait
+
+USER_AGENT = "lead-pipeline/0.1 (+https://github.com/lead-pipeline/lead-pipeline)"
+
+RETRYABLE_STATUS = {408, 409, 425, 500, 502, 503, 504, 520, 522, 524, 529}
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """``total`` bounds one attempt end to end, so a server trickling bytes cannot
+    hold a worker past it even though each read arrives within ``read``."""
+
+    total: float = 60.0
+    connect: float = 10.0
+    read: float = 30.0
+
+
+def make_client(
+    timeouts: Timeouts | None = None,
+    *,
+    max_connections: int = 64,
+    keepalive: bool = True,
+    trust_env: bool = True,
+) -> httpx.AsyncClient:
+    """An ``httpx.AsyncClient`` with our timeouts, pool limits and User-Agent.
+
+    Redirects are never followed automatically: API answers should not redirect,
+    and the page fetcher must check every hop itself.
+    """
+    t = timeouts or Timeouts()
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(t.read, connect=t.connect),
+        limits=httpx.Limits(
+            max_connections=max_connections,
+            max_keepalive_connections=max_connections if keepalive else 0,
+        ),
+        headers={"User-Agent": USER_AGENT},
+        follow_redirects=False,
+        trust_env=trust_env,
+    )
+
+
+def error_detail(body: bytes, limit: int = 300) -> str:
+    """The provider's own error message, short, from the usual JSON error shapes."""
+    text = body.decode("utf-8", "replace")
+    try:
+        payload = json.loads(text)
+    except ValueError:
+        return text[:limit].strip()
+    candidates: list[Any] = []
+    if isinstance(payload, dict):
+        error = payload.get("error")
+        if isinstance(error, dict):
+            candidates.append(error.get("message"))
+        candidates += [error, payload.get("message"), payload.get("detail")]
+    for c in candidates:
+        if isinstance(c, str) and c.strip():
+            return c.strip()[:limit]
+    return text[:limit].strip()
+
+
+@dataclass(frozen=True)
+class HttpAnswer:
+    data: Any
+    headers: httpx.Headers
+    status: int
+
+
+async def request_json(
+    client: httpx.AsyncClient,
+    policy: CallPolicy,
+    method: str,
+    url: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    json_body: Any = None,
+    params: Mapping[str, Any] | None = None,
+    secret: object | None = None,
+    key_env: str | None = None,
+    timeouts: Timeouts | None = None,
+) -> HttpAnswer:
+    """Send one API request under ``policy`` (pace, in-flight cap, retries) and parse JSON.
+
+    ``secret`` is the key sent in ``headers``; it is scrubbed from every message.
+    ``key_env`` names its variable, so an :class:`AuthError` tells the operator
+    what to fix. An unparseable 2xx body raises :class:`InvalidAnswer` unretried:
+    whether to ask again is the provider module's decision.
+    """
+    provider = policy.provider
+    retry = policy.retry
+    total = (timeouts or Timeouts()).total
+    path = httpx.URL(url).path
+    where = f"{method} {path}"
+    log = get_logger()
+    waited = 0.0
+    failure: ProviderError | None = None
+    for attempt in range(1, retry.max_attempts + 1):
+        delay: float | None = None
+        try:
+            async with policy.limiter.slot(), asyncio.timeout(total):
+                response = await client.request(
+                    method, url, headers=headers, json=json_body, params=params
+                )
+        except (httpx.TimeoutException, TimeoutError):
+            failure = ProviderUnavailable(
+                f"{provider}: {where} timed out (attempt {attempt} of {retry.max_attempts})",
+                provider=provider,
+                secrets=[secret],
+            )
+        except httpx.TransportError as exc:
+            failure = ProviderUnavailable(
+                f"{provider}: {where} failed: {type(exc).__name__}: {exc} "
+                f"(attempt {attempt} of {retry.max_attempts})",
+                provider=provider,
+                secrets=[secret],
+            )
+        else:
+            status = response.status_code
+            detail = error_detail(response.content) if status >= 400 else ""
+            if 200 <= status < 300:
+                if (pause := quota_exhausted_wait(response.headers)) is not None:
+                    policy.limiter.pause(min(pause, retry.max_total_wait))
+                try:
+                    data = json.loads(response.content)
+                except ValueError:
+                    raise InvalidAnswer(
+                        f"{provider}: {where} answered HTTP {status} with a body that is not "
+                        f"JSON (truncated?): {scrub(response.text[:200], [secret])!r}",
+                        provider=provider,
+                        status=status,
+                        secrets=[secret],
+                    ) from None
+                return HttpAnswer(data, response.headers, status)
+            if status in (401, 403):
+                hint = f"; check {key_env}" if key_env else ""
+                raise AuthError(
+                    f"{provider}: {where} refused the credentials (HTTP {status}){hint}: {detail}",
+                    provider=provider,
+                    status=status,
+                    secrets=[secret],
+                ) from None
+            if status == 429:
+                delay = server_wait(response.headers)
+                if delay is not None and waited + delay > retry.max_total_wait:
+                    raise RateLimited(
+                        f"{provider}: {where} rate limited (HTTP 429) and asked to wait "
+                        f"{delay:.1f}s, more than the {retry.max_total_wait:.0f}s allowed: "
+                        f"{detail}",
+                        provider=provider,
+                        status=status,
+                        retry_after=delay,
+                        secrets=[secret],
+                    ) from None
+                if delay is not None:
+                    policy.limiter.pause(delay)
+                failure = RateLimited(
+                    f"{provider}: {where} still rate limited (HTTP 429) after "
+                    f"{attempt} attempts: {detail}",
+                    provider=provider,
+                    status=status,
+                    retry_after=delay,
+                    secrets=[secret],
+                )
+            elif status in RETRYABLE_STATUS:
+                delay = server_wait(response.headers)
+                failure = ProviderUnavailable(
+                    f"{provider}: {where} answered HTTP {status} "
+                    f"(attempt {attempt} of {retry.max_attempts}): {detail}",
+                    provider=provider,
+                    status=status,
+                    secrets=[secret],
+                )
+            else:
+                raise ProviderError(
+                    f"{provider}: {where} answered HTTP {status}: {detail}",
+                    provider=provider,
+                    status=status,
+                    secrets=[secret],
+                ) from None
+        if delay is None:
+            delay = retry.backoff(attempt)
+        if attempt == retry.max_attempts or waited + delay > retry.max_total_wait:
+            break
+        log.info("%s; retrying in %.2fs", failure, delay)
+        # A 429's wait is already a pause on the shared limiter: the next slot() sleeps it.
+        if not (isinstance(failure, RateLimited) and failure.retry_after is not None):
+            await asyncio.sleep(delay)
+        waited += delay
+    assert failure is not None
+    raise failure

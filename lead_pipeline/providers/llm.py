@@ -1,0 +1,311 @@
+"""Structured answers from an LLM: OpenAI-compatible chat completions or Anthropic Messages.
+
+Both backends are asked for a JSON object matching the schema built from the
+node's output columns; the answer is validated here, so a node receives either a
+dict with exactly its columns or an exception it can record against the row.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from lead_pipeline import settings
+from lead_pipeline.providers.cost import Usage
+from lead_pipeline.providers.errors import InvalidAnswer, NotConfigured
+from lead_pipeline.providers.http import request_json
+from lead_pipeline.providers.policy import Paid, ProviderResponse
+from lead_pipeline.providers.redact import get_logger
+from lead_pipeline.providers.schema import build_schema, validate
+from lead_pipeline.providers.session import ProviderSession
+
+OPENAI = "openai"
+ANTHROPIC = "anthropic"
+BACKENDS = (OPENAI, ANTHROPIC)
+KEY_ENV = {OPENAI: "OPENAI_API_KEY", ANTHROPIC: "ANTHROPIC_API_KEY"}
+BASE_URL_ENV = {OPENAI: "OPENAI_BASE_URL", ANTHROPIC: "ANTHROPIC_BASE_URL"}
+DEFAULT_BASE_URL = {OPENAI: "https://api.openai.com/v1", ANTHROPIC: "https://api.anthropic.com"}
+BACKEND_ENV = "LEAD_PIPELINE_LLM_BACKEND"
+MODEL_ENV = "LEAD_PIPELINE_LLM_MODEL"
+ANTHROPIC_MODEL_ENV = "LEAD_PIPELINE_ANTHROPIC_MODEL"
+DEFAULT_MODEL = {OPENAI: "gpt-4o-mini", ANTHROPIC: "claude-haiku-4-5"}
+ANTHROPIC_VERSION = "2023-06-01"
+DEFAULT_SYSTEM = (
+    "You enrich rows of a B2B lead list. Answer only from the information given; "
+    "when it is not enough, say so in the answer's fields rather than guessing."
+)
+
+
+def configured_llm_backends() -> list[str]:
+    """Backends with a key set, in preference order."""
+    return [b for b in BACKENDS if settings.secret(KEY_ENV[b]) is not None]
+
+
+def llm_configured() -> bool:
+    return bool(configured_llm_backends())
+
+
+def resolve_backend(backend: str | None = None) -> str:
+    """The backend to use: the argument, ``LEAD_PIPELINE_LLM_BACKEND``, else the first
+    configured one. Raises :class:`NotConfigured` naming the key to set."""
+    chosen = backend or settings.env(BACKEND_ENV)
+    if chosen is not None:
+        chosen = chosen.strip().lower()
+        if chosen not in BACKENDS:
+            raise ValueError(f"unknown LLM backend {chosen!r}; use one of {list(BACKENDS)}")
+        if settings.secret(KEY_ENV[chosen]) is None:
+            raise NotConfigured(f"the {chosen} LLM backend", [KEY_ENV[chosen]])
+        return chosen
+    configured = configured_llm_backends()
+    if not configured:
+        raise NotConfigured("the LLM", [KEY_ENV[b] for b in BACKENDS])
+    return configured[0]
+
+
+def resolve_model(backend: str, model: str | None = None) -> str:
+    """``model``, else the environment's choice for this backend, else a small default.
+
+    ``LEAD_PIPELINE_LLM_MODEL`` applies to Anthropic only when it names a Claude
+    model, so one variable set for OpenAI does not send a GPT name to Anthropic.
+    """
+    if model:
+        return model
+    if backend == ANTHROPIC:
+        generic = settings.env(MODEL_ENV)
+        return (
+            settings.env(ANTHROPIC_MODEL_ENV)
+            or (generic if generic and generic.startswith("claude") else None)
+            or DEFAULT_MODEL[ANTHROPIC]
+        )
+    return settings.env(MODEL_ENV) or DEFAULT_MODEL[OPENAI]
+
+
+def _base_url(backend: str) -> str:
+    return (settings.env(BASE_URL_ENV[backend]) or DEFAULT_BASE_URL[backend]).rstrip("/")
+
+
+class _Attempt:
+    """One answer's verdict: the parsed value, or why it must be asked again."""
+
+    def __init__(
+        self, value: Any, problem: str | None, truncated: bool, usage: Usage, model: str | None
+    ) -> None:
+        self.value = value
+        self.problem = problem
+        self.truncated = truncated
+        self.usage = usage
+        self.model = model
+
+
+def _check(value: Any, schema: Mapping[str, Any]) -> str | None:
+    problems = validate(value, schema)
+    return "; ".join(problems[:5]) if problems else None
+
+
+def _openai_attempt(data: Any, schema: Mapping[str, Any]) -> _Attempt:
+    usage = Usage()
+    try:
+        raw_usage = data.get("usage") or {}
+        usage = Usage(
+            int(raw_usage.get("prompt_tokens") or 0), int(raw_usage.get("completion_tokens") or 0)
+        )
+        choice = data["choices"][0]
+        message = choice["message"]
+        finish = choice.get("finish_reason")
+    except (AttributeError, KeyError, IndexError, TypeError, ValueError):
+        return _Attempt(None, "answer is not a chat completion", False, usage, None)
+    model = data.get("model") if isinstance(data.get("model"), str) else None
+    if message.get("refusal"):
+        return _Attempt(None, f"model refused: {message['refusal']}", False, usage, model)
+    content = message.get("content")
+    truncated = finish == "length"
+    if not isinstance(content, str):
+        return _Attempt(None, "answer has no text content", truncated, usage, model)
+    try:
+        value = json.loads(content)
+    except ValueError:
+        why = "answer was cut off (finish_reason=length)" if truncated else "answer is not JSON"
+        return _Attempt(None, why, truncated, usage, model)
+    return _Attempt(value, _check(value, schema), truncated, usage, model)
+
+
+def _anthropic_attempt(data: Any, schema: Mapping[str, Any], tool: str) -> _Attempt:
+    usage = Usage()
+    try:
+        raw = data.get("usage") or {}
+        usage = Usage(
+            int(raw.get("input_tokens") or 0)
+            + int(raw.get("cache_creation_input_tokens") or 0)
+            + int(raw.get("cache_read_input_tokens") or 0),
+            int(raw.get("output_tokens") or 0),
+        )
+        blocks = data["content"]
+        stop = data.get("stop_reason")
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return _Attempt(None, "answer is not a Messages response", False, usage, None)
+    model = data.get("model") if isinstance(data.get("model"), str) else None
+    truncated = stop == "max_tokens"
+    calls = [
+        b
+        for b in blocks
+        if isinstance(b, dict) and b.get("type") == "tool_use" and b.get("name") == tool
+    ]
+    if not calls:
+        why = "answer was cut off (stop_reason=max_tokens)" if truncated else "no tool_use block"
+        return _Attempt(None, why, truncated, usage, model)
+    value = calls[0].get("input")
+    return _Attempt(value, _check(value, schema), truncated, usage, model)
+
+
+async def complete_json(
+    prompt: str,
+    outputs: Mapping[str, str | Mapping[str, Any]],
+    *,
+    backend: str | None = None,
+    model: str | None = None,
+    system: str | None = None,
+    session: ProviderSession | None = None,
+    schema_name: str = "lead_fields",
+    max_tokens: int | None = None,
+    temperature: float | None = None,
+    use_cache: bool = True,
+) -> ProviderResponse:
+    """Ask the LLM for a JSON object with exactly the ``outputs`` columns.
+
+    ``outputs`` maps column to type (see :func:`schema.type_schema`). ``data`` of
+    the result is the validated dict. An invalid or truncated answer is asked once
+    more (with twice the token allowance if it was cut off); a second failure
+    raises :class:`InvalidAnswer` whose ``cost`` is what both attempts spent.
+    """
+    if session is None:
+        async with ProviderSession() as temporary:
+            return await complete_json(
+                prompt,
+                outputs,
+                backend=backend,
+                model=model,
+                system=system,
+                session=temporary,
+                schema_name=schema_name,
+                max_tokens=max_tokens,
+                temperature=temperature,
+                use_cache=use_cache,
+            )
+    chosen = resolve_backend(backend)
+    model_name = resolve_model(chosen, model)
+    schema = build_schema(outputs)
+    system_text = DEFAULT_SYSTEM if system is None else system
+    tokens = max_tokens if max_tokens is not None else (1024 if chosen == ANTHROPIC else None)
+    base = _base_url(chosen)
+    request = {
+        "base_url": base,
+        "model": model_name,
+        "system": system_text,
+        "prompt": prompt,
+        "schema": schema,
+        "schema_name": schema_name,
+        "max_tokens": tokens,
+        "temperature": temperature,
+    }
+    policy = session.policy(chosen)
+    key = settings.secret(KEY_ENV[chosen])
+    assert key is not None  # resolve_backend checked
+
+    async def ask(extra: list[dict[str, str]], limit: int | None) -> _Attempt:
+        if chosen == OPENAI:
+            body: dict[str, Any] = {
+                "model": model_name,
+                "messages": [
+                    *([{"role": "system", "content": system_text}] if system_text else []),
+                    {"role": "user", "content": prompt},
+                    *extra,
+                ],
+                "response_format": {
+                    "type": "json_schema",
+                    "json_schema": {"name": schema_name, "schema": schema, "strict": True},
+                },
+            }
+            if limit is not None:
+                body["max_completion_tokens"] = limit
+            if temperature is not None:
+                body["temperature"] = temperature
+            answer = await request_json(
+                session.client,
+                policy,
+                "POST",
+                f"{base}/chat/completions",
+                headers={"Authorization": f"Bearer {key.reveal()}"},
+                json_body=body,
+                secret=key,
+                key_env=KEY_ENV[OPENAI],
+                timeouts=session.timeouts,
+            )
+            return _openai_attempt(answer.data, schema)
+        body = {
+            "model": model_name,
+            "max_tokens": limit,
+            "messages": [{"role": "user", "content": prompt}, *extra],
+            "tools": [
+                {
+                    "name": schema_name,
+                    "description": "Record the answer. Always call this tool exactly once.",
+                    "input_schema": schema,
+                }
+            ],
+            "tool_choice": {"type": "tool", "name": schema_name},
+        }
+        if system_text:
+            body["system"] = system_text
+        if temperature is not None:
+            body["temperature"] = temperature
+        answer = await request_json(
+            session.client,
+            policy,
+            "POST",
+            f"{base}/v1/messages",
+            headers={"x-api-key": key.reveal(), "anthropic-version": ANTHROPIC_VERSION},
+            json_body=body,
+            secret=key,
+            key_env=KEY_ENV[ANTHROPIC],
+            timeouts=session.timeouts,
+        )
+        return _anthropic_attempt(answer.data, schema, schema_name)
+
+    async def call() -> Paid:
+        spent = 0.0
+        usage = Usage()
+        extra: list[dict[str, str]] = []
+        limit = tokens
+        problem = ""
+        for attempt in (1, 2):
+            try:
+                result = await ask(extra, limit)
+            except InvalidAnswer as exc:  # the body itself was not JSON
+                result = _Attempt(None, exc.message, True, Usage(), None)
+            cost = policy.prices.token_cost(model_name, result.usage)
+            spent += cost
+            usage = usage + result.usage
+            if result.problem is None:
+                return Paid(result.value, spent, usage, result.model or model_name)
+            problem = result.problem
+            get_logger().info("%s: invalid answer (attempt %d of 2): %s", chosen, attempt, problem)
+            if result.truncated and limit is not None:
+                limit *= 2
+            elif result.value is not None:
+                extra = [
+                    {"role": "assistant", "content": json.dumps(result.value)},
+                    {
+                        "role": "user",
+                        "content": f"That answer does not match the schema ({problem}). "
+                        "Answer again with every field and the right types.",
+                    },
+                ]
+        raise InvalidAnswer(
+            f"{chosen} ({model_name}) gave no valid answer after 2 attempts: {problem}",
+            provider=chosen,
+            cost=spent,
+            secrets=[key],
+        )
+
+    return await policy.run(request, call, use_cache=use_cache)

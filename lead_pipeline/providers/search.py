@@ -1,0 +1,160 @@
+"""Web search through Serper or Brave, normalised to ``[{title, url, snippet}]``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from lead_pipeline import settings
+from lead_pipeline.providers.errors import InvalidAnswer, NotConfigured
+from lead_pipeline.providers.http import request_json
+from lead_pipeline.providers.policy import Paid, ProviderResponse
+from lead_pipeline.providers.session import ProviderSession
+
+SERPER = "serper"
+BRAVE = "brave"
+
+
+@dataclass(frozen=True)
+class SearchBackend:
+    name: str
+    key_env: str
+    base_url_env: str
+    default_base_url: str
+    max_num: int
+
+
+BACKENDS = {
+    SERPER: SearchBackend(
+        SERPER, "SERPER_API_KEY", "SERPER_BASE_URL", "https://google.serper.dev", 100
+    ),
+    BRAVE: SearchBackend(
+        BRAVE, "BRAVE_API_KEY", "BRAVE_BASE_URL", "https://api.search.brave.com", 20
+    ),
+}
+
+
+def configured_search_providers() -> list[str]:
+    """Search providers with a key set, in preference order."""
+    return [name for name, b in BACKENDS.items() if settings.secret(b.key_env) is not None]
+
+
+def search_env_vars() -> list[str]:
+    """The variables that would configure web search, for "not configured" messages."""
+    return [b.key_env for b in BACKENDS.values()]
+
+
+def normalise_query(query: str) -> str:
+    """Whitespace collapsed, so trivially different spellings share a cache entry."""
+    return " ".join(query.split())
+
+
+def _text(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _results(items: Any, url_field: str, snippet_field: str) -> list[dict[str, str]]:
+    if not isinstance(items, list):
+        return []
+    out = []
+    for item in items:
+        if isinstance(item, dict) and _text(item.get(url_field)):
+            out.append(
+                {
+                    "title": _text(item.get("title")),
+                    "url": _text(item.get(url_field)),
+                    "snippet": _text(item.get(snippet_field)),
+                }
+            )
+    return out
+
+
+def parse_serper(data: Any) -> list[dict[str, str]]:
+    if not isinstance(data, dict):
+        raise InvalidAnswer("serper: answer is not a JSON object", provider=SERPER)
+    return _results(data.get("organic"), "link", "snippet")
+
+
+def parse_brave(data: Any) -> list[dict[str, str]]:
+    if not isinstance(data, dict):
+        raise InvalidAnswer("brave: answer is not a JSON object", provider=BRAVE)
+    web = data.get("web")
+    return _results(web.get("results") if isinstance(web, dict) else None, "url", "description")
+
+
+async def web_search(
+    query: str,
+    *,
+    provider: str | None = None,
+    num: int = 10,
+    session: ProviderSession | None = None,
+    use_cache: bool = True,
+) -> ProviderResponse:
+    """Search the web; ``data`` is a list of ``{"title", "url", "snippet"}``.
+
+    ``provider`` None picks the first configured. An answer whose body is not
+    JSON is asked once more before :class:`InvalidAnswer`.
+    """
+    if session is None:
+        async with ProviderSession() as temporary:
+            return await web_search(
+                query, provider=provider, num=num, session=temporary, use_cache=use_cache
+            )
+    if provider is None:
+        configured = configured_search_providers()
+        if not configured:
+            raise NotConfigured("web search", search_env_vars())
+        provider = configured[0]
+    backend = BACKENDS.get(provider)
+    if backend is None:
+        raise ValueError(f"unknown search provider {provider!r}; use one of {list(BACKENDS)}")
+    key = settings.secret(backend.key_env)
+    if key is None:
+        raise NotConfigured(f"web search via {provider}", [backend.key_env])
+    q = normalise_query(query)
+    count = max(1, min(int(num), backend.max_num))
+    base = (settings.env(backend.base_url_env) or backend.default_base_url).rstrip("/")
+    policy = session.policy(provider)
+
+    async def once() -> Any:
+        if provider == SERPER:
+            answer = await request_json(
+                session.client,
+                policy,
+                "POST",
+                f"{base}/search",
+                headers={"X-API-KEY": key.reveal()},
+                json_body={"q": q, "num": count},
+                secret=key,
+                key_env=backend.key_env,
+                timeouts=session.timeouts,
+            )
+            return parse_serper(answer.data)
+        answer = await request_json(
+            session.client,
+            policy,
+            "GET",
+            f"{base}/res/v1/web/search",
+            headers={"X-Subscription-Token": key.reveal(), "Accept": "application/json"},
+            params={"q": q, "count": count},
+            secret=key,
+            key_env=backend.key_env,
+            timeouts=session.timeouts,
+        )
+        return parse_brave(answer.data)
+
+    async def call() -> Paid:
+        price = policy.prices.request_cost(provider)
+        try:
+            results = await once()
+        except InvalidAnswer:
+            try:
+                results = await once()
+            except InvalidAnswer as exc:
+                exc.cost = 2 * price
+                raise
+            return Paid(results, 2 * price)
+        return Paid(results, price)
+
+    request = {"base_url": base, "q": q, "num": count}
+    return await policy.run(request, call, use_cache=use_cache)

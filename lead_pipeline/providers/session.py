@@ -1,0 +1,106 @@
+"""Everything the providers share during one run in one process.
+
+A node calls providers many times; the session hands them one HTTP client (so
+connections are reused) and one :class:`CallPolicy` per provider (so a provider's
+pace, cache and budget are common to all rows of the run in this process).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import TracebackType
+
+import httpx
+
+from lead_pipeline.providers.budget import Budget
+from lead_pipeline.providers.cache import ResponseCache
+from lead_pipeline.providers.cost import PriceTable
+from lead_pipeline.providers.http import Timeouts, make_client
+from lead_pipeline.providers.policy import CallPolicy
+from lead_pipeline.providers.ratelimit import Limit
+from lead_pipeline.providers.retry import RetryPolicy
+
+
+class ProviderSession:
+    """Per-run provider state. Use ``async with`` (or ``await aclose()``) inside one event loop.
+
+    ``limits`` maps a provider name ("openai", "anthropic", "serper", "brave",
+    "fetch") to its :class:`Limit`; others get ``default_limit``. Policies persist
+    for the session's life, so the pace holds across rows.
+    """
+
+    def __init__(
+        self,
+        *,
+        cache: ResponseCache | None = None,
+        budget: Budget | None = None,
+        prices: PriceTable | None = None,
+        limits: Mapping[str, Limit] | None = None,
+        default_limit: Limit | None = None,
+        retry: RetryPolicy | None = None,
+        timeouts: Timeouts | None = None,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.cache = cache
+        self.budget = budget if budget is not None else Budget()
+        self.prices = prices if prices is not None else PriceTable()
+        self.limits = dict(limits or {})
+        self.default_limit = default_limit or Limit()
+        self.retry = retry or RetryPolicy()
+        self.timeouts = timeouts or Timeouts()
+        self._client = client
+        self._owns_client = client is None
+        self._policies: dict[str, CallPolicy] = {}
+        self._fetch_client: httpx.AsyncClient | None = None
+
+    def policy(self, provider: str) -> CallPolicy:
+        policy = self._policies.get(provider)
+        if policy is None:
+            policy = CallPolicy(
+                provider,
+                limit=self.limits.get(provider, self.default_limit),
+                retry=self.retry,
+                cache=self.cache,
+                budget=self.budget,
+                prices=self.prices,
+            )
+            self._policies[provider] = policy
+        return policy
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        """The API client, created on first use in the running event loop."""
+        if self._client is None:
+            self._client = make_client(self.timeouts)
+        return self._client
+
+    @property
+    def fetch_client(self) -> httpx.AsyncClient:
+        """The client for lead websites: no keep-alive and no proxy from the environment.
+
+        The fetcher connects to an IP it checked, naming the host in ``Host`` and
+        SNI; reusing a pooled connection keyed by that IP for another host, or
+        letting a proxy resolve the name again, would undo the check.
+        """
+        if self._fetch_client is None:
+            self._fetch_client = make_client(self.timeouts, keepalive=False, trust_env=False)
+        return self._fetch_client
+
+    async def aclose(self) -> None:
+        if self._client is not None and self._owns_client:
+            await self._client.aclose()
+            self._client = None
+        if self._fetch_client is not None:
+            await self._fetch_client.aclose()
+            self._fetch_client = None
+
+    async def __aenter__(self) -> ProviderSession:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

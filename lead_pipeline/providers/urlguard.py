@@ -1,0 +1,137 @@
+"""Which URLs from lead data this process may connect to (the SSRF guard).
+
+Lead data is untrusted: a "website" of ``http://169.254.169.254/`` would read the
+cloud metadata service, ``http://10.0.0.5/admin`` an internal host. The guard
+checks the scheme, resolves the host, refuses any non-public address and hands
+back the checked IP so the fetcher connects to exactly that address: a second DNS
+answer (rebinding) never gets a say.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import re
+import socket
+from dataclasses import dataclass
+
+import httpx
+
+from lead_pipeline import settings
+from lead_pipeline.providers.errors import BlockedURL, FetchFailed
+
+ALLOW_PRIVATE_ENV = "LEAD_PIPELINE_ALLOW_PRIVATE_URLS"
+ALLOWED_SCHEMES = ("http", "https")
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+# "scheme:" not followed by a digit ("acme.com:8080" is a host and port).
+_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:(?!\d)")
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def blocked_reason(ip: IPAddress) -> str | None:
+    """Why ``ip`` is off limits, or None if it is an ordinary public address.
+
+    IPv6 forms that embed an IPv4 address (mapped ``::ffff:a.b.c.d``, 6to4,
+    Teredo, NAT64) are judged by the address they carry.
+    """
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = [ip.ipv4_mapped, ip.sixtofour, *(ip.teredo or ())]
+        if ip in _NAT64:
+            embedded.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+        for inner in embedded:
+            if inner is not None and (reason := blocked_reason(inner)):
+                return f"{reason} (embedded in {ip})"
+    for attribute, reason in (
+        ("is_unspecified", "unspecified"),
+        ("is_loopback", "loopback"),
+        ("is_link_local", "link-local"),
+        ("is_multicast", "multicast"),
+        ("is_private", "private"),
+        ("is_reserved", "reserved"),
+    ):
+        if getattr(ip, attribute):
+            return reason
+    if not ip.is_global:
+        return "not globally routable"
+    return None
+
+
+def allow_private_from_env() -> bool:
+    return (settings.env(ALLOW_PRIVATE_ENV) or "").lower() in ("1", "true", "yes", "on")
+
+
+def normalise_url(raw: str) -> httpx.URL:
+    """A lead's website as an absolute URL: bare domains get ``https://``."""
+    text = raw.strip()
+    if not text:
+        raise FetchFailed("empty URL")
+    if text.startswith("//"):
+        text = "https:" + text
+    elif "://" not in text and not _SCHEME.match(text):
+        text = "https://" + text
+    try:
+        url = httpx.URL(text)
+    except (httpx.InvalidURL, ValueError) as exc:
+        raise FetchFailed(f"invalid URL {text[:200]!r}: {exc}") from None
+    return url.copy_with(fragment=None)
+
+
+@dataclass(frozen=True)
+class UrlGuard:
+    """``allow_private`` lifts the address check (tests on 127.0.0.1, intranet use).
+    ``trusted_hosts`` lifts it for listed ``host`` or ``host:port`` entries only."""
+
+    allow_private: bool = False
+    trusted_hosts: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_env(cls) -> UrlGuard:
+        return cls(allow_private=allow_private_from_env())
+
+    def check_url(self, url: httpx.URL) -> None:
+        """Refuse what no resolution can make acceptable: other schemes, userinfo."""
+        if url.scheme not in ALLOWED_SCHEMES:
+            raise BlockedURL(f"refused URL with scheme {url.scheme!r}: only http and https")
+        if not url.host:
+            raise BlockedURL("refused URL without a host")
+        if url.userinfo:
+            raise BlockedURL(f"refused URL with credentials for host {url.host!r}")
+
+    def _trusted(self, url: httpx.URL) -> bool:
+        port = url.port or (443 if url.scheme == "https" else 80)
+        return url.host in self.trusted_hosts or f"{url.host}:{port}" in self.trusted_hosts
+
+    async def resolve(self, url: httpx.URL) -> str:
+        """The checked IP to connect to for ``url``; :class:`BlockedURL` if off limits.
+
+        Every address the name resolves to must pass: a name that answers with
+        both a public and a private address is refused rather than gambled on.
+        """
+        self.check_url(url)
+        host = url.host
+        port = url.port or (443 if url.scheme == "https" else 80)
+        try:
+            addresses = [ipaddress.ip_address(host)]
+        except ValueError:
+            try:
+                infos = await asyncio.get_running_loop().getaddrinfo(
+                    host, port, type=socket.SOCK_STREAM
+                )
+            except (socket.gaierror, UnicodeError) as exc:
+                raise FetchFailed(f"cannot resolve host {host!r}: {exc}") from None
+            addresses = []
+            for info in infos:
+                address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
+                if address not in addresses:
+                    addresses.append(address)
+        if not addresses:
+            raise FetchFailed(f"host {host!r} has no address")
+        if not (self.allow_private or self._trusted(url)):
+            for address in addresses:
+                if reason := blocked_reason(address):
+                    raise BlockedURL(
+                        f"refused {url.scheme}://{host}:{port}: resolves to {reason} address "
+                        f"{address}; set {ALLOW_PRIVATE_ENV}=1 to allow private addresses"
+                    )
+        return str(addresses[0])
