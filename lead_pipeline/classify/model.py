@@ -9,6 +9,7 @@ accuracy it measured on held-out YC batches is recorded inside it and in
 
 from __future__ import annotations
 
+import heapq
 import json
 import math
 from collections.abc import Iterable, Mapping
@@ -115,14 +116,15 @@ class B2BModel:
                 probability=0.5,
                 reason="offline model: no known words in name, website or description (p=0.50)",
             )
-        p = _sigmoid(self.logit(weights))
+        coef = self.coef
+        contributions = [(w * coef[t], t) for t, w in weights.items()]
+        p = _sigmoid(self.intercept + sum(c for c, _ in contributions))
         is_b2b = p > 0.5
         sign = 1.0 if is_b2b else -1.0
-        contributions = sorted(
-            ((sign * w * self.coef[t], t) for t, w in weights.items()),
-            key=lambda item: (-item[0], item[1]),
+        strongest = heapq.nsmallest(
+            REASON_TERMS, ((-sign * c, t) for c, t in contributions if sign * c > 0)
         )
-        top = [_display(t) for c, t in contributions[:REASON_TERMS] if c > 0]
+        top = [_display(t) for _, t in strongest]
         verdict = "suggest B2B" if is_b2b else "suggest not B2B"
         evidence = ", ".join(f"'{t}'" for t in top) if top else "no strong words"
         return B2BPrediction(
