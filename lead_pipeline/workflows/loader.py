@@ -1,0 +1,594 @@
+"""Load workflow YAML files into a checked, ordered :class:`WorkflowSet`.
+
+Everything that can be wrong with a definition is found here, when the
+definitions load, rather than on row 3,000 of a paid run: YAML syntax, the
+schema, node configurations (when the node types are given), ``where``/``when``
+expressions, templates, parameters, ``needs`` (unknown names, cycles), two
+workflows writing one column, a filter reading a column its workflow does not
+depend on, and names defined twice. Every problem is reported, each on its own
+line naming the file, the node and the field, so one load shows them all.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from lead_pipeline import settings
+from lead_pipeline.workflows.expressions import (
+    Expression,
+    ExpressionError,
+    compile_expression,
+    compile_where,
+)
+from lead_pipeline.workflows.model import NodeSpec, WorkflowSpec
+from lead_pipeline.workflows.templates import TemplateError, compile_template, template_strings
+
+__all__ = [
+    "BUILTIN_DIR",
+    "UnknownWorkflowError",
+    "WorkflowError",
+    "WorkflowSet",
+    "load_workflow_file",
+    "load_workflows",
+    "parse_workflow",
+]
+
+BUILTIN_DIR = Path(__file__).resolve().parent / "builtin"
+MAX_FILE_BYTES = 1_000_000
+# YAML aliases can make a small file expand exponentially; nothing real comes close.
+MAX_YAML_VALUES = 100_000
+_SUFFIXES = (".yaml", ".yml")
+
+
+class WorkflowError(ValueError):
+    """One or more invalid workflow definitions; ``problems`` holds one line per problem."""
+
+    def __init__(self, problems: str | Sequence[str]) -> None:
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        if len(self.problems) == 1:
+            message = self.problems[0]
+        else:
+            message = f"{len(self.problems)} problems in workflow definitions:\n" + "\n".join(
+                f"- {problem}" for problem in self.problems
+            )
+        super().__init__(message)
+
+
+class UnknownWorkflowError(WorkflowError, LookupError):
+    """A workflow name that no loaded file defines."""
+
+
+def _display(path: Path | str | None) -> str:
+    if path is None:
+        return "<no file>"
+    path = Path(path)
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:  # another drive on Windows
+        return str(path)
+    return str(path) if relative.startswith("..") else relative
+
+
+def _label(spec: WorkflowSpec) -> str:
+    return _display(spec.source) if spec.source is not None else f"workflow {spec.name!r}"
+
+
+# --------------------------------------------------------------------------- YAML
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """``safe_load`` that refuses duplicate keys, which YAML would otherwise silently drop."""
+
+
+def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    loader.flatten_mapping(node)
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            first = seen.get(key)
+        except TypeError:
+            continue  # unhashable key: construct_mapping reports it
+        if first is not None:
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"duplicate key {key!r} (first defined at line {first})",
+                key_node.start_mark,
+            )
+        seen[key] = key_node.start_mark.line + 1
+    return loader.construct_mapping(node, deep=True)
+
+
+_StrictLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+    _construct_mapping,  # type: ignore[arg-type]
+)
+
+
+def _count_values(data: Any, limit: int) -> int:
+    count = 0
+    stack = [data]
+    while stack:
+        current = stack.pop()
+        count += 1
+        if count > limit:
+            break
+        if isinstance(current, dict):
+            stack.extend(current.keys())
+            stack.extend(current.values())
+        elif isinstance(current, list):
+            stack.extend(current)
+    return count
+
+
+def _yaml_error(label: str, exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None)
+    detail = f"{problem} ({context})" if context else problem
+    if mark is not None:
+        position = f"line {mark.line + 1}, column {mark.column + 1}"
+        return f"{label}: YAML syntax error at {position}: {detail}"
+    return f"{label}: YAML syntax error: {detail}"
+
+
+# --------------------------------------------------------------------------- schema errors
+
+
+def _dotted(parts: Sequence[Any]) -> str:
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _node_name(raw_nodes: Any, index: int) -> str:
+    if isinstance(raw_nodes, list) and 0 <= index < len(raw_nodes):
+        raw = raw_nodes[index]
+        if isinstance(raw, dict) and isinstance(raw.get("id"), str) and raw["id"]:
+            return f"node {raw['id']!r}"
+    return f"node #{index + 1}"
+
+
+def _message(error: Mapping[str, Any], known: Iterable[str] = ()) -> str:
+    message = str(error["msg"])
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if message.startswith(prefix):
+            message = message[len(prefix) :]
+    if error["type"] == "extra_forbidden":
+        message = "unknown field"
+        name = str(error["loc"][-1]) if error["loc"] else ""
+        close = difflib.get_close_matches(name, list(known), n=1)
+        if close:
+            message += f"; did you mean {close[0]!r}?"
+        elif known:
+            message += f" (known fields: {', '.join(sorted(known))})"
+    return message
+
+
+def _where_text(prefix: str, field: str) -> str:
+    return f"{prefix} field {field!r}" if field else prefix
+
+
+def _schema_problems(label: str, exc: ValidationError, data: Mapping[str, Any]) -> list[str]:
+    problems: list[str] = []
+    for error in exc.errors():
+        loc = list(error["loc"])
+        if len(loc) >= 2 and loc[0] == "nodes" and isinstance(loc[1], int):
+            prefix = f"{label}: {_node_name(data.get('nodes'), loc[1])}"
+            field = _dotted(loc[2:])
+            known: Iterable[str] = NodeSpec.model_fields
+        else:
+            field = _dotted(loc)
+            prefix, known = (f"{label}:" if field else label), WorkflowSpec.model_fields
+        problems.append(f"{_where_text(prefix, field)}: {_message(error, known)}")
+    return problems
+
+
+# --------------------------------------------------------------------------- files
+
+
+def parse_workflow(text: str, source: Path | str | None = None) -> WorkflowSpec:
+    """One workflow from YAML text; ``source`` names the file in errors and is kept on the spec.
+
+    Only the file itself is checked here (syntax and schema); :class:`WorkflowSet`
+    checks what needs the node types or the other workflows.
+    """
+    label = _display(source)
+    try:
+        data = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise WorkflowError(_yaml_error(label, exc)) from None
+    if not isinstance(data, dict):
+        kind = "empty" if data is None else f"a {type(data).__name__}"
+        raise WorkflowError(
+            f"{label}: a workflow file must be a mapping with name and nodes, not {kind}"
+        )
+    if _count_values(data, MAX_YAML_VALUES) > MAX_YAML_VALUES:
+        raise WorkflowError(f"{label}: more than {MAX_YAML_VALUES} values once YAML aliases expand")
+    if "source" in data:
+        raise WorkflowError(f"{label}: field 'source': unknown field (it is set by the loader)")
+    try:
+        spec = WorkflowSpec.model_validate(data)
+    except ValidationError as exc:
+        raise WorkflowError(_schema_problems(label, exc, data)) from None
+    if source is not None:
+        spec.source = Path(source)
+    return spec
+
+
+def load_workflow_file(path: Path) -> WorkflowSpec:
+    """Read and parse one workflow file (syntax and schema only)."""
+    label = _display(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise WorkflowError(f"{label}: file is {size} bytes, more than {MAX_FILE_BYTES}")
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise WorkflowError(f"{label}: not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise WorkflowError(f"{label}: cannot read: {exc.strerror or exc}") from None
+    return parse_workflow(text, path)
+
+
+def _files(folder: Path) -> list[Path]:
+    if folder.is_file():
+        return [folder]
+    if not folder.is_dir():
+        return []  # a missing user folder just means no user workflows yet
+    return sorted(
+        p for p in folder.iterdir() if p.suffix in _SUFFIXES and not p.name.startswith(".")
+    )
+
+
+# --------------------------------------------------------------------------- the set
+
+
+class WorkflowSet:
+    """Workflows that passed every check, in dependency order.
+
+    Build it with :func:`load_workflows`, or directly from specs (tests, tools):
+    the constructor runs every check that does not need the YAML text.
+    """
+
+    def __init__(
+        self,
+        specs: Iterable[WorkflowSpec],
+        *,
+        node_types: Mapping[str, type[BaseModel]] | None = None,
+        builtin: Iterable[str] = (),
+    ) -> None:
+        given = list(specs)
+        self._builtin = frozenset(builtin)
+        self._configs: dict[tuple[str, str], BaseModel] = {}
+        problems: list[str] = []
+        by_name: dict[str, WorkflowSpec] = {}
+        for spec in given:
+            if spec.name in by_name:
+                problems.append(
+                    f"workflow {spec.name!r} is defined twice: in {_label(by_name[spec.name])} "
+                    f"and in {_label(spec)}"
+                )
+                continue
+            by_name[spec.name] = spec
+        reads: dict[str, list[tuple[str, str]]] = {}
+        for spec in by_name.values():
+            spec_problems, reads[spec.name] = self._check_spec(spec, node_types)
+            problems.extend(spec_problems)
+        problems.extend(_check_needs(by_name))
+        if problems:
+            raise WorkflowError(problems)
+        self._order = _topological(by_name)
+        self._by_name = {spec.name: spec for spec in self._order}
+        owners, owner_problems = _column_owners(self._order)
+        problems.extend(owner_problems)
+        problems.extend(self._check_reads(reads, owners))
+        if problems:
+            raise WorkflowError(problems)
+        self._owners = owners
+
+    # -- checks
+
+    def _check_spec(
+        self, spec: WorkflowSpec, node_types: Mapping[str, type[BaseModel]] | None
+    ) -> tuple[list[str], list[tuple[str, str]]]:
+        """Problems in one workflow, and ``(where, column)`` for every column it reads."""
+        label = _label(spec)
+        problems: list[str] = []
+        reads: list[tuple[str, str]] = []
+        declared = set(spec.params)
+
+        def check_expression(prefix: str, field: str, text: str, *, predicate: bool) -> None:
+            try:
+                compiled: Expression = (
+                    compile_where(text, label=field)
+                    if predicate
+                    else compile_expression(text, label=field)
+                )
+            except ExpressionError as exc:
+                problems.append(f"{_where_text(prefix, field)}: {exc}")
+                return
+            for name in sorted(compiled.params - declared):
+                problems.append(
+                    f"{_where_text(prefix, field)}: unknown parameter params.{name} "
+                    f"(declared: {', '.join(sorted(declared)) or 'none'})"
+                )
+            reads.extend((_where_text(prefix, field), column) for column in compiled.columns)
+
+        if spec.where is not None:
+            check_expression(f"{label}:", "where", spec.where, predicate=True)
+        for node in spec.nodes:
+            prefix = f"{label}: node {node.id!r}"
+            if node.when is not None:
+                check_expression(prefix, "when", node.when, predicate=True)
+            config = node.config
+            model = None
+            if node_types is not None:
+                model = node_types.get(node.type)
+                if model is None:
+                    known = ", ".join(sorted(node_types)) or "none registered"
+                    problems.append(
+                        f"{prefix} field 'type': unknown node type {node.type!r} (known: {known})"
+                    )
+                    continue
+                try:
+                    self._configs[(spec.name, node.id)] = model.model_validate(config)
+                except ValidationError as exc:
+                    for error in exc.errors():
+                        field = _dotted(error["loc"]) or "config"
+                        message = _message(error, [*model.model_fields, *NodeSpec.model_fields])
+                        problems.append(f"{prefix} field {field!r}: {message}")
+                    continue
+            template_fields = getattr(model, "template_fields", None)
+            scope = (
+                {name: config[name] for name in template_fields if name in config}
+                if template_fields is not None
+                else config
+            )
+            for path, text in template_strings(scope):
+                try:
+                    template = compile_template(text)
+                except TemplateError as exc:
+                    problems.append(f"{prefix} field {path!r}: {exc}")
+                    continue
+                reads.extend(
+                    (f"{prefix} field {path!r}", column) for column in template.fields - {"params"}
+                )
+            for name in getattr(model, "expression_fields", None) or ():
+                value = config.get(name)
+                texts = (
+                    [(name, value)]
+                    if isinstance(value, str)
+                    else [(f"{name}.{k}", v) for k, v in value.items()]
+                    if isinstance(value, dict)
+                    else [(f"{name}[{i}]", v) for i, v in enumerate(value)]
+                    if isinstance(value, list)
+                    else []
+                )
+                for path, text in texts:
+                    if isinstance(text, str):
+                        check_expression(prefix, path, text, predicate=False)
+        return problems, reads
+
+    def _check_reads(
+        self, reads: Mapping[str, list[tuple[str, str]]], owners: Mapping[str, tuple[str, str]]
+    ) -> list[str]:
+        # A filter or template reading another workflow's output only works if that
+        # workflow runs first, which only ``needs`` guarantees.
+        problems: list[str] = []
+        for name, used in reads.items():
+            upstream = {spec.name for spec in self.upstream_closure(name)}
+            for where, column in sorted(set(used)):
+                owner = owners.get(column)
+                if owner is not None and owner[0] not in upstream:
+                    problems.append(
+                        f"{where}: reads column {column!r}, which workflow {owner[0]!r} writes "
+                        f"({_label(self._by_name[owner[0]])}); add {owner[0]!r} to needs"
+                    )
+        return problems
+
+    # -- queries
+
+    def get(self, name: str) -> WorkflowSpec:
+        """The workflow called ``name``; :class:`UnknownWorkflowError` lists the known ones."""
+        try:
+            return self._by_name[name]
+        except KeyError:
+            known = ", ".join(self.names()) or "none"
+            raise UnknownWorkflowError(f"unknown workflow {name!r} (known: {known})") from None
+
+    def names(self) -> list[str]:
+        """Workflow names in dependency order."""
+        return [spec.name for spec in self._order]
+
+    def ordered(self) -> list[WorkflowSpec]:
+        """Every workflow after everything it needs; otherwise in load order (built-ins first)."""
+        return list(self._order)
+
+    def upstream_closure(self, name: str) -> list[WorkflowSpec]:
+        """``name`` and everything it needs, directly or not, in dependency order."""
+        wanted: set[str] = set()
+        stack = [self.get(name).name]
+        while stack:
+            current = stack.pop()
+            if current not in wanted:
+                wanted.add(current)
+                stack.extend(self._by_name[current].needs)
+        return [spec for spec in self._order if spec.name in wanted]
+
+    def is_builtin(self, name: str) -> bool:
+        return self.get(name).name in self._builtin
+
+    def output_owners(self) -> dict[str, tuple[str, str]]:
+        """``column -> (workflow, node id)`` for every output column (the first writer node)."""
+        return dict(self._owners)
+
+    def node_config(self, workflow: str, node_id: str) -> BaseModel | None:
+        """The node's validated configuration, when the set was built with ``node_types``."""
+        return self._configs.get((workflow, node_id))
+
+    def __iter__(self) -> Iterator[WorkflowSpec]:
+        return iter(self._order)
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._by_name
+
+    def __repr__(self) -> str:
+        return f"WorkflowSet({self.names()})"
+
+
+def _check_needs(by_name: Mapping[str, WorkflowSpec]) -> list[str]:
+    problems: list[str] = []
+    for spec in by_name.values():
+        for need in spec.needs:
+            if need not in by_name:
+                close = difflib.get_close_matches(need, list(by_name), n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                known = ", ".join(sorted(by_name))
+                problems.append(
+                    f"{_label(spec)}: field 'needs': unknown workflow {need!r}{hint} "
+                    f"(known: {known})"
+                )
+    if problems:
+        return problems
+    cycle = _find_cycle(by_name)
+    if cycle:
+        files = ", ".join(dict.fromkeys(_label(by_name[name]) for name in cycle))
+        problems.append(f"workflows need each other in a cycle: {' -> '.join(cycle)} (in {files})")
+    return problems
+
+
+def _find_cycle(by_name: Mapping[str, WorkflowSpec]) -> list[str] | None:
+    state: dict[str, int] = {}  # 1 visiting, 2 done
+    for root in by_name:
+        if state.get(root):
+            continue
+        path: list[str] = [root]
+        iterators = [iter(by_name[root].needs)]
+        state[root] = 1
+        while iterators:
+            need = next(iterators[-1], None)
+            if need is None:
+                state[path.pop()] = 2
+                iterators.pop()
+                continue
+            if state.get(need) == 1:
+                return [*path[path.index(need) :], need]
+            if not state.get(need):
+                state[need] = 1
+                path.append(need)
+                iterators.append(iter(by_name[need].needs))
+    return None
+
+
+def _topological(by_name: Mapping[str, WorkflowSpec]) -> list[WorkflowSpec]:
+    """Depth-first: each workflow right after the ones it needs, in the order it lists them."""
+    order: list[WorkflowSpec] = []
+    done: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in done:
+            return
+        done.add(name)
+        for need in by_name[name].needs:
+            visit(need)
+        order.append(by_name[name])
+
+    for name in by_name:
+        visit(name)
+    return order
+
+
+def _column_owners(
+    order: Sequence[WorkflowSpec],
+) -> tuple[dict[str, tuple[str, str]], list[str]]:
+    owners: dict[str, tuple[str, str]] = {}
+    labels: dict[str, str] = {spec.name: _label(spec) for spec in order}
+    problems: list[str] = []
+    for spec in order:
+        for node in spec.nodes:
+            for column in node.outputs:
+                owner = owners.get(column)
+                if owner is None:
+                    owners[column] = (spec.name, node.id)
+                elif owner[0] != spec.name:
+                    problems.append(
+                        f"column {column!r} is written by two workflows: {owner[0]!r} "
+                        f"({labels[owner[0]]} node {owner[1]!r}) and {spec.name!r} "
+                        f"({labels[spec.name]} node {node.id!r})"
+                    )
+    return owners, problems
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def load_workflows(
+    dirs: Sequence[Path] | None = None,
+    *,
+    node_types: Mapping[str, type[BaseModel]] | None = None,
+    builtin_dirs: Sequence[Path] | None = None,
+) -> WorkflowSet:
+    """Load, check and order every workflow.
+
+    With no arguments: the package's built-in workflows plus the user folder
+    (``LEAD_PIPELINE_WORKFLOWS``, default ``data/workflows/``; a missing folder
+    is fine). ``dirs`` replaces that user folder list (a file path works too) and
+    then no built-ins load unless ``builtin_dirs`` names them. A user workflow
+    may not reuse a built-in's name: that would silently change what everyone
+    else means by it. ``node_types`` maps each allowed ``type`` to the pydantic
+    model its configuration must satisfy; a model may list ``template_fields``
+    (only those are compiled as templates; otherwise every string with Jinja
+    markup is) and ``expression_fields`` (compiled as expressions).
+    Raises :class:`WorkflowError` listing every problem found.
+    """
+    if dirs is None:
+        user_dirs: Sequence[Path] = [settings.workflows_dir()]
+        builtin_dirs = [BUILTIN_DIR] if builtin_dirs is None else builtin_dirs
+    else:
+        user_dirs = dirs
+        builtin_dirs = builtin_dirs or []
+    problems: list[str] = []
+    specs: list[WorkflowSpec] = []
+    builtin: dict[str, WorkflowSpec] = {}
+    seen_files: set[Path] = set()
+    for is_builtin, folders in ((True, builtin_dirs), (False, user_dirs)):
+        for folder in folders:
+            for path in _files(Path(folder)):
+                resolved = path.resolve()
+                if resolved in seen_files:
+                    continue
+                seen_files.add(resolved)
+                try:
+                    spec = load_workflow_file(path)
+                except WorkflowError as exc:
+                    problems.extend(exc.problems)
+                    continue
+                if is_builtin:
+                    builtin.setdefault(spec.name, spec)
+                elif spec.name in builtin:
+                    problems.append(
+                        f"{_label(spec)}: field 'name': {spec.name!r} is a built-in workflow "
+                        f"({_label(builtin[spec.name])}); user workflows cannot replace "
+                        "built-ins, so give this one another name"
+                    )
+                    continue
+                specs.append(spec)
+    if problems:
+        raise WorkflowError(problems)
+    return WorkflowSet(specs, node_types=node_types, builtin=builtin)

@@ -1,0 +1,297 @@
+"""Sandboxed Jinja2 templates for the templated fields of nodes: prompts, URLs, headers, bodies.
+
+Workflow files are user input, so templates run in Jinja's immutable sandbox,
+and on top of it every template is checked once when it is compiled: access to
+any name starting with ``_`` (the road to ``__globals__``, ``__subclasses__``
+and friends), ``include``/``import``/``extends`` and the ``attr`` filter with
+such a name are refused before the template can ever run. What the static check
+cannot see (a key computed at render time) the sandbox refuses at render time;
+both surface as :class:`TemplateError`.
+
+Row values are data, never templates: a cell containing ``{{ ... }}`` is output
+as text, not evaluated. ``None`` renders as an empty string, because a prompt or
+URL saying "None" is never what a workflow author meant. Templates are compiled
+once and cached by their text, since the same few templates render for
+thousands of rows.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import jinja2
+import jinja2.meta
+from jinja2 import nodes
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+
+from lead_pipeline.workflows.expressions import normalise_domain
+
+__all__ = [
+    "MAX_TEMPLATE_LENGTH",
+    "Template",
+    "TemplateError",
+    "compile_template",
+    "is_template",
+    "render",
+    "render_value",
+    "template_strings",
+]
+
+MAX_TEMPLATE_LENGTH = 20_000
+# Bounds on the two operators that can allocate without limit from a short text.
+MAX_REPEAT_LENGTH = 100_000
+MAX_EXPONENT = 64
+_MARKERS = ("{{", "{%", "{#")
+_SINGLE_EXPRESSION = re.compile(r"\A\{\{(?P<body>.*)\}\}\Z", re.DOTALL)
+_FORBIDDEN_TAGS = {
+    nodes.Include: "include",
+    nodes.Import: "import",
+    nodes.FromImport: "import",
+    nodes.Extends: "extends",
+}
+
+
+class TemplateError(ValueError):
+    """A template that does not compile, tries to leave the sandbox, or cannot render a row."""
+
+    def __init__(self, message: str, *, line: int | None = None) -> None:
+        self.message = message
+        self.line = line
+        super().__init__(f"template line {line}: {message}" if line else message)
+
+
+def _tojson(value: Any, indent: int | None = None) -> str:
+    # Jinja's own tojson escapes <, > and & for HTML; bodies and prompts need plain JSON.
+    return json.dumps(value, ensure_ascii=False, default=str, indent=indent)
+
+
+def _truncate_words(value: Any, count: int = 50, end: str = "…") -> str:
+    if value is None:
+        return ""
+    words = str(value).split()
+    if len(words) <= count:
+        return " ".join(words)
+    return " ".join(words[:count]) + end
+
+
+def _domain(value: Any) -> str:
+    return normalise_domain(value) or ""
+
+
+class _Environment(ImmutableSandboxedEnvironment):
+    """The sandbox, plus limits on ``*`` and ``**``: each can exhaust memory in a few characters."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator_: str, left: Any, right: Any) -> Any:
+        if operator_ == "**" and isinstance(right, int | float) and abs(right) > MAX_EXPONENT:
+            raise SecurityError(f"exponent {right} is larger than {MAX_EXPONENT}")
+        if operator_ == "*":
+            for seq, count in ((left, right), (right, left)):
+                if (
+                    isinstance(seq, str | list | tuple)
+                    and isinstance(count, int)
+                    and len(seq) * count > MAX_REPEAT_LENGTH
+                ):
+                    raise SecurityError(
+                        f"repeating a sequence beyond {MAX_REPEAT_LENGTH} items is not allowed"
+                    )
+        return super().call_binop(context, operator_, left, right)
+
+
+def _finalize(value: Any) -> Any:
+    return "" if value is None else value
+
+
+def _make_environment() -> _Environment:
+    env = _Environment(
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        finalize=_finalize,
+        keep_trailing_newline=True,
+        cache_size=0,  # we cache compiled templates ourselves, keyed by text
+    )
+    # Only what a template over one row needs; lipsum/cycler/joiner only widen the surface.
+    for name in ("lipsum", "cycler", "joiner"):
+        env.globals.pop(name, None)
+    env.filters["tojson"] = _tojson
+    env.filters["truncate_words"] = _truncate_words
+    env.filters["domain"] = _domain
+    return env
+
+
+_ENV = _make_environment()
+
+
+def _check_tree(tree: nodes.Template) -> None:
+    """Refuse, before anything runs, every construct that only serves to leave the sandbox."""
+    for node in tree.find_all(nodes.Node):
+        tag = _FORBIDDEN_TAGS.get(type(node))
+        if tag:
+            raise TemplateError(f"'{tag}' is not allowed in templates", line=node.lineno)
+        name: Any = None
+        if isinstance(node, nodes.Getattr):
+            name = node.attr
+        elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
+            name = node.arg.value
+        elif (
+            isinstance(node, nodes.Filter)
+            and node.name == "attr"
+            and node.args
+            and isinstance(node.args[0], nodes.Const)
+        ):
+            name = node.args[0].value
+        if isinstance(name, str) and name.startswith("_"):
+            raise TemplateError(
+                f"access to {name!r} is not allowed (names starting with '_' are private)",
+                line=node.lineno,
+            )
+
+
+class Template:
+    """A compiled template; get one from :func:`compile_template`, which caches by text."""
+
+    __slots__ = ("_expression", "_template", "fields", "text")
+
+    def __init__(self, text: str) -> None:
+        if not isinstance(text, str):
+            raise TemplateError(f"a template must be text, got {type(text).__name__}")
+        if len(text) > MAX_TEMPLATE_LENGTH:
+            raise TemplateError(
+                f"template is {len(text)} characters long, more than the "
+                f"{MAX_TEMPLATE_LENGTH} allowed"
+            )
+        try:
+            tree = _ENV.parse(text)
+            _check_tree(tree)
+            self._template = _ENV.from_string(tree)
+            self._expression = self._single_expression(text, tree)
+        except jinja2.TemplateSyntaxError as exc:
+            raise TemplateError(f"syntax error: {exc.message}", line=exc.lineno) from None
+        self.text = text
+        #: Top-level names the template reads: the row's columns (and ``params``).
+        self.fields: frozenset[str] = frozenset(jinja2.meta.find_undeclared_variables(tree))
+
+    @staticmethod
+    def _single_expression(text: str, tree: nodes.Template) -> Any:
+        # ``"{{ employees }}"`` in a JSON body should stay a number, not become "120".
+        match = _SINGLE_EXPRESSION.match(text)
+        if not match or len(tree.body) != 1 or not isinstance(tree.body[0], nodes.Output):
+            return None
+        parts = tree.body[0].nodes
+        if len(parts) != 1 or isinstance(parts[0], nodes.TemplateData):
+            return None
+        return _ENV.compile_expression(match.group("body"), undefined_to_none=False)
+
+    def render(self, values: Mapping[str, Any], params: Mapping[str, Any] | None = None) -> str:
+        """The template's text for one row. Raises :class:`TemplateError`."""
+        try:
+            return self._template.render(_context(values, params))
+        except Exception as exc:
+            raise _render_error(exc) from None
+
+    def render_native(
+        self, values: Mapping[str, Any], params: Mapping[str, Any] | None = None
+    ) -> Any:
+        """Like :meth:`render`, but a template that is one ``{{ expression }}`` keeps its type.
+
+        For JSON bodies: ``"{{ employees }}"`` gives ``120``, ``"{{ tags }}"`` a list,
+        and a null stays null. Any other template renders to text as usual.
+        """
+        if self._expression is None:
+            return self.render(values, params)
+        try:
+            result = self._expression(_context(values, params))
+            if isinstance(result, jinja2.Undefined):
+                str(result)  # StrictUndefined raises the precise error here
+        except Exception as exc:
+            raise _render_error(exc) from None
+        return result
+
+    def __repr__(self) -> str:
+        return f"<Template {self.text[:60]!r}>"
+
+
+def _context(values: Mapping[str, Any], params: Mapping[str, Any] | None) -> dict[str, Any]:
+    context = dict(values)
+    if params is not None:
+        context["params"] = params
+    return context
+
+
+def _render_error(exc: Exception) -> TemplateError:
+    if isinstance(exc, SecurityError):
+        return TemplateError(f"refused by the sandbox: {exc}")
+    if isinstance(exc, jinja2.UndefinedError):
+        return TemplateError(f"missing value: {exc.message}")
+    if isinstance(exc, jinja2.TemplateError):
+        return TemplateError(f"cannot render: {exc.message}")
+    return TemplateError(f"cannot render: {type(exc).__name__}: {exc}")
+
+
+@functools.lru_cache(maxsize=4096)
+def compile_template(text: str) -> Template:
+    """Compile (once; later calls hit a cache) a template. Raises :class:`TemplateError`."""
+    return Template(text)
+
+
+def is_template(text: Any) -> bool:
+    """Whether a string holds Jinja markup; any other string is used as it is."""
+    return isinstance(text, str) and any(marker in text for marker in _MARKERS)
+
+
+def render(
+    template: Template | str, values: Mapping[str, Any], *, params: Mapping[str, Any] | None = None
+) -> str:
+    """Render a compiled template, or a template text (compiled through the cache)."""
+    if isinstance(template, str):
+        template = compile_template(template)
+    return template.render(values, params)
+
+
+def render_value(
+    obj: Any,
+    values: Mapping[str, Any],
+    *,
+    params: Mapping[str, Any] | None = None,
+    native: bool = False,
+) -> Any:
+    """Render every template string inside nested dicts and lists (headers, JSON bodies).
+
+    Keys are left alone, strings without Jinja markup and non-strings are
+    returned unchanged. With ``native=True`` a string that is exactly one
+    ``{{ expression }}`` keeps the value's type (see :meth:`Template.render_native`).
+    """
+    if isinstance(obj, str):
+        if not is_template(obj):
+            return obj
+        template = compile_template(obj)
+        return template.render_native(values, params) if native else template.render(values, params)
+    if isinstance(obj, Mapping):
+        return {
+            key: render_value(value, values, params=params, native=native)
+            for key, value in obj.items()
+        }
+    if isinstance(obj, list | tuple):
+        return [render_value(item, values, params=params, native=native) for item in obj]
+    return obj
+
+
+def template_strings(obj: Any, path: str = "") -> Iterator[tuple[str, str]]:
+    """``(path, text)`` for every template string inside ``obj``; paths read like ``body.items[0]``.
+
+    The loader uses it to compile every templated field when workflows load.
+    """
+    if isinstance(obj, str):
+        if is_template(obj):
+            yield path, obj
+    elif isinstance(obj, Mapping):
+        for key, value in obj.items():
+            yield from template_strings(value, f"{path}.{key}" if path else str(key))
+    elif isinstance(obj, list | tuple):
+        for index, item in enumerate(obj):
+            yield from template_strings(item, f"{path}[{index}]")
