@@ -139,7 +139,7 @@ def _excerpt(text: str, column: int | None, width: int = 120) -> str:
 
 @dataclass(frozen=True, slots=True)
 class _Token:
-    kind: str  # number | string | name | op | end
+    kind: str  # number | string | name | op | bad | end
     value: Any
     pos: int  # 0-based offset into the text
     raw: str
@@ -151,10 +151,15 @@ def _tokenize(text: str, fail: Callable[..., ExpressionError]) -> list[_Token]:
     while pos < len(text):
         match = _TOKEN.match(text, pos)
         if match is None:
+            # Reported only if the parser gets this far, so that the first problem
+            # in reading order is the one named (``lambda: 1`` is about ``lambda``).
             char = text[pos]
             if char in "'\"":
-                raise fail("unterminated string", pos)
-            raise fail(f"unexpected character {char!r}", pos, hint=_OPERATOR_HINTS.get(char))
+                problem = ("unterminated string", None)
+            else:
+                problem = (f"unexpected character {char!r}", _OPERATOR_HINTS.get(char))
+            tokens.append(_Token("bad", problem, pos, char))
+            break
         kind = match.lastgroup or ""
         raw = match.group()
         if kind == "number":
@@ -313,6 +318,9 @@ class _Parser:
         return self.advance()
 
     def unexpected(self, token: _Token, hint: str | None = None) -> ExpressionError:
+        if token.kind == "bad":
+            message, own_hint = token.value
+            return self.error(message, token.pos, own_hint)
         if token.kind == "end":
             return self.error("unexpected end of expression", token.pos, hint)
         return self.error(f"unexpected {token.raw!r}", token.pos, hint)
