@@ -1,0 +1,367 @@
+"""Read CSV, TSV, JSON, JSONL and Parquet into records that remember where they came from.
+
+Each record carries its location in the file ("line 7", "record 3 (line 40)") so
+that every later check (cell sizes, ids, duplicates) can point the user at the
+exact spot to fix. Readers do no validation beyond the format itself.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import csv
+import datetime as dt
+import io
+import json
+import math
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from lead_pipeline.leads.errors import LeadFileError
+
+READ_FORMATS: dict[str, str] = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".json": "json",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
+_REPLACEMENT = "\ufffd"
+
+
+@dataclass(frozen=True)
+class SourceRecord:
+    """One row of a lead file, as read, with where it sits in the file."""
+
+    location: str
+    fields: dict[str, Any]
+
+
+def detect_format(path: Path, fmt: str | None = None) -> str:
+    if fmt is not None:
+        if fmt not in set(READ_FORMATS.values()):
+            raise LeadFileError(
+                path, f"unknown format {fmt!r}; use one of {', '.join(_format_names())}"
+            )
+        return fmt
+    found = READ_FORMATS.get(path.suffix.lower())
+    if found is None:
+        raise LeadFileError(
+            path,
+            f"cannot tell the format from the extension {path.suffix or '(none)'!r}; "
+            f"use one of {', '.join(sorted(READ_FORMATS))}",
+        )
+    return found
+
+
+def _format_names() -> list[str]:
+    return sorted(set(READ_FORMATS.values()))
+
+
+def read_records(path: str | Path, fmt: str | None = None) -> list[SourceRecord]:
+    """Every record of a lead file; raises :class:`LeadFileError` on anything unreadable."""
+    path = Path(path)
+    kind = detect_format(path, fmt)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise LeadFileError(path, "no such file") from None
+    except IsADirectoryError:
+        raise LeadFileError(path, "is a directory, not a lead file") from None
+    except OSError as exc:
+        raise LeadFileError(path, f"cannot be read: {exc.strerror or exc}") from None
+    if not data.strip():
+        raise LeadFileError(path, "the file is empty")
+    if kind == "parquet":
+        records = _read_parquet(path)
+    else:
+        parse = _TEXT_PARSERS[kind]
+        records = list(parse(path, _decode(path, data, parse)))
+    if not records:
+        raise LeadFileError(path, "the file has no records")
+    return records
+
+
+# ---- text decoding ---------------------------------------------------------
+
+
+def _decode(path: Path, data: bytes, parse: Callable[[Path, str], Iterator[SourceRecord]]) -> str:
+    """UTF-8 (with or without BOM) or UTF-16 with BOM; anything else is refused.
+
+    On a bad byte, the file is parsed once more with replacement characters so
+    the error can name the record field holding it, not only the line.
+    """
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise LeadFileError(path, "starts like UTF-16 but is not valid UTF-16") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        field = _field_with_replacement(path, data.decode("utf-8-sig", errors="replace"), parse)
+        raise LeadFileError(
+            path,
+            f"byte 0x{data[exc.start]:02x} at offset {exc.start} is not UTF-8; "
+            "save the file as UTF-8",
+            location=f"line {line}",
+            field=field,
+        ) from None
+
+
+def _field_with_replacement(
+    path: Path, text: str, parse: Callable[[Path, str], Iterator[SourceRecord]]
+) -> str | None:
+    with contextlib.suppress(LeadFileError):
+        for record in parse(path, text):
+            for key, value in record.fields.items():
+                if _REPLACEMENT in key or _REPLACEMENT in json.dumps(value, ensure_ascii=False):
+                    return key
+    return None
+
+
+# ---- CSV and TSV -----------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _field_limit(limit: int) -> Iterator[None]:
+    """Lift the csv module's own cell limit; our size cap reports oversize cells by name."""
+    old = csv.field_size_limit()
+    csv.field_size_limit(max(old, limit))
+    try:
+        yield
+    finally:
+        csv.field_size_limit(old)
+
+
+def _parse_delimited(path: Path, text: str, delimiter: str) -> Iterator[SourceRecord]:
+    kind = "TSV" if delimiter == "\t" else "CSV"
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    header: list[str] | None = None
+    header_line = 0
+    with _field_limit(len(text) + 1):
+        while True:
+            start = reader.line_num + 1
+            try:
+                cells = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                if "end of data" in str(exc):
+                    # The quote that never closes opened somewhere in this record.
+                    problem, line = "a quoted cell in this record is never closed", start
+                else:
+                    problem, line = str(exc), reader.line_num
+                raise LeadFileError(
+                    path,
+                    f'malformed {kind}: {problem} (a quote inside a quoted cell is written as "")',
+                    location=f"line {line}",
+                ) from None
+            if not cells or all(c.strip() == "" for c in cells):
+                continue
+            if header is None:
+                header = _header(path, cells, start)
+                header_line = start
+                continue
+            location = f"line {start}"
+            if len(cells) != len(header):
+                raise LeadFileError(
+                    path,
+                    f"malformed {kind}: {len(cells)} cells but the header (line {header_line}) "
+                    f"has {len(header)} columns",
+                    location=location,
+                )
+            yield SourceRecord(
+                location,
+                {name: (None if v == "" else v) for name, v in zip(header, cells, strict=True)},
+            )
+    if header is None:
+        raise LeadFileError(path, "the file is empty")
+
+
+def _header(path: Path, cells: list[str], line: int) -> list[str]:
+    names = [c.strip() for c in cells]
+    seen: dict[str, int] = {}
+    for index, name in enumerate(names, start=1):
+        if not name:
+            raise LeadFileError(
+                path, f"column {index} of the header has no name", location=f"line {line}"
+            )
+        if name in seen:
+            raise LeadFileError(
+                path,
+                f"the header names this column twice (columns {seen[name]} and {index})",
+                location=f"line {line}",
+                field=name,
+            )
+        seen[name] = index
+    return names
+
+
+def _parse_csv(path: Path, text: str) -> Iterator[SourceRecord]:
+    return _parse_delimited(path, text, ",")
+
+
+def _parse_tsv(path: Path, text: str) -> Iterator[SourceRecord]:
+    return _parse_delimited(path, text, "\t")
+
+
+# ---- JSON and JSONL --------------------------------------------------------
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
+def _json_error(path: Path, text: str, exc: Exception, pos: int | None = None) -> LeadFileError:
+    if isinstance(exc, json.JSONDecodeError):
+        return LeadFileError(
+            path,
+            f"malformed JSON: {exc.msg}",
+            location=f"line {exc.lineno}, column {exc.colno}",
+        )
+    line = text.count("\n", 0, pos or 0) + 1
+    return LeadFileError(path, f"malformed JSON: {exc}", location=f"line {line}")
+
+
+def _parse_json(path: Path, text: str) -> Iterator[SourceRecord]:
+    """A JSON array of objects, walked element by element to know each one's line."""
+    pos = _WHITESPACE.match(text, 0).end()  # type: ignore[union-attr]
+    if not text.startswith("[", pos):
+        try:
+            kind = type(_DECODER.decode(text)).__name__
+        except (json.JSONDecodeError, ValueError) as exc:
+            raise _json_error(path, text, exc, pos) from None
+        raise LeadFileError(
+            path,
+            f"expected a JSON array of objects, found a JSON {_JSON_KIND.get(kind, kind)}",
+            location="line 1",
+        )
+    pos += 1
+    line = 1 + text.count("\n", 0, pos)
+    counted = pos
+    index = 0
+    while True:
+        pos = _WHITESPACE.match(text, pos).end()  # type: ignore[union-attr]
+        if text.startswith("]", pos):
+            pos += 1
+            break
+        if index > 0:
+            if not text.startswith(",", pos):
+                raise _json_error(
+                    path, text, json.JSONDecodeError("expected ',' or ']'", text, pos)
+                )
+            pos = _WHITESPACE.match(text, pos + 1).end()  # type: ignore[union-attr]
+        line += text.count("\n", counted, pos)
+        counted = pos
+        try:
+            value, pos = _DECODER.raw_decode(text, pos)
+        except (json.JSONDecodeError, ValueError) as exc:
+            raise _json_error(path, text, exc, pos) from None
+        index += 1
+        location = f"record {index} (line {line})"
+        yield SourceRecord(location, _object(path, value, location))
+    rest = text[pos:].strip()
+    if rest:
+        raise _json_error(path, text, json.JSONDecodeError("extra data after the array", text, pos))
+
+
+_JSON_KIND = {"dict": "object", "list": "array", "str": "string", "int": "number",
+              "float": "number", "bool": "boolean", "NoneType": "null"}  # fmt: skip
+
+
+def _object(path: Path, value: Any, location: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        kind = type(value).__name__
+        raise LeadFileError(
+            path,
+            f"expected a JSON object, found a JSON {_JSON_KIND.get(kind, kind)}",
+            location=location,
+        )
+    return value
+
+
+def _parse_jsonl(path: Path, text: str) -> Iterator[SourceRecord]:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        location = f"line {number}"
+        try:
+            value = _DECODER.decode(line)
+        except json.JSONDecodeError as exc:
+            raise LeadFileError(
+                path, f"malformed JSON: {exc.msg}", location=f"line {number}, column {exc.colno}"
+            ) from None
+        except ValueError as exc:
+            raise LeadFileError(path, f"malformed JSON: {exc}", location=location) from None
+        yield SourceRecord(location, _object(path, value, location))
+
+
+_TEXT_PARSERS: dict[str, Callable[[Path, str], Iterator[SourceRecord]]] = {
+    "csv": _parse_csv,
+    "tsv": _parse_tsv,
+    "json": _parse_json,
+    "jsonl": _parse_jsonl,
+}
+
+
+# ---- Parquet ---------------------------------------------------------------
+
+
+def _read_parquet(path: Path) -> list[SourceRecord]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise LeadFileError(path, f"not a readable Parquet file: {exc}") from None
+    records = []
+    for index, row in enumerate(table.to_pylist(), start=1):
+        location = f"record {index}"
+        fields = {}
+        for key, value in row.items():
+            try:
+                fields[str(key)] = _plain(value)
+            except TypeError as exc:
+                raise LeadFileError(path, str(exc), location=location, field=str(key)) from None
+        records.append(SourceRecord(location, fields))
+    return records
+
+
+def _plain(value: Any) -> Any:
+    """Parquet's richer types as JSON values, so every backend can store them."""
+    if value is None or isinstance(value, str | bool | int):
+        return value
+    if isinstance(value, float):
+        return None if math.isnan(value) or math.isinf(value) else value
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        # Parquet maps arrive as lists of (key, value) pairs; lists stay lists.
+        return [_plain(v) for v in value]
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise TypeError("binary values that are not UTF-8 text are not supported") from None
+    raise TypeError(f"values of type {type(value).__name__} are not supported")
