@@ -39,6 +39,7 @@ GRID_VOCABULARY = (5000, 20000)
 GRID_C = (1.0, 2.0, 4.0, 8.0)
 CV_FOLDS = 5
 DECIMALS = 6
+THRESHOLDS = (0.6, 0.7, 0.8, 0.9)
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,24 @@ def score_predictions(labels: Sequence[bool], probabilities: Sequence[float]) ->
         confident_half_accuracy=sum(correct[i] for i in half) / len(half),
         majority_baseline=max(positives, n - positives) / n,
     )
+
+
+def by_threshold(
+    labels: Sequence[bool], probabilities: Sequence[float], thresholds: Sequence[float]
+) -> dict[str, dict[str, float | None]]:
+    """Share of rows at or above each confidence, and their accuracy: what stays offline."""
+    table: dict[str, dict[str, float | None]] = {}
+    for threshold in thresholds:
+        kept = [
+            (p > 0.5) == y
+            for y, p in zip(labels, probabilities, strict=True)
+            if max(p, 1 - p) >= threshold
+        ]
+        table[f"{threshold:g}"] = {
+            "coverage": round(len(kept) / len(labels), 4),
+            "accuracy": round(sum(kept) / len(kept), 4) if kept else None,
+        }
+    return table
 
 
 def build_vocabulary(
@@ -231,7 +250,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     docs = [lead_terms(c.fields, bigrams=best.bigrams) for c in train]
     artifact = fit(docs, [c.label for c in train], best)
-    held_scores = score_predictions([c.label for c in held], predict(artifact, held))
+    held_probabilities = predict(artifact, held)
+    held_scores = score_predictions([c.label for c in held], held_probabilities)
+    thresholds = by_threshold([c.label for c in held], held_probabilities, THRESHOLDS)
     per_batch = {
         batch: score_predictions(
             [c.label for c in held if c.batch == batch],
@@ -243,6 +264,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     for batch, scores in per_batch.items():
         _print_scores(f"  {batch}", scores)
     _print_scores("  all held-out", held_scores)
+    print("  rows kept offline at a confidence threshold (the rest would go to the LLM):")
+    for threshold, row in thresholds.items():
+        accuracy = "n/a" if row["accuracy"] is None else f"{row['accuracy']:.4f}"
+        print(f"    >= {threshold}: {row['coverage']:.1%} of rows, accuracy {accuracy}")
 
     artifact["training"] = {
         "data": "yc-oss public YC directory, one file per batch",
@@ -252,6 +277,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "cross_validation": best_cv.as_dict(),
         "held_out": held_scores.as_dict(),
         "held_out_per_batch": {b: s.as_dict() for b, s in per_batch.items()},
+        "held_out_by_confidence_threshold": thresholds,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(render_artifact(artifact), encoding="utf-8")

@@ -69,6 +69,14 @@ def test_score_predictions() -> None:
         train.score_predictions([], [])
 
 
+def test_by_threshold_counts_only_rows_at_or_above_each_confidence() -> None:
+    table = train.by_threshold([True, False, True, False], [0.9, 0.1, 0.45, 0.7], (0.6, 0.95))
+    assert table == {
+        "0.6": {"coverage": 0.75, "accuracy": round(2 / 3, 4)},
+        "0.95": {"coverage": 0.0, "accuracy": None},
+    }
+
+
 def _company(name: str, text: str, b2b: bool) -> dict[str, object]:
     return {
         "name": name,
