@@ -147,7 +147,7 @@ def server_wait(headers: Mapping[str, str], now: float | None = None) -> float |
             if _is_zero(value):
                 exhausted.add(suffix)
         elif (seconds := parse_reset(value, now)) is not None:
-            resets[suffix] = seconds
+            resets[suffix] = max(seconds, resets.get(suffix, 0.0))
     if have_remaining:
         waits = [resets[s] for s in exhausted if s in resets]
     else:
