@@ -37,6 +37,8 @@ Semantics, chosen for lead data (CSV text, sparse columns):
 * ``and``/``or``/``not`` use truthiness: null, false, 0, empty text or list and
   the text ``"false"`` are false.
 * ``x in [..]`` tests membership; ``x in 'text'`` tests for a substring.
+* ``and``, ``or``, ``not``, ``in``, ``is``, ``null``, ``true``, ``false``, ``params``
+  and Python's keywords are reserved, and no name may contain ``__``.
 """
 
 from __future__ import annotations
