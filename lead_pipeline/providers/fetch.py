@@ -69,6 +69,31 @@ def _host_header(url: httpx.URL) -> str:
     return host if url.port in (None, default) else f"{host}:{url.port}"
 
 
+async def _connect(
+    client: httpx.AsyncClient, target: httpx.URL, addresses: list[str], timeout: float
+) -> httpx.Response:
+    """Send the request to each checked address in turn until one accepts the connection.
+
+    The URL's host is replaced by the checked IP and named again in ``Host`` and
+    in TLS SNI (certificates are still verified against the name), so no second
+    DNS lookup happens between the check and the connection.
+    """
+    for index, ip in enumerate(addresses):
+        request = client.build_request(
+            "GET",
+            target.copy_with(host=ip),
+            headers={"Host": _host_header(target), "Accept": ACCEPT},
+            extensions={"sni_hostname": target.host} if target.scheme == "https" else {},
+            timeout=httpx.Timeout(timeout),
+        )
+        try:
+            return await client.send(request, stream=True)
+        except httpx.ConnectError:
+            if index == len(addresses) - 1:
+                raise
+    raise AssertionError("resolve() returns at least one address")
+
+
 async def _download(
     session: ProviderSession,
     guard: UrlGuard,
@@ -84,17 +109,10 @@ async def _download(
     visited = {str(start)}
     redirects: list[str] = []
     while True:
-        ip = await guard.resolve(target)
-        request = client.build_request(
-            "GET",
-            target.copy_with(host=ip),
-            headers={"Host": _host_header(target), "Accept": ACCEPT},
-            extensions={"sni_hostname": target.host} if target.scheme == "https" else {},
-            timeout=httpx.Timeout(timeout),
-        )
+        addresses = await guard.resolve(target)
         try:
             async with limiter.slot(), asyncio.timeout(timeout):
-                response = await client.send(request, stream=True)
+                response = await _connect(client, target, addresses, timeout)
                 try:
                     status = response.status_code
                     location = response.headers.get("location")

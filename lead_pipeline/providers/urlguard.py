@@ -102,8 +102,9 @@ class UrlGuard:
         port = url.port or (443 if url.scheme == "https" else 80)
         return url.host in self.trusted_hosts or f"{url.host}:{port}" in self.trusted_hosts
 
-    async def resolve(self, url: httpx.URL) -> str:
-        """The checked IP to connect to for ``url``; :class:`BlockedURL` if off limits.
+    async def resolve(self, url: httpx.URL) -> list[str]:
+        """The checked IPs to connect to for ``url``, in resolver order; :class:`BlockedURL`
+        if off limits.
 
         Every address the name resolves to must pass: a name that answers with
         both a public and a private address is refused rather than gambled on.
@@ -134,4 +135,4 @@ class UrlGuard:
                         f"refused {url.scheme}://{host}:{port}: resolves to {reason} address "
                         f"{address}; set {ALLOW_PRIVATE_ENV}=1 to allow private addresses"
                     )
-        return str(addresses[0])
+        return [str(a) for a in addresses]
