@@ -33,10 +33,8 @@ DEFAULT_INSTANCE_YAML = """\
 telemetry:
   enabled: false
 concurrency:
-  pools:
-    default_limit: 4
-run_queue:
-  max_concurrent_runs: 4
+  runs:
+    max_concurrent_runs: 4
 """
 
 

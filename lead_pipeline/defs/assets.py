@@ -1,0 +1,162 @@
+"""One Dagster asset per workflow: select rows, fan out shards, run them, summarize.
+
+The asset is graph-backed so that the rows of a lead list run as a handful of
+shard steps (``DynamicOutput``s) under the executor's concurrency limit, never
+as one step per row: launching a step costs seconds, a row milliseconds.
+"""
+
+import inspect
+import time
+from typing import Any
+
+import dagster as dg
+
+from lead_pipeline.defs.partitions import lead_lists_partitions
+from lead_pipeline.defs.preview import markdown_preview
+from lead_pipeline.defs.resources import EnrichOptions, LeadStoreResource
+from lead_pipeline.engine.compile import CompiledWorkflow, WorkflowConfigError
+from lead_pipeline.engine.registry import NotConfigured
+from lead_pipeline.engine.runner import run_shard
+from lead_pipeline.engine.selection import Selection, Shard, make_shards, select_rows
+from lead_pipeline.engine.summary import RunSummary, ShardSummary
+from lead_pipeline.store import UnknownLeadListError
+
+GROUP = "enrichment"
+
+
+def _pool(workflow: CompiledWorkflow) -> str | None:
+    """The concurrency pool a workflow's shard steps draw from: its scarcest provider."""
+    kinds = workflow.kinds()
+    for pool in ("llm", "search", "fetch", "api"):
+        if pool in kinds:
+            return pool
+    return None
+
+
+def build_workflow_asset(workflow: CompiledWorkflow) -> dg.AssetsDefinition:
+    name = workflow.name
+    spec = workflow.spec
+
+    @dg.op(
+        name=f"{name}__select",
+        ins={"upstream": dg.In(dg.Nothing)},
+        out={"shards": dg.DynamicOut(Shard), "selection": dg.Out(Selection)},
+        description=f"Pick the rows of the lead list that {name} must (re)process and shard them.",
+    )
+    def select(
+        context: dg.OpExecutionContext, store: LeadStoreResource, enrich: EnrichOptions
+    ) -> Any:
+        lead_list = context.partition_key
+        options = enrich.for_workflow(workflow)
+        try:
+            workflow.preflight()
+        except NotConfigured as exc:
+            raise dg.Failure(
+                description=f"workflow {name!r} cannot run: {exc}", allow_retries=False
+            ) from None
+        db = store.get()
+        try:
+            selection = select_rows(db, workflow, lead_list, options)
+        except UnknownLeadListError as exc:
+            raise dg.Failure(description=str(exc), allow_retries=False) from None
+        except WorkflowConfigError as exc:
+            raise dg.Failure(description=str(exc), allow_retries=False) from None
+        selection.store_run_id = db.start_run(
+            lead_list, name, options.as_dict(), dagster_run_id=context.run_id
+        )
+        selection.started_at = time.time()
+        shards = make_shards(selection, options)
+        context.log.info(
+            f"{name} on {lead_list}: {len(selection.work)} rows to process in {len(shards)} "
+            f"shard(s), {selection.up_to_date} up to date, {selection.not_eligible} outside where"
+        )
+        yield dg.Output(selection, "selection")
+        for shard in shards:
+            yield dg.DynamicOutput(shard, mapping_key=shard.key, output_name="shards")
+
+    @dg.op(
+        name=f"{name}__run_shard",
+        pool=_pool(workflow),
+        description=f"Run {name}'s nodes over one shard of rows, concurrently.",
+    )
+    def run(
+        context: dg.OpExecutionContext,
+        shard: Shard,
+        store: LeadStoreResource,
+        enrich: EnrichOptions,
+    ) -> ShardSummary:
+        summary = run_shard(store.get(), workflow, shard, enrich.for_workflow(workflow))
+        context.log.info(
+            f"shard {shard.index + 1}/{shard.count}: {summary.ok} ok, {summary.failed} failed "
+            f"in {summary.duration_s:.1f}s"
+        )
+        return summary
+
+    @dg.op(
+        name=f"{name}__summarize",
+        description=f"Close the run of {name}: counts, cost and a preview.",
+    )
+    def summarize(
+        context: dg.OpExecutionContext,
+        selection: Selection,
+        summaries: list[ShardSummary],
+        store: LeadStoreResource,
+    ) -> dg.Output[RunSummary]:
+        summary = RunSummary(
+            lead_list=selection.lead_list,
+            workflow=name,
+            selected=len(selection.work),
+            up_to_date=selection.up_to_date,
+            not_eligible=selection.not_eligible,
+            held_back=selection.held_back,
+            store_run_id=selection.store_run_id,
+        ).merge(summaries)
+        summary.duration_s = time.time() - selection.started_at
+        context.log.info(summary.line())
+        for error in summary.errors:
+            context.log.warning(f"row failed: {error}")
+        frame = store.get().wide_frame(selection.lead_list)
+        metadata: dict[str, Any] = {
+            "ok": summary.ok,
+            "failed": summary.failed,
+            "skipped": summary.skipped,
+            "up_to_date": summary.up_to_date,
+            "not_started": summary.not_started,
+            "rows": selection.total_rows,
+            "duration_s": round(summary.duration_s, 2),
+            "rows_per_minute": round(summary.rows_per_minute, 1),
+            "cost_usd": round(summary.cost, 6),
+            "shards": summary.shards,
+            "preview": dg.MetadataValue.md(markdown_preview(frame, workflow)),
+        }
+        return dg.Output(summary, metadata=metadata)
+
+    ins = {upstream: dg.AssetIn(key=upstream, dagster_type=dg.Nothing) for upstream in spec.needs}
+
+    def compose(**upstream: Any) -> Any:
+        # A Nothing input takes the upstream assets' completion; a root asset has none.
+        shards, selection = select(upstream=list(upstream.values())) if upstream else select()
+        summaries = shards.map(run)
+        return summarize(selection, summaries.collect())
+
+    # Dagster reads a graph's inputs from its signature: one parameter per upstream.
+    compose.__name__ = name
+    compose.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter(u, inspect.Parameter.POSITIONAL_OR_KEYWORD) for u in spec.needs]
+    )
+    return dg.graph_asset(
+        compose,
+        name=name,
+        ins=ins,
+        description=spec.description or f"Workflow {name}",
+        group_name=spec.group or GROUP,
+        partitions_def=lead_lists_partitions,
+        code_version=spec.config_hash(),
+        kinds=workflow.kinds() or {"python"},
+        metadata={
+            "nodes": ", ".join(f"{n.id} ({n.spec.type})" for n in workflow.nodes),
+            "outputs": ", ".join(spec.output_columns()),
+            "where": spec.where or "every row",
+            "source": str(spec.source or "built-in"),
+        },
+    )

@@ -1,0 +1,54 @@
+"""The code location: every workflow as an asset, wired to the store and the executor.
+
+``workspace.yaml`` and ``dagster dev`` load ``defs`` from here; the CLI runs
+``chain_job`` through ``reconstructable`` so command-line runs take the same
+path as the UI's and appear in the same instance.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from lead_pipeline.defs.assets import build_workflow_asset
+from lead_pipeline.defs.executor import executor
+from lead_pipeline.defs.io_manager import LeadStoreIOManager
+from lead_pipeline.defs.partitions import lead_lists_partitions
+from lead_pipeline.defs.resources import EnrichOptions, LeadStoreResource
+from lead_pipeline.engine.compile import CompiledWorkflow, load_compiled
+
+CHAIN_JOB = "enrich_chain"
+
+
+def compiled_workflows() -> list[CompiledWorkflow]:
+    """Every workflow, built-in and user, compiled, in dependency order."""
+    return load_compiled()
+
+
+def build_definitions() -> dg.Definitions:
+    workflows = compiled_workflows()
+    assets = [build_workflow_asset(workflow) for workflow in workflows]
+    store = LeadStoreResource()
+    chain = dg.define_asset_job(
+        CHAIN_JOB,
+        selection=dg.AssetSelection.assets(*(w.name for w in workflows)),
+        partitions_def=lead_lists_partitions,
+        description="Every workflow for one lead list, in dependency order.",
+    )
+    return dg.Definitions(
+        assets=assets,
+        jobs=[chain],
+        resources={
+            "store": store,
+            "enrich": EnrichOptions(),
+            "io_manager": LeadStoreIOManager(store=store),
+        },
+        executor=executor,
+    )
+
+
+defs = build_definitions()
+
+
+def chain_job() -> dg.JobDefinition:
+    """Module-level, so ``reconstructable`` can rebuild the job in step processes."""
+    return defs.resolve_job_def(CHAIN_JOB)

@@ -1,0 +1,148 @@
+"""Materialize workflows from code (the CLI, tests, benchmarks) the way the UI does.
+
+Runs go through ``execute_job`` on the reconstructable chain job in the
+persistent instance, so they use the multiprocess executor, land in the same
+event log and show in the UI. ``execute_job`` blocks; progress is read from the
+lead store meanwhile, where every node result lands the moment it finishes.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import dagster as dg
+
+from lead_pipeline.defs.definitions import chain_job, compiled_workflows
+from lead_pipeline.defs.partitions import instance, register_lead_list
+from lead_pipeline.engine.compile import CompiledWorkflow, WorkflowConfigError
+from lead_pipeline.engine.registry import NotConfigured
+from lead_pipeline.store import LeadStore, ListStatus
+
+ProgressFn = Callable[[ListStatus], None]
+
+
+@dataclass
+class LaunchResult:
+    success: bool
+    dagster_run_id: str | None
+    workflows: list[str]
+    skipped: dict[str, str] = field(default_factory=dict)
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+
+
+def plan_workflows(
+    requested: str, workflows: Sequence[CompiledWorkflow]
+) -> tuple[list[CompiledWorkflow], dict[str, str]]:
+    """The workflows to run, and those left out because they cannot run here.
+
+    ``all`` means the whole chain in dependency order; a workflow whose provider
+    is not configured is left out with the reason, and so is everything that
+    needs it. A single named workflow that cannot run is an error.
+    """
+    by_name = {w.name: w for w in workflows}
+    if requested != "all" and requested not in by_name:
+        raise WorkflowConfigError(
+            f"unknown workflow {requested!r} (known: {', '.join(by_name) or 'none'})"
+        )
+    chosen = list(workflows) if requested == "all" else [by_name[requested]]
+    runnable: list[CompiledWorkflow] = []
+    skipped: dict[str, str] = {}
+    for workflow in chosen:
+        blocked = [n for n in workflow.spec.needs if n in skipped]
+        if blocked:
+            skipped[workflow.name] = f"needs {', '.join(blocked)}, which cannot run"
+            continue
+        try:
+            workflow.preflight()
+        except NotConfigured as exc:
+            if requested != "all":
+                raise
+            skipped[workflow.name] = str(exc)
+            continue
+        runnable.append(workflow)
+    return runnable, skipped
+
+
+def run_config(options: dict[str, Any]) -> dict[str, Any]:
+    """Launchpad-shaped run config: the options go to the ``enrich`` resource."""
+    config = {k: v for k, v in options.items() if v is not None}
+    if "params" in config:
+        config["params"] = {k: str(v) for k, v in config["params"].items()}
+    return {"resources": {"enrich": {"config": config}}}
+
+
+def enrich(
+    lead_list: str,
+    requested: str = "all",
+    options: dict[str, Any] | None = None,
+    *,
+    store: LeadStore | None = None,
+    on_progress: ProgressFn | None = None,
+    poll_seconds: float = 1.0,
+) -> LaunchResult:
+    store = store or LeadStore()
+    store.require_list(lead_list)
+    workflows, skipped = plan_workflows(requested, compiled_workflows())
+    if not workflows:
+        return LaunchResult(success=True, dagster_run_id=None, workflows=[], skipped=skipped)
+    dagster_instance = instance()
+    register_lead_list(lead_list, dagster_instance)
+    nodes = {w.name: [n.id for n in w.nodes] for w in workflows}
+    outcome: dict[str, Any] = {}
+
+    def execute() -> None:
+        try:
+            result = dg.execute_job(
+                dg.reconstructable(chain_job),
+                instance=dagster_instance,
+                run_config=run_config(options or {}),
+                tags={"dagster/partition": lead_list, "lead_pipeline/source": "cli"},
+                asset_selection=[dg.AssetKey(w.name) for w in workflows],
+            )
+            outcome["success"] = result.success
+            outcome["run_id"] = result.run_id
+            if not result.success:
+                outcome["error"] = _failure_message(result)
+        except Exception as exc:  # surfaced to the caller below, not swallowed
+            outcome["success"] = False
+            outcome["error"] = f"{type(exc).__name__}: {exc}"
+
+    thread = threading.Thread(target=execute, name="lead-pipeline-run", daemon=True)
+    thread.start()
+    while thread.is_alive():
+        thread.join(poll_seconds)
+        if on_progress is not None:
+            on_progress(store.status(lead_list, nodes))
+    if on_progress is not None:
+        on_progress(store.status(lead_list, nodes))
+    run_id = outcome.get("run_id")
+    runs = [
+        r
+        for r in store.recent_runs(lead_list, limit=50)
+        if run_id and r["dagster_run_id"] == run_id
+    ]
+    return LaunchResult(
+        success=bool(outcome.get("success")),
+        dagster_run_id=run_id,
+        workflows=[w.name for w in workflows],
+        skipped=skipped,
+        runs=sorted(runs, key=lambda r: r["id"]),
+        error=outcome.get("error"),
+    )
+
+
+def _failure_message(result: dg.JobExecutionResult) -> str:
+    """The first step failure's own description, not a stack trace."""
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data is not None:
+            error = event.step_failure_data.error
+            user = event.step_failure_data.user_failure_data
+            if user is not None and user.description:
+                return f"{event.step_key}: {user.description}"
+            if error is not None:
+                return f"{event.step_key}: {error.message.strip()}"
+    return "the run failed; see the Dagster UI for its event log"

@@ -1,0 +1,29 @@
+"""``b2b_classifier`` nodes: the offline model shipped in the package; no network, no key."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from lead_pipeline.classify.model import classify
+from lead_pipeline.engine.registry import NodeCall, NodeConfig, NodeOutcome, node_type
+
+
+class B2BClassifierConfig(NodeConfig):
+    fields: list[str] = Field(
+        default_factory=lambda: ["name", "website", "one_liner", "long_description"],
+        description="row columns the model reads; the ones an ordinary lead list carries",
+    )
+
+
+@node_type("b2b_classifier", B2BClassifierConfig, kinds=("python",))
+async def run_b2b_classifier(call: NodeCall[B2BClassifierConfig]) -> NodeOutcome:
+    """Classify from text columns: microseconds per row, so it runs inline in the loop."""
+    prediction = classify({f: call.values.get(f) for f in call.config.fields})
+    return NodeOutcome(
+        outputs={
+            "is_b2b": prediction.is_b2b,
+            "b2b_confidence": round(prediction.confidence, 4),
+            "b2b_reason": prediction.reason,
+        },
+        provider="offline_model",
+    )

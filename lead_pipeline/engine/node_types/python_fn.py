@@ -1,0 +1,33 @@
+"""``python`` nodes: a registered function computes the node's columns."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, field_validator
+
+from lead_pipeline.engine.functions import call_function, get_function
+from lead_pipeline.engine.registry import NodeCall, NodeConfig, NodeError, NodeOutcome, node_type
+
+
+class PythonConfig(NodeConfig):
+    function: str
+    args: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("function")
+    @classmethod
+    def _registered(cls, name: str) -> str:
+        get_function(name)
+        return name
+
+
+@node_type("python", PythonConfig, kinds=("python",))
+async def run_python(call: NodeCall[PythonConfig]) -> NodeOutcome:
+    """Call the registered function with the row's values; it returns the output columns."""
+    result = await call_function(call.config.function, call.values, call.config.args)
+    if not isinstance(result, dict):
+        raise NodeError(
+            f"python function {call.config.function!r} returned {type(result).__name__}, "
+            "expected a dict of output columns"
+        )
+    return NodeOutcome(outputs=result)

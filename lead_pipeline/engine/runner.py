@@ -1,0 +1,190 @@
+"""The async row runner: one shard's rows, ``slots`` at a time, nodes in order.
+
+Every node result is written before the row's next node starts, so a crash
+loses at most the node each in-flight row was running. A row's failure is
+recorded and the shard goes on: only the rows themselves carry errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from lead_pipeline.engine.compile import CompiledNode, CompiledWorkflow
+from lead_pipeline.engine.options import RunOptions
+from lead_pipeline.engine.registry import NodeCall, NodeError, NodeOutcome
+from lead_pipeline.engine.selection import RowWork, Shard
+from lead_pipeline.engine.services import Services, open_services
+from lead_pipeline.engine.summary import ShardSummary
+from lead_pipeline.store import FAILED, OK, SKIPPED, LeadStore, NodeResult
+from lead_pipeline.store.lead_store import utcnow
+
+log = logging.getLogger(__name__)
+
+_TYPE_CHECKS: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "array": (list, tuple),
+    "object": (dict,),
+}
+
+
+def _check_outputs(node: CompiledNode, outputs: dict[str, Any]) -> dict[str, Any]:
+    """Keep declared columns only, and refuse values of the wrong type.
+
+    A node that returns an undeclared column is a bug in the node; one that
+    returns a string for a boolean would poison every later ``where``.
+    """
+    checked: dict[str, Any] = {}
+    for column, spec in node.spec.outputs.items():
+        value = outputs.get(column)
+        if value is not None:
+            allowed = _TYPE_CHECKS[spec.type]
+            wrong_bool = isinstance(value, bool) and spec.type in ("integer", "number")
+            if not isinstance(value, allowed) or wrong_bool:
+                raise NodeError(
+                    f"node {node.id!r} output {column!r}: expected {spec.type}, "
+                    f"got {type(value).__name__}"
+                )
+        checked[column] = value
+    return checked
+
+
+@dataclass
+class _RowState:
+    work: RowWork
+    values: dict[str, Any]
+    cost: float = 0.0
+    failed: bool = False
+    error: str | None = None
+    ran: list[str] = field(default_factory=list)
+
+
+class ShardRunner:
+    """Runs one shard; owns nothing but the shard's counters."""
+
+    def __init__(
+        self,
+        store: LeadStore,
+        workflow: CompiledWorkflow,
+        shard: Shard,
+        options: RunOptions,
+        *,
+        on_row: Callable[[str, bool], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.workflow = workflow
+        self.shard = shard
+        self.options = options
+        self.params = workflow.params(options.params)
+        self.summary = ShardSummary(shard=shard.index, rows=len(shard.rows))
+        self.on_row = on_row
+
+    async def run(self) -> ShardSummary:
+        started = time.perf_counter()
+        values = await asyncio.to_thread(
+            self.store.row_values, self.shard.lead_list, [w.row_id for w in self.shard.rows]
+        )
+        queue: asyncio.Queue[RowWork] = asyncio.Queue()
+        for work in self.shard.rows:
+            queue.put_nowait(work)
+        async with open_services(self.store, self.options, self.shard) as services:
+            workers = [
+                asyncio.create_task(self._worker(queue, values, services))
+                for _ in range(min(self.shard.slots, len(self.shard.rows)))
+            ]
+            await asyncio.gather(*workers)
+        self.summary.duration_s = time.perf_counter() - started
+        return self.summary
+
+    async def _worker(
+        self, queue: asyncio.Queue[RowWork], values: dict[str, dict[str, Any]], services: Services
+    ) -> None:
+        # A fixed pool of workers pulling from a queue keeps exactly ``slots``
+        # rows in flight without creating one task per row up front.
+        while True:
+            try:
+                work = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            if services.budget.exhausted:
+                self.summary.not_started += 1
+                continue
+            state = _RowState(work=work, values=dict(values.get(work.row_id, {})))
+            try:
+                await self._run_row(state, services)
+            except Exception as exc:  # a bug in a node type must not kill the shard
+                log.exception("row %s crashed", work.row_id)
+                state.failed, state.error = True, f"internal error: {type(exc).__name__}"
+            self.summary.add_row(state.failed, state.cost, state.error)
+            if self.on_row is not None:
+                self.on_row(work.row_id, not state.failed)
+
+    async def _run_row(self, state: _RowState, services: Services) -> None:
+        for node in self.workflow.nodes[state.work.start :]:
+            started_at, t0 = utcnow(), time.perf_counter()
+            status, outcome, error = OK, NodeOutcome(outputs={}), None
+            if node.when is not None and not node.when.evaluate(state.values, self.params):
+                status = SKIPPED
+            else:
+                try:
+                    call = NodeCall(
+                        row_id=state.work.row_id,
+                        values=state.values,
+                        params=self.params,
+                        config=node.config,
+                        outputs=node.spec.outputs,
+                        services=services,
+                    )
+                    outcome = await node.node_type.run(call)
+                    if outcome.skipped:
+                        status = SKIPPED
+                    else:
+                        outcome.outputs = _check_outputs(node, outcome.outputs)
+                except NodeError as exc:
+                    status, error = FAILED, services.redact(str(exc))
+                except Exception as exc:
+                    status, error = FAILED, services.redact(f"{type(exc).__name__}: {exc}")
+            services.budget.charge(outcome.cost)
+            state.cost += outcome.cost
+            result = NodeResult(
+                lead_list=self.shard.lead_list,
+                row_id=state.work.row_id,
+                workflow=self.workflow.name,
+                node=node.id,
+                node_index=node.index,
+                status=status,
+                config_hash=node.config_hash,
+                outputs=outcome.outputs if status == OK else None,
+                error=error if status == FAILED else outcome.note,
+                started_at=started_at,
+                finished_at=utcnow(),
+                duration_s=time.perf_counter() - t0,
+                cost=outcome.cost,
+                provider=outcome.provider,
+            )
+            # Durable before the next node starts: the promise the old tool made.
+            await asyncio.to_thread(self.store.record_result, result)
+            if status == FAILED:
+                state.failed, state.error = True, f"{node.id}: {error}"
+                return
+            if status == OK:
+                state.values.update(outcome.outputs)
+
+
+def run_shard(
+    store: LeadStore,
+    workflow: CompiledWorkflow,
+    shard: Shard,
+    options: RunOptions,
+    *,
+    on_row: Callable[[str, bool], None] | None = None,
+) -> ShardSummary:
+    """Run a shard to completion from synchronous code (a Dagster op, a benchmark)."""
+    return asyncio.run(ShardRunner(store, workflow, shard, options, on_row=on_row).run())
