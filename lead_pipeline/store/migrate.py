@@ -8,9 +8,11 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# An arbitrary constant naming "lead-pipeline schema upgrade" among advisory locks.
+_LOCK_KEY = 0x1EAD_5CE3A
 
 
 def _config() -> Config:
@@ -36,5 +38,12 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         return
     config = _config()
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Every step process of the first run after a release opens the store at
+            # once; without this lock they all create the same tables and all but
+            # one fail. The lock ends with the transaction; whoever waited then
+            # finds the database already upgraded. (SQLite's BEGIN IMMEDIATE
+            # already serialises the upgrades.)
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
         config.attributes["connection"] = conn
         command.upgrade(config, revision)

@@ -52,3 +52,14 @@ def process_main(
         out.put((worker, None))
     except BaseException:
         out.put((worker, traceback.format_exc()))
+
+
+def open_store_main(url: str, barrier: Any, out: Any) -> None:
+    """Open (and so migrate) the store at the same moment as other processes."""
+    try:
+        barrier.wait(timeout=120)
+        store = LeadStore(url)
+        store.dispose()
+        out.put(None)
+    except BaseException:
+        out.put(traceback.format_exc())

@@ -9,7 +9,8 @@ from __future__ import annotations
 import multiprocessing
 import threading
 
-from lead_pipeline.store import LeadStore
+from lead_pipeline.store import LeadStore, migrate
+from lead_pipeline.store.connection import make_engine
 from lead_pipeline_tests.store import _writers
 
 WORKERS = 6
@@ -84,3 +85,31 @@ def test_separate_processes(store: LeadStore, db_url: str) -> None:
     assert failures == {}, "\n".join(failures.values())
     assert [p.exitcode for p in procs] == [0] * workers
     _assert_nothing_lost(store, workers)
+
+
+def test_processes_upgrading_one_database_at_once(db_url: str) -> None:
+    """Step processes of the first run after a release all open an old database together."""
+    engine = make_engine(db_url)
+    try:
+        migrate.upgrade(engine, "0001")
+    finally:
+        engine.dispose()
+    workers = 4
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(workers)
+    out = ctx.Queue()
+    procs = [
+        ctx.Process(target=_writers.open_store_main, args=(db_url, barrier, out))
+        for _ in range(workers)
+    ]
+    for proc in procs:
+        proc.start()
+    failures = [tb for tb in (out.get(timeout=300) for _ in procs) if tb is not None]
+    for proc in procs:
+        proc.join(timeout=60)
+    assert failures == [], "\n".join(failures)
+    engine = make_engine(db_url)
+    try:
+        assert migrate.current_revision(engine) == migrate.head_revision()
+    finally:
+        engine.dispose()
