@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -47,11 +48,13 @@ def make_client(
     max_connections: int = 64,
     keepalive: bool = True,
     trust_env: bool = True,
+    verify: ssl.SSLContext | str | bool = True,
 ) -> httpx.AsyncClient:
     """An ``httpx.AsyncClient`` with our timeouts, pool limits and User-Agent.
 
     Redirects are never followed automatically: API answers should not redirect,
-    and the page fetcher must check every hop itself.
+    and the page fetcher must check every hop itself. ``verify`` takes a CA bundle
+    path or an ``ssl.SSLContext`` for a corporate CA (or a test's own).
     """
     t = timeouts or Timeouts()
     return httpx.AsyncClient(
@@ -63,6 +66,7 @@ def make_client(
         headers={"User-Agent": USER_AGENT},
         follow_redirects=False,
         trust_env=trust_env,
+        verify=verify,
     )
 
 
@@ -107,13 +111,15 @@ async def request_json(
 ) -> HttpAnswer:
     """Send one API request under ``policy`` (pace, in-flight cap, retries) and parse JSON.
 
-    ``secret`` is the key sent in ``headers``; it is scrubbed from every message.
+    ``secret`` is the key sent in ``headers`` (or a list of them, for several secret
+    headers); each is scrubbed from every message.
     ``key_env`` names its variable, so an :class:`AuthError` tells the operator
     what to fix. An unparseable 2xx body raises :class:`InvalidAnswer` unretried:
     whether to ask again is the provider module's decision.
     """
     provider = policy.provider
     retry = policy.retry
+    secrets = list(secret) if isinstance(secret, list | tuple) else [secret]
     total = (timeouts or Timeouts()).total
     path = httpx.URL(url).path
     where = f"{method} {path}"
@@ -131,14 +137,14 @@ async def request_json(
             failure = ProviderUnavailable(
                 f"{provider}: {where} timed out (attempt {attempt} of {retry.max_attempts})",
                 provider=provider,
-                secrets=[secret],
+                secrets=secrets,
             )
         except httpx.TransportError as exc:
             failure = ProviderUnavailable(
                 f"{provider}: {where} failed: {type(exc).__name__}: {exc} "
                 f"(attempt {attempt} of {retry.max_attempts})",
                 provider=provider,
-                secrets=[secret],
+                secrets=secrets,
             )
         else:
             status = response.status_code
@@ -151,10 +157,10 @@ async def request_json(
                 except ValueError:
                     raise InvalidAnswer(
                         f"{provider}: {where} answered HTTP {status} with a body that is not "
-                        f"JSON (truncated?): {scrub(response.text[:200], [secret])!r}",
+                        f"JSON (truncated?): {scrub(response.text[:200], secrets)!r}",
                         provider=provider,
                         status=status,
-                        secrets=[secret],
+                        secrets=secrets,
                     ) from None
                 return HttpAnswer(data, response.headers, status)
             if status in (401, 403):
@@ -163,7 +169,7 @@ async def request_json(
                     f"{provider}: {where} refused the credentials (HTTP {status}){hint}: {detail}",
                     provider=provider,
                     status=status,
-                    secrets=[secret],
+                    secrets=secrets,
                 ) from None
             if status == 429:
                 delay = server_wait(response.headers)
@@ -175,7 +181,7 @@ async def request_json(
                         provider=provider,
                         status=status,
                         retry_after=delay,
-                        secrets=[secret],
+                        secrets=secrets,
                     ) from None
                 if delay is not None:
                     policy.limiter.pause(delay)
@@ -185,7 +191,7 @@ async def request_json(
                     provider=provider,
                     status=status,
                     retry_after=delay,
-                    secrets=[secret],
+                    secrets=secrets,
                 )
             elif status in RETRYABLE_STATUS:
                 delay = server_wait(response.headers)
@@ -194,14 +200,14 @@ async def request_json(
                     f"(attempt {attempt} of {retry.max_attempts}): {detail}",
                     provider=provider,
                     status=status,
-                    secrets=[secret],
+                    secrets=secrets,
                 )
             else:
                 raise ProviderError(
                     f"{provider}: {where} answered HTTP {status}: {detail}",
                     provider=provider,
                     status=status,
-                    secrets=[secret],
+                    secrets=secrets,
                 ) from None
         if delay is None:
             delay = retry.backoff(attempt)

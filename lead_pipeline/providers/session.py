@@ -7,6 +7,7 @@ pace, cache and budget are common to all rows of the run in this process).
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Mapping
 from types import TracebackType
 
@@ -26,7 +27,8 @@ class ProviderSession:
 
     ``limits`` maps a provider name ("openai", "anthropic", "serper", "brave",
     "fetch") to its :class:`Limit`; others get ``default_limit``. Policies persist
-    for the session's life, so the pace holds across rows.
+    for the session's life, so the pace holds across rows. ``verify`` (a CA bundle
+    path or ``ssl.SSLContext``) applies to both the API and the website client.
     """
 
     def __init__(
@@ -40,6 +42,7 @@ class ProviderSession:
         retry: RetryPolicy | None = None,
         timeouts: Timeouts | None = None,
         client: httpx.AsyncClient | None = None,
+        verify: ssl.SSLContext | str | bool = True,
     ) -> None:
         self.cache = cache
         self.budget = budget if budget is not None else Budget()
@@ -48,6 +51,7 @@ class ProviderSession:
         self.default_limit = default_limit or Limit()
         self.retry = retry or RetryPolicy()
         self.timeouts = timeouts or Timeouts()
+        self.verify = verify
         self._client = client
         self._owns_client = client is None
         self._policies: dict[str, CallPolicy] = {}
@@ -71,7 +75,7 @@ class ProviderSession:
     def client(self) -> httpx.AsyncClient:
         """The API client, created on first use in the running event loop."""
         if self._client is None:
-            self._client = make_client(self.timeouts)
+            self._client = make_client(self.timeouts, verify=self.verify)
         return self._client
 
     @property
@@ -83,7 +87,9 @@ class ProviderSession:
         letting a proxy resolve the name again, would undo the check.
         """
         if self._fetch_client is None:
-            self._fetch_client = make_client(self.timeouts, keepalive=False, trust_env=False)
+            self._fetch_client = make_client(
+                self.timeouts, keepalive=False, trust_env=False, verify=self.verify
+            )
         return self._fetch_client
 
     async def aclose(self) -> None:

@@ -19,7 +19,14 @@ from lead_pipeline.providers import (
 )
 from lead_pipeline.providers.urlguard import normalise_url
 from lead_pipeline_tests.providers.conftest import FAST_RETRY
-from lead_pipeline_tests.servers import Reply, WebServer, html_page, huge_page, redirect
+from lead_pipeline_tests.servers import (
+    TLS_CERT_FILE,
+    Reply,
+    WebServer,
+    html_page,
+    huge_page,
+    redirect,
+)
 
 ABOUT = (
     "Acme builds industrial anvils for construction companies and sells them through "
@@ -59,6 +66,21 @@ async def test_redirects_are_followed_and_host_header_kept(
     last = web_server.requests[-1]
     assert last.path == "/home"
     assert last.headers["host"] == f"localhost:{web_server.port}"  # name kept, IP connected
+
+
+async def test_https_connects_to_the_checked_ip_and_verifies_the_name(
+    allow_private: None,
+) -> None:
+    # The fetcher dials the IP it checked; TLS must still present and verify "localhost".
+    with WebServer({"/": html_page("Secure Acme", ABOUT)}, tls=True) as secure:
+        async with ProviderSession(verify=TLS_CERT_FILE) as s:
+            response = await fetch_page(secure.url("/"), session=s)
+        assert response.data["title"] == "Secure Acme"
+        assert secure.requests[0].headers["host"] == f"localhost:{secure.port}"
+        # A name the certificate does not cover is refused, though the IP is the same.
+        async with ProviderSession(verify=TLS_CERT_FILE, retry=FAST_RETRY) as s:
+            with pytest.raises(ProviderUnavailable, match="CERTIFICATE_VERIFY_FAILED"):
+                await fetch_page(f"https://127.0.0.1:{secure.port}/", session=s)
 
 
 async def test_cached_page_is_not_fetched_again(web_server: WebServer, allow_private: None) -> None:

@@ -16,7 +16,13 @@ Every server records ``requests``; see :class:`StubServer` for the fault knobs
 ``aborted``.
 """
 
-from lead_pipeline_tests.servers.base import RecordedRequest, Reply, StubServer, json_reply
+from lead_pipeline_tests.servers.base import (
+    TLS_CERT_FILE,
+    RecordedRequest,
+    Reply,
+    StubServer,
+    json_reply,
+)
 from lead_pipeline_tests.servers.llm import (
     DEFAULT_KEY,
     AnthropicServer,
@@ -32,6 +38,7 @@ __all__ = [
     "BRAVE_KEY",
     "DEFAULT_KEY",
     "SERPER_KEY",
+    "TLS_CERT_FILE",
     "AnthropicServer",
     "BraveServer",
     "OpenAIServer",

@@ -15,16 +15,22 @@ from __future__ import annotations
 
 import json
 import random
+import ssl
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 _NO_JSON = object()
+_TLS_DIR = Path(__file__).resolve().parent / "tls"
+# A self-signed certificate for "localhost", shipped for tests only (valid to 2126).
+TLS_CERT_FILE = str(_TLS_DIR / "localhost-cert.pem")
+TLS_KEY_FILE = str(_TLS_DIR / "localhost-key.pem")
 
 
 @dataclass
@@ -167,7 +173,11 @@ class StubServer:
         retry_after: str = "1",
         failure_rate: float = 0.0,
         seed: int = 0,
+        tls: bool = False,
     ) -> None:
+        """``tls`` serves HTTPS with the shipped ``localhost`` certificate; clients
+        trust it with ``verify=TLS_CERT_FILE`` and address ``https://localhost:port``."""
+        self.tls = tls
         self.latency = latency
         self.rate_limit = rate_limit
         self.retry_after = retry_after
@@ -189,6 +199,10 @@ class StubServer:
     def start(self) -> StubServer:
         server = _Server(("127.0.0.1", 0), _Handler)
         server.stub = self
+        if self.tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(TLS_CERT_FILE, TLS_KEY_FILE)
+            server.socket = context.wrap_socket(server.socket, server_side=True)
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -215,6 +229,8 @@ class StubServer:
 
     @property
     def root_url(self) -> str:
+        if self.tls:
+            return f"https://localhost:{self.port}"
         return f"http://127.0.0.1:{self.port}"
 
     @property
