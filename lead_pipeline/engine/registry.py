@@ -13,7 +13,10 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
+from lead_pipeline.providers.errors import NotConfigured
 from lead_pipeline.workflows.model import NodeSpec, OutputSpec
+
+__all__ = ["NotConfigured"]  # preflight raises the providers' own error: one type, one message
 
 
 class NodeConfig(BaseModel):
@@ -27,10 +30,6 @@ ConfigT = TypeVar("ConfigT", bound=NodeConfig)
 
 class NodeError(Exception):
     """A node failed for this row only: recorded as the row's error, the run goes on."""
-
-
-class NotConfigured(Exception):
-    """The workflow cannot run at all (e.g. a missing API key): fail fast, once."""
 
 
 @dataclass

@@ -151,7 +151,6 @@ class ShardRunner:
                     status, error = FAILED, services.redact(str(exc))
                 except Exception as exc:
                     status, error = FAILED, services.redact(f"{type(exc).__name__}: {exc}")
-            services.budget.charge(outcome.cost)
             state.cost += outcome.cost
             result = NodeResult(
                 lead_list=self.shard.lead_list,

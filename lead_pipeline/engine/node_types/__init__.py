@@ -1,3 +1,12 @@
 """Built-in node types; importing this package registers them."""
 
-from lead_pipeline.engine.node_types import expression, http, python_fn  # noqa: F401
+from lead_pipeline.engine.node_types import (  # noqa: F401
+    classify,
+    expression,
+    fetch,
+    founders,
+    http,
+    llm,
+    python_fn,
+    search,
+)

@@ -2,8 +2,9 @@
 
 URL, headers, query and body are Jinja templates over the row. Credentials do
 not go through templates: ``secret_headers`` names the environment variable
-that holds each secret, so a key never sits in a workflow file or a rendered
-value that could be logged.
+that holds each secret, so a key never sits in a workflow file, a rendered
+value, the cache key or a log line. Requests go through the same provider
+policy as every API call: pacing, retries on 429/5xx, optional cache, cost.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from lead_pipeline.engine.registry import (
     NotConfigured,
     node_type,
 )
-from lead_pipeline.workflows.templates import compile_template, render, render_value
+from lead_pipeline.providers import Paid, ProviderError
+from lead_pipeline.providers.http import request_json
+from lead_pipeline.workflows.templates import render, render_value
 
 
 class HttpConfig(NodeConfig):
@@ -33,10 +36,13 @@ class HttpConfig(NodeConfig):
     headers: dict[str, str] = Field(default_factory=dict)
     params: dict[str, str] = Field(default_factory=dict)
     body: Any = None
-    secret_headers: dict[str, str] = Field(default_factory=dict)
-    extract: dict[str, str] = Field(default_factory=dict)
-    timeout: float = Field(default=30.0, gt=0)
+    secret_headers: dict[str, str] = Field(
+        default_factory=dict, description="header name -> environment variable holding it"
+    )
+    extract: dict[str, str] = Field(default_factory=dict, description="column -> JMESPath")
+    provider: str = Field(default="http", pattern=r"^[a-z0-9_]+$")
     cost_per_request: float = Field(default=0.0, ge=0)
+    cache: bool = Field(default=False, description="reuse answers to identical requests")
 
     @field_validator("extract")
     @classmethod
@@ -49,41 +55,54 @@ class HttpConfig(NodeConfig):
         return extract
 
 
-def _preflight(config: HttpConfig, _services: Any) -> None:
-    missing = [var for var in config.secret_headers.values() if settings.secret(var) is None]
+def _secrets(config: HttpConfig) -> dict[str, settings.Secret]:
+    found = {header: settings.secret(var) for header, var in config.secret_headers.items()}
+    missing = [config.secret_headers[h] for h, s in found.items() if s is None]
     if missing:
-        raise NotConfigured(f"set the environment variable(s) {', '.join(missing)}")
+        raise NotConfigured(f"http node ({config.provider})", missing)
+    return {h: s for h, s in found.items() if s is not None}
+
+
+def _preflight(config: HttpConfig, _services: Any) -> None:
+    _secrets(config)
 
 
 @node_type("http", HttpConfig, preflight=_preflight, kinds=("api",))
 async def run_http(call: NodeCall[HttpConfig]) -> NodeOutcome:
-    """One HTTP request per row; a non-2xx answer or non-JSON body fails the row."""
+    """One request per row; a non-2xx answer (after retries) or a non-JSON body fails the row."""
     config = call.config
-    url = render(compile_template(config.url), call.values)
-    headers = render_value(config.headers, call.values)
-    for header, var in config.secret_headers.items():
-        secret = settings.secret(var)
-        if secret is None:
-            raise NotConfigured(f"set the environment variable {var}")
-        headers[header] = secret.reveal()
-    response = await call.services.http.request(
-        config.method,
-        url,
-        headers=headers,
-        params=render_value(config.params, call.values),
-        json=render_value(config.body, call.values, native=True)
-        if config.body is not None
-        else None,
-        timeout=config.timeout,
-    )
-    if response.status_code >= 400:
-        raise NodeError(f"HTTP {response.status_code} from {response.url.host}")
+    url = render(config.url, call.values, params=call.params)
+    headers = render_value(config.headers, call.values, params=call.params)
+    query = render_value(config.params, call.values, params=call.params)
+    body = None
+    if config.body is not None:
+        body = render_value(config.body, call.values, params=call.params, native=True)
+    secrets = _secrets(config)
+    session = call.services.session
+    policy = session.policy(config.provider)
+
+    async def send() -> Paid:
+        sent = {**headers, **{h: s.reveal() for h, s in secrets.items()}}
+        answer = await request_json(
+            session.client,
+            policy,
+            config.method,
+            url,
+            headers=sent,
+            json_body=body,
+            params=query or None,
+            secret=next(iter(secrets.values()), None),
+        )
+        return Paid(answer.data, config.cost_per_request)
+
+    request = {"method": config.method, "url": url, "params": query, "body": body, "h": headers}
     try:
-        data = response.json()
-    except ValueError as exc:
-        raise NodeError(f"response from {response.url.host} is not JSON") from exc
+        response = await policy.run(request, send, use_cache=config.cache)
+    except ProviderError as exc:
+        raise NodeError(str(exc)) from None
+    data = response.data
     if config.extract:
         outputs = {col: jmespath.search(path, data) for col, path in config.extract.items()}
     else:
         outputs = {col: data.get(col) for col in call.outputs} if isinstance(data, dict) else {}
-    return NodeOutcome(outputs=outputs, cost=config.cost_per_request, provider="http")
+    return NodeOutcome(outputs=outputs, cost=response.cost, provider=config.provider)

@@ -1,0 +1,72 @@
+"""``llm`` nodes: ask an LLM for the node's declared outputs as validated JSON.
+
+``if_unconfigured: skip`` lets a workflow use an LLM when a key is set and run
+offline otherwise (the ``b2b_only`` cascade); ``fail`` (the default) stops the
+workflow before any row when no backend is configured.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
+
+from lead_pipeline.engine.registry import NodeCall, NodeConfig, NodeError, NodeOutcome, node_type
+from lead_pipeline.providers import (
+    NotConfigured,
+    ProviderError,
+    complete_json,
+    configured_llm_backends,
+    llm_configured,
+)
+from lead_pipeline.workflows.templates import render
+
+
+class LlmConfig(NodeConfig):
+    template_fields: ClassVar[tuple[str, ...]] = ("prompt", "system")
+
+    prompt: str
+    system: str | None = None
+    backend: Literal["openai", "anthropic"] | None = None
+    model: str | None = None
+    max_tokens: int | None = Field(default=None, gt=0)
+    temperature: float | None = Field(default=0.0, ge=0, le=2)
+    if_unconfigured: Literal["fail", "skip"] = "fail"
+
+
+def _available(config: LlmConfig) -> bool:
+    if config.backend is None:
+        return llm_configured()
+    return config.backend in configured_llm_backends()
+
+
+def _preflight(config: LlmConfig, _services: Any) -> None:
+    if config.if_unconfigured == "fail" and not _available(config):
+        names = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
+        wanted = [names[config.backend]] if config.backend else list(names.values())
+        raise NotConfigured("the llm node", wanted)
+
+
+@node_type("llm", LlmConfig, preflight=_preflight, kinds=("llm",))
+async def run_llm(call: NodeCall[LlmConfig]) -> NodeOutcome:
+    """One structured completion per row, cached by prompt, model and schema."""
+    config = call.config
+    if not _available(config):
+        return NodeOutcome(outputs={}, skipped=True, note="no LLM configured")
+    outputs = {column: spec.type for column, spec in call.outputs.items()}
+    try:
+        response = await complete_json(
+            render(config.prompt, call.values, params=call.params),
+            outputs,
+            backend=config.backend,
+            model=config.model,
+            system=render(config.system, call.values, params=call.params)
+            if config.system
+            else None,
+            session=call.services.session,
+            max_tokens=config.max_tokens,
+            temperature=config.temperature,
+        )
+    except ProviderError as exc:
+        raise NodeError(str(exc)) from None
+    return NodeOutcome(outputs=dict(response.data), cost=response.cost, provider=response.provider)
