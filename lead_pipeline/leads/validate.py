@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,13 +19,25 @@ MAX_FIELD_NAME_CHARS = 200
 
 
 def cell_size(value: Any) -> int:
-    """Bytes the value takes as stored: UTF-8 text, or its JSON for nested values."""
-    if value is None or isinstance(value, bool | int | float):
+    """Bytes the value takes as stored: UTF-8 text, or its JSON for nested values.
+
+    Raises ValueError for numbers JSON cannot hold (``1e400`` parses as infinity),
+    which the databases would refuse later, mid-transaction and without a location.
+    """
+    if value is None or isinstance(value, bool | int):
+        return 0
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"the number {value} is out of range")
         return 0
     if isinstance(value, str):
         # Cheap upper bound first: most cells are far below the cap.
         return len(value) if len(value) * 4 <= MAX_CELL_BYTES else len(value.encode("utf-8"))
-    return len(json.dumps(value, ensure_ascii=False).encode("utf-8"))
+    try:
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        raise ValueError("a number inside the value is out of range") from None
+    return len(text.encode("utf-8"))
 
 
 def validate_records(path: Path, records: Sequence[SourceRecord]) -> None:
@@ -43,7 +56,10 @@ def validate_records(path: Path, records: Sequence[SourceRecord]) -> None:
                     location=record.location,
                     field=name[:40] + "...",
                 )
-            size = cell_size(value)
+            try:
+                size = cell_size(value)
+            except ValueError as exc:
+                raise LeadFileError(path, str(exc), location=record.location, field=name) from None
             if size > MAX_CELL_BYTES:
                 raise LeadFileError(
                     path,

@@ -44,6 +44,8 @@ CASES: list[tuple[str, bytes, str | None, str | None, str]] = [
     ("not-array.json", b'{"name": "A"}', "line 1", None, "found a JSON object"),
     ("not-object.json", b'[{"name": "A"},\n 3]', "record 2 (line 2)", None, "found a JSON number"),
     ("nan.json", b'[{"name": "A", "score": NaN}]', "line 1", None, "NaN is not valid JSON"),
+    ("huge.json", b'[{"name": "A", "n": 1e400}]', "record 1 (line 1)", "n", "out of range"),
+    ("huge-nested.jsonl", b'{"name": "A", "n": [-1e999]}', "line 1", "n", "out of range"),
     ("broken.jsonl", b'{"name": "A"}\n{"name": "B",}\n', "line 2, column 14", None, "malformed"),
     ("list.jsonl", b'{"name": "A"}\n["B"]\n', "line 2", None, "found a JSON array"),
     ("cells.csv", b"name,website\nA,a.com\nB,b.com,extra\n", "line 3", None, "3 cells"),
