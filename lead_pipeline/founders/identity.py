@@ -10,9 +10,12 @@ whole*, never searched for a substring.
 Rule, applied to one piece of company text:
 
 1. **Website.** If the text contains a domain (``Pilot.com``, ``agent.nexus``) and the lead has a
-   website, the text matches exactly when that domain is on the same site (same registrable
-   domain, ``www.`` and other subdomains ignored). A text naming a *different* website is
-   refused even if the name agrees: ``Specific.dev`` is not ``withspecific.com``'s Specific.
+   website, the text matches when that domain is on the same site (same registrable domain,
+   ``www.`` and other subdomains ignored) and nothing else is left once it is removed but legal
+   forms, brand suffixes and notes in brackets, or what is left matches by name (rule 2):
+   ``pilot.com, Inc.`` and ``Pilot (pilot.com)`` match, ``pilot.com Logistics`` does not.
+   A text naming a *different* website is refused even if the name agrees: ``Specific.dev`` is
+   not ``withspecific.com``'s Specific.
 2. **Name.** Otherwise both names are normalised: accents, case and punctuation folded, ``&``
    read as ``and``, apostrophes dropped, parenthesised notes (``(YC F25)``) removed, a leading
    ``The`` dropped, trailing legal forms (Inc, LLC, Ltd, Corp, GmbH, ...) dropped, a bare
@@ -82,6 +85,7 @@ _LEGAL_SUFFIXES = frozenset(
 _BRAND_SUFFIXES = frozenset(
     {"ai", "labs", "lab", "hq", "app", "io", "tech", "technologies", "software", "systems"}
 )
+_SUFFIX_WORDS = _LEGAL_SUFFIXES | _BRAND_SUFFIXES | {"the"}
 SHORT_NAME_MAX = 4
 _DOMAIN_LABEL_MIN = 6
 
@@ -192,10 +196,19 @@ class CompanyIdentity:
         """True when ``text`` (a result's company part) names this company."""
         if not text or not text.strip() or _ELLIPSIS.search(text):
             return False
-        domains = [m.group(1).lower() for m in _DOMAIN.finditer(fold(text))]
+        folded = fold(text)
+        domains = [m.group(1) for m in _DOMAIN.finditer(folded)]
         if self.host and domains:
             site = registrable_domain(self.host)
-            return any(registrable_domain(domain) == site for domain in domains)
+            if any(registrable_domain(domain) != site for domain in domains):
+                return False
+            rest = _DOMAIN.sub(" ", _PARENTHESISED.sub(" ", folded))
+            if _SUFFIX_WORDS.issuperset(_WORDS.findall(rest)):
+                return True  # the website alone ("Pilot.com", "www.pilot.com, Inc.")
+            return self._name_matches(rest)  # "Pilot (pilot.com)"; not "pilot.com Logistics"
+        return self._name_matches(text)
+
+    def _name_matches(self, text: str) -> bool:
         tokens = name_tokens(text)
         if not tokens:
             return False
