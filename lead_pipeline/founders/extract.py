@@ -11,7 +11,9 @@ keeps the people whose result passes three gates, in result order:
    with no company plus a matching company elsewhere in the result (title ``Jane Doe - Acme``,
    snippet ``Co-founder & CEO``), provided no founder role in the result names a *different*
    company (``Founder at OtherCo`` with ``Experience: Acme`` is an employee of Acme who founded
-   something else).
+   something else), and provided the title, when it names any company, names this one (the
+   title is the profile's own headline; a snippet can quote other people: ``Recommended by
+   Jane, Founder & CEO at Acme`` on an engineer's profile).
 
 People are deduplicated by canonical profile URL and by folded name (one person found through
 two profile spellings is still one founder), and at most ``limit`` are kept.
@@ -108,6 +110,9 @@ def _fields(index: int, result: Mapping[str, Any]) -> tuple[str, str, str]:
 
 
 def _founder_role(claims: tuple[Claim, ...], company: CompanyIdentity) -> str | None:
+    title_orgs = [claim.org for claim in claims if claim.source == "title" and claim.org]
+    if title_orgs and not any(company.matches(org) for org in title_orgs):
+        return None  # the title says where this person is, and it is somewhere else
     founder_claims = [(claim, founder_title(claim.role)) for claim in claims if claim.role]
     founder_claims = [(claim, title) for claim, title in founder_claims if title]
     for claim, title in founder_claims:

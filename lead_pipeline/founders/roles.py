@@ -14,7 +14,8 @@ The column promises founders, so the accepted set is narrow:
 Refused even with a founder word: anything past or temporary (``Former``/``Ex-``/``Previously``/
 ``Past``/``Retired``/``Interim``/``Acting``/``Aspiring``), and titles where the word describes
 someone else (``Founder's Associate``, ``Founder in Residence``, ``Assistant to the CEO``,
-``Chief of Staff to the CEO``, ``Office of the CEO``, ``Founder Relations``, ``CEO Coach``).
+``Chief of Staff to the CEO``, ``Office of the CEO``, ``Founder Relations``, ``CEO Coach``,
+``hired by the CEO``, ``our founder``, ``my co-founder``).
 ``Founding Engineer`` and ``Founding Partner`` carry no founder word and are refused;
 ``Founding CEO`` is accepted through ``CEO``. The plural ``founders`` is never a title
 (``Partner at Founders Fund``).
@@ -51,6 +52,17 @@ _NEGATORS = frozenset(
         "of",
         "associate",
         "assistant",
+        # someone else's: "hired by the CEO", "worked with our founder", "my co-founder"
+        "by",
+        "with",
+        "under",
+        "my",
+        "our",
+        "your",
+        "his",
+        "her",
+        "their",
+        "its",
     }
 )
 _FILLERS = frozenset({"the", "a", "an"})

@@ -210,6 +210,29 @@ def test_a_founder_role_for_another_company_is_refused(companies: list[dict]) ->
     assert extract_people(results, "Deeptrace", website) == []
 
 
+def test_the_title_decides_where_the_person_works(companies: list[dict]) -> None:
+    website = website_of(companies, "Hyperspell")
+    results = [
+        # an engineer elsewhere whose snippet quotes the founder
+        result(
+            "Tom Lee - Software Engineer - Google | LinkedIn",
+            "https://www.linkedin.com/in/tomlee",
+            "Recommended by Conor, Founder & CEO at Hyperspell. Experience: Google",
+        ),
+        result(
+            "Amy Ng - Google | LinkedIn",
+            "https://www.linkedin.com/in/amyng",
+            "Co-founder at Hyperspell (side project)",
+        ),
+        result(
+            "Raj Iyer - Software Engineer - Hyperspell | LinkedIn",
+            "https://www.linkedin.com/in/rajiyer",
+            "Hired by the CEO of Hyperspell as the first engineer.",
+        ),
+    ]
+    assert extract_people(results, "Hyperspell", website) == []
+
+
 def test_a_founder_found_in_two_halves_of_one_result(companies: list[dict]) -> None:
     website = website_of(companies, "Deeptrace")
     results = [
