@@ -1,0 +1,48 @@
+"""The code location loads: one asset per workflow, partitioned by lead list, deps from needs."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from lead_pipeline.defs.definitions import CHAIN_JOB, build_definitions
+from lead_pipeline.defs.partitions import LEAD_LISTS
+
+
+def test_every_workflow_is_a_partitioned_asset_with_its_deps() -> None:
+    defs = build_definitions()
+    graph = defs.resolve_asset_graph()
+    b2b, founders = dg.AssetKey("b2b_only"), dg.AssetKey("founder_linkedin")
+    assert {b2b, founders} <= set(graph.get_all_asset_keys())
+    assert graph.get(founders).parent_keys == {b2b}
+    assert graph.get(b2b).parent_keys == set()
+    for key in (b2b, founders):
+        node = graph.get(key)
+        assert isinstance(node.partitions_def, dg.DynamicPartitionsDefinition)
+        assert node.partitions_def.name == LEAD_LISTS
+        assert node.code_version and len(node.code_version) == 32
+        assert node.group_name == "enrichment"
+    specs = {spec.key: spec for spec in defs.resolve_all_asset_specs()}
+    assert "llm" in specs[b2b].kinds and "search" in specs[founders].kinds
+    assert "is_b2b" in specs[b2b].metadata["outputs"]
+    assert specs[founders].metadata["where"] == "is_b2b == true"
+
+
+def test_the_chain_job_runs_every_workflow_on_the_multiprocess_executor() -> None:
+    job = build_definitions().resolve_job_def(CHAIN_JOB)
+    assert job.partitions_def is not None and job.partitions_def.name == LEAD_LISTS
+    assert job.executor_def.name == "lead_pipeline_executor"
+    step_ops = {node.name for node in job.graph.node_defs}
+    assert {"b2b_only", "founder_linkedin"} <= step_ops
+
+
+def test_user_workflows_join_the_code_location(tmp_path, monkeypatch) -> None:
+    folder = tmp_path / "workflows"
+    folder.mkdir()
+    (folder / "tagline.yaml").write_text(
+        "name: tagline\nneeds: [b2b_only]\nwhere: is_b2b == true\nnodes:\n"
+        "  - id: upper\n    type: expression\n    values: {tagline: 'upper(one_liner)'}\n"
+        "    outputs: {tagline: string}\n"
+    )
+    monkeypatch.setenv("LEAD_PIPELINE_WORKFLOWS", str(folder))
+    graph = build_definitions().resolve_asset_graph()
+    assert graph.get(dg.AssetKey("tagline")).parent_keys == {dg.AssetKey("b2b_only")}
