@@ -152,10 +152,26 @@ def add_status(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_status)
 
 
+def _workflow_nodes() -> dict[str, list[str]] | None:
+    """Each workflow's node ids, so a row that stopped mid-workflow counts as pending.
+
+    Status must work even when a user's workflow file is broken: then it falls
+    back to the nodes seen in the results.
+    """
+    from lead_pipeline.defs.definitions import compiled_workflows
+    from lead_pipeline.workflows import WorkflowError
+
+    try:
+        return {w.name: [n.id for n in w.nodes] for w in compiled_workflows()}
+    except WorkflowError as exc:
+        console.print(f"[yellow]warning[/]: workflows did not load ({exc}); counts are approximate")
+        return None
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     store = open_store()
     try:
-        status = store.status(args.lead)
+        status = store.status(args.lead, _workflow_nodes())
     finally:
         store.dispose()
     console.print(f"lead list [bold]{status.lead_list}[/bold]: {status.rows} rows")
@@ -212,6 +228,150 @@ def cmd_lists(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- enrich ----------------------------------------------------------------
+
+
+def _param(value: str) -> tuple[str, str]:
+    key, sep, raw = value.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {value!r}")
+    return key.strip(), raw.strip()
+
+
+def add_enrich(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "enrich",
+        help="run a workflow (or the whole chain) over a lead list through Dagster",
+        description="Materialize workflow assets for one lead list on the same code path as "
+        "the Dagster UI; the run shows in the UI. Only rows that are missing, failed or stale "
+        "are processed unless --force is given.",
+    )
+    p.add_argument("--lead", required=True, type=lead_name, help="lead list name")
+    p.add_argument("--workflow", default="all", help="a workflow name, or 'all' (the chain)")
+    p.add_argument("--parallel", type=int, default=None, help="rows in flight (default 5)")
+    p.add_argument("--force", action="store_true", help="re-run every eligible row")
+    p.add_argument(
+        "--retry-failed", action="store_true", help="process only rows whose last attempt failed"
+    )
+    p.add_argument("--limit", type=int, help="process at most N rows (a dry run before paying)")
+    p.add_argument("--max-cost", type=float, help="stop starting rows once this many USD are spent")
+    p.add_argument("--shard-size", type=int, help="rows per Dagster step (default 1000)")
+    p.add_argument("--max-shards", type=int, help="Dagster steps per workflow (default 2)")
+    p.add_argument(
+        "--param",
+        type=_param,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a workflow parameter, e.g. llm_threshold=0.9 (repeatable)",
+    )
+    p.set_defaults(func=cmd_enrich)
+
+
+def _options(args: argparse.Namespace) -> dict:
+    for name in ("parallel", "limit", "shard_size", "max_shards"):
+        value = getattr(args, name)
+        if value is not None and value < (0 if name == "limit" else 1):
+            raise CliError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    if args.max_cost is not None and args.max_cost < 0:
+        raise CliError(f"--max-cost must not be negative, got {args.max_cost}")
+    return {
+        "parallel": args.parallel,
+        "force": args.force,
+        "retry_failed": args.retry_failed,
+        "limit": args.limit,
+        "max_cost": args.max_cost,
+        "shard_size": args.shard_size,
+        "max_shards": args.max_shards,
+        "params": dict(args.param) or None,
+    }
+
+
+def cmd_enrich(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from lead_pipeline.defs.launch import enrich
+    from lead_pipeline.store import ListStatus
+
+    options = _options(args)
+    store = open_store()
+    store.require_list(args.lead)
+    total = store.row_count(args.lead)
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} rows"),
+        TextColumn("[green]{task.fields[ok]} ok[/] [red]{task.fields[failed]} failed[/]"),
+        TextColumn("{task.fields[rate]}"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    )
+    tasks: dict[str, int] = {}
+    started: dict[str, tuple[float, int]] = {}
+
+    def show(status: ListStatus) -> None:
+        import time
+
+        for wf in status.workflows:
+            done = wf.ok + wf.failed + wf.skipped
+            if wf.workflow not in tasks:
+                tasks[wf.workflow] = progress.add_task(
+                    wf.workflow, total=total, ok=0, failed=0, rate=""
+                )
+                started[wf.workflow] = (time.monotonic(), done)
+            t0, done0 = started[wf.workflow]
+            elapsed = max(time.monotonic() - t0, 1e-6)
+            rate = f"{60 * (done - done0) / elapsed:.0f} rows/min" if done > done0 else ""
+            progress.update(
+                tasks[wf.workflow], completed=done, ok=wf.ok, failed=wf.failed, rate=rate
+            )
+
+    with progress:
+        result = enrich(args.lead, args.workflow, options, store=store, on_progress=show)
+    store.dispose()
+    for name, reason in result.skipped.items():
+        console.print(f"[yellow]skipped {name}[/]: {reason}")
+    for run in result.runs:
+        console.print(run["message"] or f"{run['workflow']}: {run['status']}")
+    if result.dagster_run_id:
+        console.print(f"Dagster run {result.dagster_run_id} (open the UI with: make ui)")
+    if not result.success:
+        raise CliError(result.error or "the run failed")
+    ok = sum(r["ok"] for r in result.runs)
+    failed = sum(r["failed"] for r in result.runs)
+    console.print(f"[bold]done[/]: {ok} ok, {failed} failed")
+    return 0
+
+
+# ---- workflows -------------------------------------------------------------
+
+
+def add_workflows(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("workflows", help="list the workflows with their nodes, needs and outputs")
+    p.set_defaults(func=cmd_workflows)
+
+
+def cmd_workflows(args: argparse.Namespace) -> int:
+    from lead_pipeline.defs.definitions import compiled_workflows
+
+    for workflow in compiled_workflows():
+        spec = workflow.spec
+        console.print(f"[bold]{spec.name}[/]  ({spec.source or 'built-in'})")
+        if spec.description:
+            console.print(f"  {' '.join(spec.description.split())}")
+        console.print(
+            f"  needs: {', '.join(spec.needs) or '-'}    where: {spec.where or 'every row'}"
+        )
+        if spec.params:
+            console.print(f"  params: {', '.join(f'{k}={v}' for k, v in spec.params.items())}")
+        for node in workflow.nodes:
+            when = f"  when {node.spec.when}" if node.spec.when else ""
+            outputs = ", ".join(node.spec.outputs) or "-"
+            console.print(f"    {node.index + 1}. {node.id} ({node.spec.type}) -> {outputs}{when}")
+    return 0
+
+
 # ---- wiring ----------------------------------------------------------------
 
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
@@ -219,6 +379,8 @@ SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_export,
     add_status,
     add_lists,
+    add_enrich,
+    add_workflows,
 ]
 
 

@@ -67,12 +67,19 @@ def plan_workflows(
     return runnable, skipped
 
 
-def run_config(options: dict[str, Any]) -> dict[str, Any]:
-    """Launchpad-shaped run config: the options go to the ``enrich`` resource."""
+def run_config(options: dict[str, Any], log_level: str = "WARNING") -> dict[str, Any]:
+    """Launchpad-shaped run config: the options go to the ``enrich`` resource.
+
+    The console logger is quieted for command-line runs (the progress bar says
+    what matters); the full event log is still in the instance and the UI.
+    """
     config = {k: v for k, v in options.items() if v is not None}
     if "params" in config:
         config["params"] = {k: str(v) for k, v in config["params"].items()}
-    return {"resources": {"enrich": {"config": config}}}
+    return {
+        "resources": {"enrich": {"config": config}},
+        "loggers": {"console": {"config": {"log_level": log_level}}},
+    }
 
 
 def enrich(

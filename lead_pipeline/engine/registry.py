@@ -55,6 +55,11 @@ class NodeOutcome:
 
 RunFn = Callable[[NodeCall[Any]], Awaitable[NodeOutcome]]
 PreflightFn = Callable[[Any, Any], None]
+AvailableFn = Callable[[Any], bool]
+
+# The note a node records when it skipped only because its provider has no key.
+# Selection re-runs such a node once ``available`` says the key is there.
+UNCONFIGURED_NOTE = "skipped: provider not configured"
 
 
 @dataclass(frozen=True)
@@ -63,8 +68,12 @@ class NodeType:
     config_model: type[NodeConfig]
     run: RunFn
     preflight: PreflightFn | None = None
+    available: AvailableFn | None = None
     description: str = ""
     kinds: frozenset[str] = field(default_factory=frozenset)
+
+    def is_available(self, config: Any) -> bool:
+        return self.available is None or self.available(config)
 
     def parse(self, spec: NodeSpec) -> NodeConfig:
         return self.config_model.model_validate(spec.config)
@@ -85,6 +94,7 @@ def node_type(
     config_model: type[ConfigT],
     *,
     preflight: PreflightFn | None = None,
+    available: AvailableFn | None = None,
     description: str = "",
     kinds: tuple[str, ...] = (),
 ) -> Callable[[Callable[[NodeCall[ConfigT]], Awaitable[NodeOutcome]]], NodeType]:
@@ -97,6 +107,7 @@ def node_type(
                 config_model=config_model,
                 run=fn,  # type: ignore[arg-type]
                 preflight=preflight,
+                available=available,
                 description=description or (fn.__doc__ or "").strip().split("\n")[0],
                 kinds=frozenset(kinds),
             )

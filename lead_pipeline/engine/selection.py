@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from lead_pipeline.engine.compile import CompiledWorkflow
 from lead_pipeline.engine.options import RunOptions
+from lead_pipeline.engine.registry import UNCONFIGURED_NOTE
 from lead_pipeline.store import FAILED, OK, SKIPPED, LeadStore, NodeResult
 from lead_pipeline.store.lead_store import utcnow
 
@@ -67,6 +68,12 @@ def _start_node(
             or result.config_hash != node.config_hash
         ):
             return node.index
+        if (
+            result.status == SKIPPED
+            and result.error == UNCONFIGURED_NOTE
+            and node.node_type.is_available(node.config)
+        ):
+            return node.index  # skipped for want of a key, and the key is there now
     return None
 
 

@@ -11,7 +11,14 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from lead_pipeline.engine.registry import NodeCall, NodeConfig, NodeError, NodeOutcome, node_type
+from lead_pipeline.engine.registry import (
+    UNCONFIGURED_NOTE,
+    NodeCall,
+    NodeConfig,
+    NodeError,
+    NodeOutcome,
+    node_type,
+)
 from lead_pipeline.providers import (
     NotConfigured,
     ProviderError,
@@ -47,12 +54,12 @@ def _preflight(config: LlmConfig, _services: Any) -> None:
         raise NotConfigured("the llm node", wanted)
 
 
-@node_type("llm", LlmConfig, preflight=_preflight, kinds=("llm",))
+@node_type("llm", LlmConfig, preflight=_preflight, available=_available, kinds=("llm",))
 async def run_llm(call: NodeCall[LlmConfig]) -> NodeOutcome:
     """One structured completion per row, cached by prompt, model and schema."""
     config = call.config
     if not _available(config):
-        return NodeOutcome(outputs={}, skipped=True, note="no LLM configured")
+        return NodeOutcome(outputs={}, skipped=True, note=UNCONFIGURED_NOTE)
     outputs = {column: spec.type for column, spec in call.outputs.items()}
     try:
         response = await complete_json(
