@@ -19,8 +19,11 @@ from rich.console import Console
 from rich.table import Table
 
 from lead_pipeline import __version__, settings
+from lead_pipeline.engine.compile import WorkflowConfigError
 from lead_pipeline.leads import EXPORT_FORMATS, LeadFileError, export_list, import_file
+from lead_pipeline.providers import NotConfigured, scrub
 from lead_pipeline.store import InvalidNameError, LeadStore, UnknownLeadListError, check_name
+from lead_pipeline.workflows import WorkflowError
 
 USER_ERROR_EXIT = 2
 
@@ -34,6 +37,9 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
     LeadFileError,
     InvalidNameError,
     UnknownLeadListError,
+    NotConfigured,
+    WorkflowConfigError,
+    WorkflowError,
 )
 
 console = Console()
@@ -395,19 +401,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _scrub(text: str) -> str:
-    for value in settings.known_secrets():
-        text = text.replace(value, "***")
-    return text
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except USER_ERRORS as exc:
-        message = " ".join(_scrub(str(exc)).split())
+        message = " ".join(scrub(str(exc)).split())
         print(f"error: {message}", file=sys.stderr)
         return USER_ERROR_EXIT
     except KeyboardInterrupt:

@@ -26,6 +26,7 @@ class OutputSpec(BaseModel):
 
     type: OutputType = "string"
     description: str = ""
+    preview: bool = True  # shown in the materialization's preview table
 
 
 class NodeSpec(BaseModel):

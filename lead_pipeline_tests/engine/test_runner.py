@@ -98,7 +98,8 @@ def test_force_reruns_every_eligible_row(leads, workflows, api: CompanyApi) -> N
 def test_limit_processes_the_first_n_rows(leads, workflows, api: CompanyApi) -> None:
     summary = materialize(leads, workflows["scoring"], limit=2)
     assert (summary.ok, summary.held_back) == (2, 4)
-    assert [r.param("name") for r in api.requests if r.path == "/profile"] == ["Acme", "Globex"]
+    asked = sorted(r.param("name") or "" for r in api.requests if r.path == "/profile")
+    assert asked == ["Acme", "Globex"]  # the first two rows, in whatever order they finished
     assert leads.status("demo", {"scoring": ["profile", "score"]}).workflows[0].pending == 4
 
 
