@@ -10,7 +10,9 @@ from lead_pipeline.store.records import (
     LeadListInfo,
     LeadRow,
     ListStatus,
+    LockAttempt,
     NodeResult,
+    RunLock,
     WorkflowStatus,
 )
 
@@ -25,7 +27,9 @@ __all__ = [
     "LeadRow",
     "LeadStore",
     "ListStatus",
+    "LockAttempt",
     "NodeResult",
+    "RunLock",
     "UnknownLeadListError",
     "WorkflowStatus",
     "check_name",

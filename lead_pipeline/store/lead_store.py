@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -28,7 +28,9 @@ from lead_pipeline.store.records import (
     LeadListInfo,
     LeadRow,
     ListStatus,
+    LockAttempt,
     NodeResult,
+    RunLock,
     WorkflowStatus,
 )
 from lead_pipeline.store.schema import (
@@ -36,6 +38,7 @@ from lead_pipeline.store.schema import (
     leads,
     node_results,
     response_cache,
+    run_locks,
     runs,
     step_outputs,
 )
@@ -49,6 +52,11 @@ class UnknownLeadListError(LookupError):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands timestamps back without their zone; every one we write is UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def fields_digest(fields: dict[str, Any]) -> str:
@@ -506,3 +514,132 @@ class LeadStore:
             return conn.execute(
                 delete(step_outputs).where(step_outputs.c.created_at < before)
             ).rowcount
+
+    # ---- run locks ----------------------------------------------------------
+
+    def run_lock(self, lead_list: str, workflow: str) -> RunLock | None:
+        """The lock of ``workflow`` on ``lead_list``, or None when no run holds it."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(run_locks).where(
+                    and_(run_locks.c.lead_list == lead_list, run_locks.c.workflow == workflow)
+                )
+            ).first()
+        return None if row is None else _lock(row)
+
+    def acquire_run_lock(
+        self,
+        lead_list: str,
+        workflow: str,
+        owner: str,
+        stale_after_s: float,
+        *,
+        take_from: str | None = None,
+        now: datetime | None = None,
+    ) -> LockAttempt:
+        """Take the run lock of ``workflow`` on ``lead_list`` for ``owner``, if it is free.
+
+        Free means: nobody holds it, ``owner`` already does (a retried step, a
+        heartbeat), its holder's heartbeat is older than ``stale_after_s``
+        seconds (the holder's processes died), or its holder is ``take_from``
+        (a run the caller knows has ended). Taking over marks the old holder's
+        open ``runs`` records as abandoned. Check and write happen in one
+        transaction under a row lock, so two runs racing for it cannot both win.
+        """
+        check_name(lead_list)
+        now = now or utcnow()
+        cutoff = now - timedelta(seconds=stale_after_s)
+        key = and_(run_locks.c.lead_list == lead_list, run_locks.c.workflow == workflow)
+        mine = RunLock(lead_list, workflow, owner, now, now)
+        insert = (
+            self._insert(run_locks)
+            .values(
+                lead_list=lead_list,
+                workflow=workflow,
+                owner=owner,
+                acquired_at=now,
+                heartbeat_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["lead_list", "workflow"])
+        )
+        for _ in range(3):  # a lock released between the insert and the read: try again
+            with self.engine.begin() as conn:
+                if conn.execute(insert).rowcount == 1:
+                    return LockAttempt(acquired=True, holder=mine)
+                row = conn.execute(select(run_locks).where(key).with_for_update()).first()
+                if row is None:
+                    continue
+                current = _lock(row)
+                if current.owner == owner:
+                    conn.execute(update(run_locks).where(key).values(heartbeat_at=now))
+                    held = RunLock(lead_list, workflow, owner, current.acquired_at, now)
+                    return LockAttempt(acquired=True, holder=held)
+                if current.heartbeat_at >= cutoff and current.owner != take_from:
+                    return LockAttempt(acquired=False, holder=current)
+                conn.execute(
+                    update(run_locks)
+                    .where(key)
+                    .values(owner=owner, acquired_at=now, heartbeat_at=now)
+                )
+                conn.execute(
+                    update(runs)
+                    .where(
+                        and_(
+                            runs.c.dagster_run_id == current.owner,
+                            runs.c.lead_list == lead_list,
+                            runs.c.workflow == workflow,
+                            runs.c.status == "running",
+                        )
+                    )
+                    .values(
+                        status="abandoned",
+                        finished_at=now,
+                        message=f"{workflow} on {lead_list}: stopped without finishing "
+                        f"(last heartbeat {current.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC); "
+                        f"taken over by run {owner}",
+                    )
+                )
+                return LockAttempt(acquired=True, holder=mine, replaced=current)
+        raise RuntimeError(f"run lock of {workflow} on {lead_list} kept changing hands")
+
+    def heartbeat_run_lock(
+        self, lead_list: str, workflow: str, owner: str, *, now: datetime | None = None
+    ) -> bool:
+        """Note that ``owner`` is alive; False when the lock is not (or no longer) its own."""
+        with self.engine.begin() as conn:
+            changed = conn.execute(
+                update(run_locks)
+                .where(
+                    and_(
+                        run_locks.c.lead_list == lead_list,
+                        run_locks.c.workflow == workflow,
+                        run_locks.c.owner == owner,
+                    )
+                )
+                .values(heartbeat_at=now or utcnow())
+            ).rowcount
+        return changed == 1
+
+    def release_run_lock(self, lead_list: str, workflow: str, owner: str) -> bool:
+        """Give the lock up; False when ``owner`` did not hold it (taken over meanwhile)."""
+        with self.engine.begin() as conn:
+            deleted = conn.execute(
+                delete(run_locks).where(
+                    and_(
+                        run_locks.c.lead_list == lead_list,
+                        run_locks.c.workflow == workflow,
+                        run_locks.c.owner == owner,
+                    )
+                )
+            ).rowcount
+        return deleted == 1
+
+
+def _lock(row: Any) -> RunLock:
+    return RunLock(
+        lead_list=row.lead_list,
+        workflow=row.workflow,
+        owner=row.owner,
+        acquired_at=_aware(row.acquired_at),
+        heartbeat_at=_aware(row.heartbeat_at),
+    )

@@ -76,3 +76,29 @@ class LeadListInfo:
     rows: int
     source: str | None
     updated_at: datetime
+
+
+@dataclass(frozen=True)
+class RunLock:
+    """The run of ``workflow`` on ``lead_list`` in progress: its owner (a Dagster run id),
+    when it took the lock and when it last showed signs of life."""
+
+    lead_list: str
+    workflow: str
+    owner: str
+    acquired_at: datetime
+    heartbeat_at: datetime
+
+
+@dataclass(frozen=True)
+class LockAttempt:
+    """What an attempt to take a run lock found.
+
+    ``holder`` is the lock as it now stands: ours when ``acquired``, else the
+    run in the way. ``replaced`` is the lock of a run that stopped
+    heartbeating (or ended) and was taken over.
+    """
+
+    acquired: bool
+    holder: RunLock
+    replaced: RunLock | None = None

@@ -104,3 +104,17 @@ step_outputs = Table(
     Column("value", LargeBinary, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
+
+# One row per (lead list, workflow) while a run of that workflow on that list is
+# going: who holds it (the Dagster run id) and when it last showed signs of life.
+# A run whose processes died stops heartbeating, and its lock is taken over once
+# the heartbeat is older than the stale threshold.
+run_locks = Table(
+    "run_locks",
+    metadata,
+    Column("lead_list", String(64), primary_key=True),
+    Column("workflow", String(64), primary_key=True),
+    Column("owner", String(64), nullable=False),
+    Column("acquired_at", DateTime(timezone=True), nullable=False),
+    Column("heartbeat_at", DateTime(timezone=True), nullable=False),
+)
