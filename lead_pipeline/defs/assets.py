@@ -16,10 +16,11 @@ from lead_pipeline.defs.preview import markdown_preview
 from lead_pipeline.defs.resources import EnrichOptions, LeadStoreResource
 from lead_pipeline.engine.compile import CompiledWorkflow, WorkflowConfigError
 from lead_pipeline.engine.registry import NotConfigured
+from lead_pipeline.engine.runlock import STALE_ENV, LockKeeper, LockLost, stale_after_s
 from lead_pipeline.engine.runner import run_shard
 from lead_pipeline.engine.selection import Selection, Shard, make_shards, select_rows
 from lead_pipeline.engine.summary import RunSummary, ShardSummary
-from lead_pipeline.store import UnknownLeadListError
+from lead_pipeline.store import LeadStore, UnknownLeadListError
 
 GROUP = "enrichment"
 
@@ -31,6 +32,53 @@ def _pool(workflow: CompiledWorkflow) -> str | None:
         if pool in kinds:
             return pool
     return None
+
+
+def _run_ended(instance: dg.DagsterInstance, run_id: str) -> bool:
+    """Whether the Dagster run ``run_id`` is known here and over (succeeded, failed, canceled).
+
+    A run killed with its processes stays STARTED: only its heartbeat going stale
+    frees its lock. A run marked canceled or failed frees it at once.
+    """
+    run = instance.get_run_by_id(run_id)
+    return run is not None and run.is_finished
+
+
+def take_run_lock(
+    context: dg.OpExecutionContext, db: LeadStore, lead_list: str, workflow: str
+) -> float:
+    """Hold the run lock of ``workflow`` on ``lead_list`` for this run, or fail the step.
+
+    Returns the stale threshold in force. Called by the select step and again
+    by each shard (a no-op refresh for the same run; a re-executed run's shards
+    take the lock under their own run id).
+    """
+    stale = stale_after_s()
+    attempt = db.acquire_run_lock(lead_list, workflow, context.run_id, stale)
+    if not attempt.acquired and _run_ended(context.instance, attempt.holder.owner):
+        attempt = db.acquire_run_lock(
+            lead_list, workflow, context.run_id, stale, take_from=attempt.holder.owner
+        )
+    if not attempt.acquired:
+        holder = attempt.holder
+        raise dg.Failure(
+            description=(
+                f"workflow {workflow!r} on list {lead_list!r} is already running in run "
+                f"{holder.owner} since {holder.acquired_at:%Y-%m-%d %H:%M:%S} UTC "
+                f"(last heartbeat {holder.heartbeat_at:%H:%M:%S}); wait for it to finish. "
+                f"If its processes died, the lock is taken over once it has had no heartbeat "
+                f"for {stale:.0f}s ({STALE_ENV}), or at once when that run is marked "
+                "canceled in the Dagster UI"
+            ),
+            allow_retries=False,
+        )
+    if attempt.replaced is not None:
+        context.log.warning(
+            f"took over the run lock of {workflow} on {lead_list} from run "
+            f"{attempt.replaced.owner} (last heartbeat "
+            f"{attempt.replaced.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC), which ended or died"
+        )
+    return stale
 
 
 def build_workflow_asset(workflow: CompiledWorkflow) -> dg.AssetsDefinition:
@@ -56,11 +104,19 @@ def build_workflow_asset(workflow: CompiledWorkflow) -> dg.AssetsDefinition:
             ) from None
         db = store.get()
         try:
-            selection = select_rows(db, workflow, lead_list, options)
+            db.require_list(lead_list)
         except UnknownLeadListError as exc:
             raise dg.Failure(description=str(exc), allow_retries=False) from None
-        except WorkflowConfigError as exc:
+        # Before anything is written: a refused run must leave the store as it found it.
+        take_run_lock(context, db, lead_list, name)
+        try:
+            selection = select_rows(db, workflow, lead_list, options)
+        except (UnknownLeadListError, WorkflowConfigError) as exc:
+            db.release_run_lock(lead_list, name, context.run_id)
             raise dg.Failure(description=str(exc), allow_retries=False) from None
+        except BaseException:
+            db.release_run_lock(lead_list, name, context.run_id)
+            raise
         selection.store_run_id = db.start_run(
             lead_list, name, options.as_dict(), dagster_run_id=context.run_id
         )
@@ -85,7 +141,13 @@ def build_workflow_asset(workflow: CompiledWorkflow) -> dg.AssetsDefinition:
         store: LeadStoreResource,
         enrich: EnrichOptions,
     ) -> ShardSummary:
-        summary = run_shard(store.get(), workflow, shard, enrich.for_workflow(workflow))
+        db = store.get()
+        stale = take_run_lock(context, db, shard.lead_list, name)
+        keeper = LockKeeper(db, shard.lead_list, name, context.run_id, stale)
+        try:
+            summary = run_shard(db, workflow, shard, enrich.for_workflow(workflow), lock=keeper)
+        except LockLost as exc:
+            raise dg.Failure(description=str(exc), allow_retries=False) from None
         context.log.info(
             f"shard {shard.index + 1}/{shard.count}: {summary.ok} ok, {summary.failed} failed "
             f"in {summary.duration_s:.1f}s"
@@ -115,7 +177,8 @@ def build_workflow_asset(workflow: CompiledWorkflow) -> dg.AssetsDefinition:
         context.log.info(summary.line())
         for error in summary.errors:
             context.log.warning(f"row failed: {error}")
-        frame = store.get().wide_frame(selection.lead_list)
+        db = store.get()
+        frame = db.wide_frame(selection.lead_list)
         metadata: dict[str, Any] = {
             "ok": summary.ok,
             "failed": summary.failed,
@@ -129,6 +192,7 @@ def build_workflow_asset(workflow: CompiledWorkflow) -> dg.AssetsDefinition:
             "shards": summary.shards,
             "preview": dg.MetadataValue.md(markdown_preview(frame, workflow)),
         }
+        db.release_run_lock(selection.lead_list, name, context.run_id)
         return dg.Output(summary, metadata=metadata)
 
     ins = {upstream: dg.AssetIn(key=upstream, dagster_type=dg.Nothing) for upstream in spec.needs}

@@ -8,6 +8,7 @@ recorded and the shard goes on: only the rows themselves carry errors.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from typing import Any
 from lead_pipeline.engine.compile import CompiledNode, CompiledWorkflow
 from lead_pipeline.engine.options import RunOptions
 from lead_pipeline.engine.registry import NodeCall, NodeError, NodeOutcome
+from lead_pipeline.engine.runlock import LockKeeper, LockLost
 from lead_pipeline.engine.selection import RowWork, Shard
 from lead_pipeline.engine.services import Services, open_services
 from lead_pipeline.engine.summary import ShardSummary
@@ -77,6 +79,7 @@ class ShardRunner:
         options: RunOptions,
         *,
         on_row: Callable[[str, bool], None] | None = None,
+        lock: LockKeeper | None = None,
     ) -> None:
         self.store = store
         self.workflow = workflow
@@ -85,6 +88,7 @@ class ShardRunner:
         self.params = workflow.params(options.params)
         self.summary = ShardSummary(shard=shard.index, rows=len(shard.rows))
         self.on_row = on_row
+        self.lock = lock
 
     async def run(self) -> ShardSummary:
         started = time.perf_counter()
@@ -95,11 +99,20 @@ class ShardRunner:
         for work in self.shard.rows:
             queue.put_nowait(work)
         async with open_services(self.store, self.options, self.shard) as services:
-            workers = [
-                asyncio.create_task(self._worker(queue, values, services))
-                for _ in range(min(self.shard.slots, len(self.shard.rows)))
-            ]
-            await asyncio.gather(*workers)
+            keeper = asyncio.create_task(self.lock.keep()) if self.lock is not None else None
+            try:
+                workers = [
+                    asyncio.create_task(self._worker(queue, values, services))
+                    for _ in range(min(self.shard.slots, len(self.shard.rows)))
+                ]
+                await asyncio.gather(*workers)
+            finally:
+                if keeper is not None:
+                    keeper.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await keeper
+        if self.lock is not None and self.lock.lost:
+            raise LockLost(self.lock.lost_message())
         self.summary.duration_s = time.perf_counter() - started
         return self.summary
 
@@ -113,7 +126,7 @@ class ShardRunner:
                 work = queue.get_nowait()
             except asyncio.QueueEmpty:
                 return
-            if services.budget.exhausted:
+            if services.budget.exhausted or (self.lock is not None and self.lock.lost):
                 self.summary.not_started += 1
                 continue
             state = _RowState(work=work, values=dict(values.get(work.row_id, {})))
@@ -184,6 +197,11 @@ def run_shard(
     options: RunOptions,
     *,
     on_row: Callable[[str, bool], None] | None = None,
+    lock: LockKeeper | None = None,
 ) -> ShardSummary:
-    """Run a shard to completion from synchronous code (a Dagster op, a benchmark)."""
-    return asyncio.run(ShardRunner(store, workflow, shard, options, on_row=on_row).run())
+    """Run a shard to completion from synchronous code (a Dagster op, a benchmark).
+
+    With ``lock``, the run's lock is heartbeated while the rows run; if another
+    run takes it over, no further row starts and :class:`LockLost` is raised.
+    """
+    return asyncio.run(ShardRunner(store, workflow, shard, options, on_row=on_row, lock=lock).run())
