@@ -13,11 +13,19 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from lead_pipeline import settings
 from lead_pipeline.engine.options import RunOptions
 from lead_pipeline.engine.selection import Shard
-from lead_pipeline.providers import Budget, Limit, ProviderSession, scrub
+from lead_pipeline.providers import (
+    Budget,
+    Limit,
+    ProviderSession,
+    RetryPolicy,
+    Timeouts,
+    scrub,
+)
 from lead_pipeline.store import LeadStore
 
 # Without configured limits a provider is paced only by the run's ``parallel``
@@ -25,8 +33,13 @@ from lead_pipeline.store import LeadStore
 UNPACED = Limit(requests_per_second=None, max_in_flight=10_000)
 
 
+RETRY_ENV = "LEAD_PIPELINE_RETRY"
+TIMEOUTS_ENV = "LEAD_PIPELINE_TIMEOUTS"
+
+
 class LimitsError(ValueError):
-    """``LEAD_PIPELINE_RATE_LIMITS`` is not the JSON it should be."""
+    """A provider setting (``LEAD_PIPELINE_RATE_LIMITS``, ``_RETRY``, ``_TIMEOUTS``) is not
+    the JSON it should be."""
 
 
 def configured_limits(share: float = 1.0) -> dict[str, Limit]:
@@ -51,6 +64,53 @@ def configured_limits(share: float = 1.0) -> dict[str, Limit]:
     except (ValueError, AttributeError, TypeError) as exc:
         raise LimitsError(f"LEAD_PIPELINE_RATE_LIMITS: {exc}") from None
     return limits
+
+
+def _json_object(name: str) -> dict[str, Any] | None:
+    raw = settings.env(name)
+    if not raw:
+        return None
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise LimitsError(f"{name}: {exc}") from None
+    if not isinstance(data, dict):
+        raise LimitsError(f"{name}: expected a JSON object, got {raw[:60]!r}")
+    return data
+
+
+def configured_retry() -> RetryPolicy | None:
+    """Retry policy from ``LEAD_PIPELINE_RETRY``, e.g. ``{"max_attempts": 2, "base_delay": 0.1}``.
+
+    The fields are those of :class:`RetryPolicy`; unset, the providers' defaults
+    apply. Fewer, shorter retries suit an impatient interactive run or a test.
+    """
+    data = _json_object(RETRY_ENV)
+    if data is None:
+        return None
+    if not isinstance(data.get("max_attempts", 1), int):
+        raise LimitsError(f"{RETRY_ENV}: max_attempts must be a whole number")
+    try:
+        return RetryPolicy(**data)
+    except (TypeError, ValueError) as exc:
+        raise LimitsError(f"{RETRY_ENV}: {exc}") from None
+
+
+def configured_timeouts() -> Timeouts | None:
+    """Per-request timeouts from ``LEAD_PIPELINE_TIMEOUTS``, e.g. ``{"total": 10, "read": 10}``.
+
+    The fields (seconds) are those of :class:`Timeouts`; unset, its defaults apply.
+    """
+    data = _json_object(TIMEOUTS_ENV)
+    if data is None:
+        return None
+    try:
+        timeouts = Timeouts(**data)
+    except TypeError as exc:
+        raise LimitsError(f"{TIMEOUTS_ENV}: {exc}") from None
+    if not all(isinstance(v, int | float) and v > 0 for v in vars(timeouts).values()):
+        raise LimitsError(f"{TIMEOUTS_ENV}: every timeout must be a positive number of seconds")
+    return timeouts
 
 
 @dataclass
@@ -79,6 +139,8 @@ async def open_services(
         budget=budget,
         limits=configured_limits(share),
         default_limit=UNPACED,
+        retry=configured_retry(),
+        timeouts=configured_timeouts(),
     )
     async with session:
         yield Services(store=store, options=options, shard=shard, session=session)
