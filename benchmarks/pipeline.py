@@ -1,0 +1,261 @@
+"""End-to-end throughput of an ``llm`` workflow through Dagster, against the physical limit.
+
+    .venv/bin/python benchmarks/pipeline.py --rows 148 --parallel 5 --latency 2
+    .venv/bin/python benchmarks/pipeline.py --rows 5000 --parallel 100 --latency 1 --rerun
+    .venv/bin/python benchmarks/pipeline.py --rows 600 --parallel 50 --latency 0.2 \\
+        --server-rps 5 --client-rps 4.9
+
+What runs: an OpenAI-compatible stand-in in its own process on 127.0.0.1
+(configurable latency, requests-per-second limit answered with 429 +
+Retry-After, failure rate); a lead list of R rows (the public YC data, scaled
+up with new ids past 5,381); a one-node ``llm`` workflow materialized by
+``lead-pipeline enrich`` in a subprocess: the real path, with a persistent
+Dagster instance and the multiprocess executor. Then the old script's design,
+a plain ``ThreadPoolExecutor(N)`` making the same calls, as the baseline.
+
+Figures: wall time, the ideal ``max(ceil(R/N) x L, R/Q)``, their ratio, CPU
+seconds per row of the whole pipeline process tree (Dagster included; the
+stand-in excluded), peak RSS of that tree, growth of Dagster's storage (event
+log), provider calls and 429s. ``--rerun`` times a second materialization of
+the finished list, which should make no provider call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import multiprocessing
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+YC = ROOT.parent / "shared" / "data" / "yc"
+sys.path.insert(0, str(ROOT))
+
+WORKFLOW = """\
+name: bench_llm
+description: one llm node per row, for the benchmark
+nodes:
+  - id: ask
+    type: llm
+    prompt: "Is {{ name }} ({{ website }}) a B2B company? {{ one_liner }}"
+    outputs: {bench_b2b: boolean, bench_reason: string}
+"""
+
+
+def serve(port_box: multiprocessing.Queue, latency: float, rps: float | None, failure: float) -> None:
+    """The stand-in, in its own process so its CPU is not counted against the pipeline."""
+    from lead_pipeline_tests.servers import OpenAIServer, Reply
+
+    class Server(OpenAIServer):
+        def handle(self, request):  # type: ignore[no-untyped-def]
+            if request.path == "/__stats":
+                answered = [r for r in self.requests if r.path != "/__stats"]
+                return Reply(json={"requests": len(answered), "limited": self.limited})
+            return super().handle(request)
+
+        def _over_rate(self, now: float) -> bool:
+            over = super()._over_rate(now)
+            self.limited += over
+            return over
+
+    server = Server(latency=latency, rate_limit=rps, failure_rate=failure, retry_after="1")
+    server.limited = 0
+    server.start()
+    port_box.put((server.base_url, server.api_key))
+    threading.Event().wait()
+
+
+def stats(base_url: str) -> dict[str, int]:
+    return httpx.get(base_url.removesuffix("/v1") + "/__stats", timeout=10).json()
+
+
+def lead_rows(count: int) -> list[dict]:
+    companies: list[dict] = []
+    for path in sorted(YC.glob("*.json")):
+        companies.extend(json.loads(path.read_text()))
+    keep = ("name", "website", "one_liner", "long_description")
+    rows = []
+    for i in range(count):
+        base = companies[i % len(companies)]
+        row = {k: base.get(k) for k in keep}
+        row["bench_id"] = f"r{i:06d}"  # scaled copies get ids of their own
+        rows.append(row)
+    return rows
+
+
+def tree_usage(proc: psutil.Process, seen: dict[int, float]) -> float:
+    """Sample the tree: remember each process's latest CPU time; return the tree's RSS."""
+    rss = 0
+    for p in [proc, *proc.children(recursive=True)]:
+        try:
+            cpu = p.cpu_times()
+            seen[p.pid] = cpu.user + cpu.system + cpu.children_user + cpu.children_system
+            rss += p.memory_info().rss
+        except psutil.Error:
+            continue
+    return rss
+
+
+def run_cli(args: list[str], env: dict[str, str]) -> tuple[float, float, int, str]:
+    """Run ``lead-pipeline`` and watch its process tree: wall, CPU seconds, peak RSS."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lead_pipeline.cli", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    watched = psutil.Process(proc.pid)
+    seen: dict[int, float] = {}
+    peak = 0
+    while proc.poll() is None:
+        peak = max(peak, tree_usage(watched, seen))
+        time.sleep(0.1)
+    wall = time.perf_counter() - started
+    out = proc.stdout.read() if proc.stdout else ""
+    if proc.returncode != 0:
+        raise SystemExit(f"lead-pipeline {' '.join(args)} failed:\n{out}")
+    return wall, sum(seen.values()), peak, out
+
+
+def folder_size(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def baseline(base_url: str, key: str, rows: list[dict], parallel: int) -> float:
+    """The old script's shape: a thread pool, one blocking request per row."""
+    client = httpx.Client(
+        base_url=base_url,
+        headers={"Authorization": f"Bearer {key}"},
+        limits=httpx.Limits(max_connections=parallel),
+        timeout=120,
+    )
+
+    def one(row: dict) -> None:
+        body = {
+            "model": "gpt-4o-mini",
+            "messages": [{"role": "user", "content": f"Is {row['name']} a B2B company?"}],
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {
+                    "name": "x",
+                    "strict": True,
+                    "schema": {
+                        "type": "object",
+                        "properties": {"bench_b2b": {"type": "boolean"}},
+                        "required": ["bench_b2b"],
+                        "additionalProperties": False,
+                    },
+                },
+            },
+        }
+        for _ in range(10):
+            response = client.post("/chat/completions", json=body)
+            if response.status_code != 429:
+                return
+            time.sleep(float(response.headers.get("Retry-After", "1")))
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(parallel) as pool:
+        list(pool.map(one, rows))
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=148)
+    parser.add_argument("--parallel", type=int, default=5)
+    parser.add_argument("--latency", type=float, default=2.0, help="seconds per provider call")
+    parser.add_argument("--server-rps", type=float, help="provider limit; 429 beyond it")
+    parser.add_argument("--client-rps", type=float, help="our configured pace for the provider")
+    parser.add_argument("--failure-rate", type=float, default=0.0)
+    parser.add_argument("--max-shards", type=int, default=None)
+    parser.add_argument("--shard-size", type=int, default=None)
+    parser.add_argument("--rerun", action="store_true", help="also time a re-run (0 calls)")
+    parser.add_argument("--no-baseline", action="store_true")
+    args = parser.parse_args()
+
+    box: multiprocessing.Queue = multiprocessing.Queue()
+    server = multiprocessing.Process(
+        target=serve, args=(box, args.latency, args.server_rps, args.failure_rate), daemon=True
+    )
+    server.start()
+    base_url, key = box.get(timeout=30)
+
+    work = Path(tempfile.mkdtemp(prefix="lead-pipeline-bench-"))
+    (work / "workflows").mkdir()
+    (work / "workflows" / "bench_llm.yaml").write_text(WORKFLOW)
+    rows = lead_rows(args.rows)
+    lead_file = work / "bench.jsonl"
+    lead_file.write_text("\n".join(json.dumps(r) for r in rows))
+    env = {
+        **os.environ,
+        "LEAD_PIPELINE_DATA_DIR": str(work / "data"),
+        "DAGSTER_HOME": str(work / "data" / "dagster_home"),
+        "LEAD_PIPELINE_WORKFLOWS": str(work / "workflows"),
+        "OPENAI_BASE_URL": base_url,
+        "OPENAI_API_KEY": key,
+    }
+    env.pop("LEAD_PIPELINE_DB_URL", None)
+    if args.client_rps:
+        limits = {"openai": {"requests_per_second": args.client_rps}}
+        env["LEAD_PIPELINE_RATE_LIMITS"] = json.dumps(limits)
+    run_cli(["import", str(lead_file), "--lead", "bench", "--id-column", "bench_id"], env)
+    home = work / "data" / "dagster_home"
+    log_before = folder_size(home)
+    calls_before = stats(base_url)
+
+    enrich = ["enrich", "--lead", "bench", "--workflow", "bench_llm"]
+    enrich += ["--parallel", str(args.parallel)]
+    if args.max_shards:
+        enrich += ["--max-shards", str(args.max_shards)]
+    if args.shard_size:
+        enrich += ["--shard-size", str(args.shard_size)]
+    wall, cpu, peak, out = run_cli(enrich, env)
+    after = stats(base_url)
+    calls = after["requests"] - calls_before["requests"]
+    limited = after["limited"] - calls_before["limited"]
+    ideal = math.ceil(args.rows / args.parallel) * args.latency
+    if args.server_rps:
+        ideal = max(ideal, args.rows / args.server_rps)
+
+    print(f"rows={args.rows} parallel={args.parallel} latency={args.latency}s "
+          f"server_rps={args.server_rps} client_rps={args.client_rps} cores={os.cpu_count()}")
+    print(out.strip().splitlines()[-1])
+    print(f"pipeline wall       {wall:8.1f} s")
+    print(f"ideal               {ideal:8.1f} s")
+    print(f"ratio               {wall / ideal:8.3f} x")
+    print(f"cpu per row         {1000 * cpu / args.rows:8.2f} ms (whole tree, Dagster included)")
+    print(f"peak rss            {peak / 2**20:8.0f} MiB (whole tree)")
+    print(f"event log growth    {(folder_size(home) - log_before) / 2**20:8.2f} MiB")
+    print(f"provider calls      {calls:8d}")
+    print(f"429 answers         {limited:8d} ({100 * limited / max(calls, 1):.2f}%)")
+    if args.server_rps:
+        sustained = (calls - limited) / wall
+        print(f"sustained rate      {sustained:8.2f} req/s ({100 * sustained / args.server_rps:.1f}% "
+              "of the limit)")
+    if args.rerun:
+        before = stats(base_url)["requests"]
+        rerun_wall, _, _, _ = run_cli(enrich, env)
+        print(f"re-run wall         {rerun_wall:8.1f} s, "
+              f"{stats(base_url)['requests'] - before} provider calls")
+    if not args.no_baseline:
+        base_wall = baseline(base_url, key, rows, args.parallel)
+        print(f"thread pool wall    {base_wall:8.1f} s (ratio {base_wall / ideal:.3f} x)")
+    server.terminate()
+
+
+if __name__ == "__main__":
+    main()
