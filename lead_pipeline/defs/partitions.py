@@ -23,11 +23,20 @@ def instance() -> dg.DagsterInstance:
     home.mkdir(parents=True, exist_ok=True)
     os.environ["DAGSTER_HOME"] = str(home)
     config = home / "dagster.yaml"
-    if not config.exists():
+    if not config.exists() or config.read_text() in PREVIOUS_DEFAULT_YAMLS:
         config.write_text(DEFAULT_INSTANCE_YAML)
     return dg.DagsterInstance.get()
 
 
+# Provider pools (the ``pool=`` of each workflow's shard steps: llm, search,
+# fetch, api) are counted per run: at most ``default_limit`` runs that use a
+# pool are in progress at once, so two runs never share one provider's rate
+# limit (within a run, the shards already split it). Runs launched from the UI,
+# a sensor, a schedule or a backfill wait in the queue for their pools; a
+# ``lead-pipeline enrich`` run never waits (it does not go through the queue),
+# so it cannot hang on a pool held by a run that was killed. To let more runs
+# use a provider at once: ``dagster instance concurrency set llm 2`` or the
+# UI's Deployment > Concurrency page. See README, "Concurrency".
 DEFAULT_INSTANCE_YAML = """\
 # Written by lead-pipeline on first use; edit freely.
 telemetry:
@@ -35,7 +44,22 @@ telemetry:
 concurrency:
   runs:
     max_concurrent_runs: 4
+  pools:
+    granularity: run
+    default_limit: 1
 """
+
+# Defaults written by earlier versions: still untouched by the user, so upgraded.
+PREVIOUS_DEFAULT_YAMLS = (
+    """\
+# Written by lead-pipeline on first use; edit freely.
+telemetry:
+  enabled: false
+concurrency:
+  runs:
+    max_concurrent_runs: 4
+""",
+)
 
 
 def register_lead_list(name: str, dagster_instance: dg.DagsterInstance | None = None) -> None:
