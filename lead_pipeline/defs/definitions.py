@@ -10,10 +10,13 @@ from __future__ import annotations
 import dagster as dg
 
 from lead_pipeline.defs.assets import build_workflow_asset
+from lead_pipeline.defs.checks import CheckSettings, build_workflow_checks
 from lead_pipeline.defs.executor import executor
 from lead_pipeline.defs.io_manager import LeadStoreIOManager
 from lead_pipeline.defs.partitions import lead_lists_partitions
 from lead_pipeline.defs.resources import EnrichOptions, LeadStoreResource
+from lead_pipeline.defs.schedules import build_daily_schedule
+from lead_pipeline.defs.sensors import build_lead_files_sensor
 from lead_pipeline.engine.compile import CompiledWorkflow, load_compiled
 
 CHAIN_JOB = "enrich_chain"
@@ -36,10 +39,14 @@ def build_definitions() -> dg.Definitions:
     )
     return dg.Definitions(
         assets=assets,
+        asset_checks=[build_workflow_checks(workflow) for workflow in workflows],
         jobs=[chain],
+        sensors=[build_lead_files_sensor(workflows, CHAIN_JOB)],
+        schedules=[build_daily_schedule(workflows, CHAIN_JOB)],
         resources={
             "store": store,
             "enrich": EnrichOptions(),
+            "checks": CheckSettings(),
             "io_manager": LeadStoreIOManager(store=store),
         },
         executor=executor,
