@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Engine, and_, delete, func, select, update
+from sqlalchemy import Engine, and_, case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from lead_pipeline import settings
@@ -318,36 +318,80 @@ class LeadStore:
 
         ``workflow_nodes`` (workflow -> node ids) makes the counts exact: a row
         that stopped mid-workflow is pending, not ok. Without it, the workflows
-        seen in the results are counted by the nodes that ran.
+        seen in the results are counted by the nodes that ran. Counting happens
+        in SQL: the CLI polls this every second while a run writes thousands of
+        results, so it must not load them.
         """
         self.require_list(name)
         total = self.row_count(name)
-        by_row = self.results(name)
-        seen: dict[str, list[str]] = {}
-        for row in by_row.values():
-            for workflow, node in row:
-                nodes = seen.setdefault(workflow, [])
-                if node not in nodes:
-                    nodes.append(node)
         plan = dict(workflow_nodes or {})
-        for workflow, nodes in seen.items():
-            plan.setdefault(workflow, nodes)
-        report = ListStatus(lead_list=name, rows=total)
-        for workflow, nodes in plan.items():
-            counts = WorkflowStatus(workflow=workflow)
-            for row in by_row.values():
-                found = [row.get((workflow, node)) for node in nodes]
-                counts.cost += sum(r.cost for r in found if r is not None)
-                statuses = {r.status for r in found if r is not None}
-                if FAILED in statuses:
-                    counts.failed += 1
-                elif statuses == {SKIPPED} and all(r is not None for r in found):
-                    counts.skipped += 1
-                elif all(r is not None and r.status in (OK, SKIPPED) for r in found):
-                    counts.ok += 1
-            counts.pending = total - counts.ok - counts.failed - counts.skipped
-            report.workflows.append(counts)
+        with self.engine.connect() as conn:
+            seen = conn.execute(
+                select(node_results.c.workflow, node_results.c.node)
+                .where(node_results.c.lead_list == name)
+                .distinct()
+            )
+            for workflow, node in seen:
+                if workflow_nodes is None or workflow not in workflow_nodes:
+                    nodes = plan.setdefault(workflow, [])
+                    if node not in nodes:
+                        nodes.append(node)
+            report = ListStatus(lead_list=name, rows=total)
+            for workflow, nodes in plan.items():
+                report.workflows.append(self._workflow_counts(conn, name, workflow, nodes, total))
         return report
+
+    @staticmethod
+    def _workflow_counts(
+        conn: Any, name: str, workflow: str, nodes: list[str], total: int
+    ) -> WorkflowStatus:
+        per_row = (
+            select(
+                func.sum(case((node_results.c.status == FAILED, 1), else_=0)).label("failed"),
+                func.sum(case((node_results.c.status == SKIPPED, 1), else_=0)).label("skipped"),
+                func.count().label("done"),
+                func.sum(node_results.c.cost).label("cost"),
+            )
+            .where(
+                and_(
+                    node_results.c.lead_list == name,
+                    node_results.c.workflow == workflow,
+                    node_results.c.node.in_(nodes),
+                )
+            )
+            .group_by(node_results.c.row_id)
+            .subquery()
+        )
+        n = len(nodes)
+        failed, skipped, ok, cost = conn.execute(
+            select(
+                func.sum(case((per_row.c.failed > 0, 1), else_=0)),
+                func.sum(case((and_(per_row.c.failed == 0, per_row.c.skipped == n), 1), else_=0)),
+                func.sum(
+                    case(
+                        (
+                            and_(
+                                per_row.c.failed == 0,
+                                per_row.c.done == n,
+                                per_row.c.skipped < n,
+                            ),
+                            1,
+                        ),
+                        else_=0,
+                    )
+                ),
+                func.sum(per_row.c.cost),
+            )
+        ).one()
+        counts = WorkflowStatus(
+            workflow=workflow,
+            ok=int(ok or 0),
+            failed=int(failed or 0),
+            skipped=int(skipped or 0),
+            cost=float(cost or 0.0),
+        )
+        counts.pending = total - counts.ok - counts.failed - counts.skipped
+        return counts
 
     def _enrichment(
         self, name: str, row_ids: Sequence[str] | None = None
