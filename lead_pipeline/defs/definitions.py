@@ -11,7 +11,7 @@ import dagster as dg
 
 from lead_pipeline.defs.assets import build_workflow_asset
 from lead_pipeline.defs.checks import CheckSettings, build_workflow_checks
-from lead_pipeline.defs.executor import executor
+from lead_pipeline.defs.executor import build_executor
 from lead_pipeline.defs.io_manager import LeadStoreIOManager
 from lead_pipeline.defs.partitions import lead_lists_partitions
 from lead_pipeline.defs.resources import EnrichOptions, LeadStoreResource
@@ -49,7 +49,7 @@ def build_definitions() -> dg.Definitions:
             "checks": CheckSettings(),
             "io_manager": LeadStoreIOManager(store=store),
         },
-        executor=executor,
+        executor=build_executor(),
     )
 
 

@@ -1,17 +1,34 @@
-"""The executor every run uses: Dagster's multiprocess executor, tuned for shards.
+"""The executor runs use: Dagster's own, chosen by ``LEAD_PIPELINE_EXECUTOR``.
 
-Shard steps run in separate processes so CPU-heavy nodes use every core.
-``forkserver`` with the package preloaded makes each step launch cheaper than a
-fresh ``spawn`` (measured here: the per-step launch cost dominates small runs).
+* ``multiprocess`` (default): shard steps in separate processes on this machine,
+  so CPU-heavy nodes use every core. ``forkserver`` with the package preloaded
+  makes each step launch cheaper than a fresh ``spawn``.
+* ``celery``: steps go to Celery workers (``pip install 'lead-pipeline[celery]'``);
+  broker and result backend from ``LEAD_PIPELINE_CELERY_BROKER`` /
+  ``LEAD_PIPELINE_CELERY_BACKEND``.
+* ``k8s``: each step runs as a Kubernetes job (``pip install 'lead-pipeline[k8s]'``),
+  usually with ``K8sRunLauncher`` in the instance; image and namespace come from
+  the run launcher or ``LEAD_PIPELINE_K8S_IMAGE`` / ``LEAD_PIPELINE_K8S_NAMESPACE``.
+
+Steps on other machines share nothing but the databases: values between steps
+go through the lead store (see ``io_manager.py``), so the lead store must then
+be PostgreSQL, which ``check_shared_store`` enforces at load time.
 """
 
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import dagster as dg
 
 from lead_pipeline import settings
+
+EXECUTORS = ("multiprocess", "celery", "k8s")
+
+
+class ExecutorConfigError(ValueError):
+    """An executor setting that cannot work (unknown name, SQLite across machines)."""
 
 
 def default_workers() -> int:
@@ -19,7 +36,7 @@ def default_workers() -> int:
     return int(settings.env("LEAD_PIPELINE_WORKERS") or os.cpu_count() or 2)
 
 
-def multiprocess_config(workers: int | None = None) -> dict:
+def multiprocess_config(workers: int | None = None) -> dict[str, Any]:
     return {
         "max_concurrent": workers or default_workers(),
         "start_method": {
@@ -28,4 +45,43 @@ def multiprocess_config(workers: int | None = None) -> dict:
     }
 
 
-executor = dg.multiprocess_executor.configured(multiprocess_config(), name="lead_pipeline_executor")
+def executor_name() -> str:
+    name = (settings.env("LEAD_PIPELINE_EXECUTOR") or "multiprocess").lower()
+    if name not in EXECUTORS:
+        raise ExecutorConfigError(
+            f"LEAD_PIPELINE_EXECUTOR={name!r} is not one of {', '.join(EXECUTORS)}"
+        )
+    return name
+
+
+def check_shared_store(name: str) -> None:
+    """Refuse SQLite when steps may run on other machines: they could not see the file."""
+    if name != "multiprocess" and settings.db_url().startswith("sqlite"):
+        raise ExecutorConfigError(
+            f"LEAD_PIPELINE_EXECUTOR={name} runs steps on other machines, which cannot open "
+            "a SQLite file: set LEAD_PIPELINE_DB_URL to a PostgreSQL URL"
+        )
+
+
+def build_executor() -> dg.ExecutorDefinition:
+    name = executor_name()
+    check_shared_store(name)
+    if name == "celery":
+        from dagster_celery import celery_executor
+
+        config: dict[str, Any] = {}
+        if broker := settings.env("LEAD_PIPELINE_CELERY_BROKER"):
+            config["broker"] = broker
+        if backend := settings.env("LEAD_PIPELINE_CELERY_BACKEND"):
+            config["backend"] = backend
+        return celery_executor.configured(config, name="lead_pipeline_celery")
+    if name == "k8s":
+        from dagster_k8s import k8s_job_executor
+
+        config = {"max_concurrent": default_workers()}
+        if image := settings.env("LEAD_PIPELINE_K8S_IMAGE"):
+            config["job_image"] = image
+        if namespace := settings.env("LEAD_PIPELINE_K8S_NAMESPACE"):
+            config["job_namespace"] = namespace
+        return k8s_job_executor.configured(config, name="lead_pipeline_k8s")
+    return dg.multiprocess_executor.configured(multiprocess_config(), name="lead_pipeline_executor")
