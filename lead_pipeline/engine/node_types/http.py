@@ -92,6 +92,7 @@ async def run_http(call: NodeCall[HttpConfig]) -> NodeOutcome:
             json_body=body,
             params=query or None,
             secret=next(iter(secrets.values()), None),
+            timeouts=session.timeouts,
         )
         return Paid(answer.data, config.cost_per_request)
 
