@@ -91,7 +91,7 @@ async def run_http(call: NodeCall[HttpConfig]) -> NodeOutcome:
             headers=sent,
             json_body=body,
             params=query or None,
-            secret=next(iter(secrets.values()), None),
+            secret=list(secrets.values()),  # every one of them, not just the first
             timeouts=session.timeouts,
         )
         return Paid(answer.data, config.cost_per_request)
