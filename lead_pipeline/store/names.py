@@ -19,7 +19,8 @@ def check_name(name: str, what: str = "lead list") -> str:
     with a letter or digit, at most 64 characters) closes path traversal and
     identifier tricks at the boundary instead of in every caller.
     """
-    if not isinstance(name, str) or not _NAME.match(name):
+    # fullmatch, not match: "$" also matches before a trailing newline.
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise InvalidNameError(
             f"invalid {what} name {name!r}: use 1-64 lowercase letters, digits, '-' or '_', "
             "starting with a letter or digit"
