@@ -12,6 +12,7 @@ the one an uninterrupted run produces on a fresh store.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -44,7 +45,7 @@ SHORT_STALE = 1.0
 
 
 @pytest.fixture
-def api() -> RowApi:
+def api() -> Iterator[RowApi]:
     with RowApi(latency=0.01) as server:
         yield server
 
