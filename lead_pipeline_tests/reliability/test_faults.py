@@ -13,7 +13,14 @@ import dagster as dg
 import pytest
 
 from lead_pipeline.defs.partitions import instance as dagster_instance
-from lead_pipeline.engine.services import RETRY_ENV, TIMEOUTS_ENV
+from lead_pipeline.engine.services import (
+    RETRY_ENV,
+    TIMEOUTS_ENV,
+    LimitsError,
+    configured_retry,
+    configured_timeouts,
+)
+from lead_pipeline.providers import RetryPolicy, Timeouts
 from lead_pipeline.store import FAILED, OK, LeadStore
 from lead_pipeline_tests.reliability.harness import (
     LEAD,
@@ -149,3 +156,34 @@ def test_every_row_ends_ok_or_failed_with_its_reason_and_the_counts_agree(
     assert kinds[dg.DagsterEventType.STEP_FAILURE] == 0
     assert kinds[dg.DagsterEventType.STEP_UP_FOR_RETRY] == 0
     assert kinds[dg.DagsterEventType.STEP_SUCCESS] >= 3
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        (RETRY_ENV, "{not json", "LEAD_PIPELINE_RETRY: Expecting property name"),
+        (RETRY_ENV, "[3]", "LEAD_PIPELINE_RETRY: expected a JSON object"),
+        (RETRY_ENV, '{"max_attempts": 0}', "LEAD_PIPELINE_RETRY: max_attempts must be at least 1"),
+        (RETRY_ENV, '{"max_attempts": 2.5}', "LEAD_PIPELINE_RETRY: max_attempts must be a whole"),
+        (RETRY_ENV, '{"attempts": 2}', "LEAD_PIPELINE_RETRY: .*unexpected keyword"),
+        (TIMEOUTS_ENV, '{"total": 0}', "LEAD_PIPELINE_TIMEOUTS: every timeout must be a positive"),
+        (TIMEOUTS_ENV, '{"read": "soon"}', "LEAD_PIPELINE_TIMEOUTS: every timeout must be"),
+        (TIMEOUTS_ENV, '{"slow": 1}', "LEAD_PIPELINE_TIMEOUTS: .*unexpected keyword"),
+    ],
+)
+def test_bad_retry_and_timeout_settings_name_the_variable(
+    name: str, value: str, message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(LimitsError, match=message):
+        configured_retry() if name == RETRY_ENV else configured_timeouts()
+
+
+def test_retry_and_timeout_settings_reach_the_providers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(RETRY_ENV, '{"max_attempts": 2, "base_delay": 0.1}')
+    monkeypatch.setenv(TIMEOUTS_ENV, '{"total": 5, "read": 4}')
+    assert configured_retry() == RetryPolicy(max_attempts=2, base_delay=0.1)
+    assert configured_timeouts() == Timeouts(total=5, connect=10.0, read=4)
+    monkeypatch.delenv(RETRY_ENV)
+    monkeypatch.delenv(TIMEOUTS_ENV)
+    assert configured_retry() is None and configured_timeouts() is None
