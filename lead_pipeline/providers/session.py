@@ -87,8 +87,12 @@ class ProviderSession:
         which at 50-100 rows in flight was most of the engine's CPU per row.
         """
         if not self._clients:
+            # One TLS context for all pools: loading the CA bundle costs ~25 ms each time.
+            verify = self.verify
+            if verify is True or isinstance(verify, str):
+                verify = httpx.create_ssl_context(verify=verify)
             self._clients = [
-                make_client(self.timeouts, verify=self.verify, max_connections=POOL_CONNECTIONS)
+                make_client(self.timeouts, verify=verify, max_connections=POOL_CONNECTIONS)
                 for _ in range(POOL_COUNT)
             ]
         self._turn = (self._turn + 1) % len(self._clients)
