@@ -11,7 +11,7 @@ from typing import Any
 
 import dagster as dg
 
-from lead_pipeline.defs.partitions import lead_lists_partitions
+from lead_pipeline.defs.partitions import PROVIDER_POOLS, lead_lists_partitions
 from lead_pipeline.defs.preview import markdown_preview
 from lead_pipeline.defs.resources import EnrichOptions, LeadStoreResource
 from lead_pipeline.engine.compile import CompiledWorkflow, WorkflowConfigError
@@ -28,7 +28,7 @@ GROUP = "enrichment"
 def _pool(workflow: CompiledWorkflow) -> str | None:
     """The concurrency pool a workflow's shard steps draw from: its scarcest provider."""
     kinds = workflow.kinds()
-    for pool in ("llm", "search", "fetch", "api"):
+    for pool in PROVIDER_POOLS:
         if pool in kinds:
             return pool
     return None

@@ -25,7 +25,28 @@ def instance() -> dg.DagsterInstance:
     config = home / "dagster.yaml"
     if not config.exists() or config.read_text() in PREVIOUS_DEFAULT_YAMLS:
         config.write_text(DEFAULT_INSTANCE_YAML)
-    return dg.DagsterInstance.get()
+    inst = dg.DagsterInstance.get()
+    ensure_provider_pools(inst)
+    return inst
+
+
+# Scarcest first: a workflow's shard steps take the first pool its node kinds name.
+PROVIDER_POOLS = ("llm", "search", "fetch", "api")
+
+
+def ensure_provider_pools(inst: dg.DagsterInstance) -> None:
+    """Give each provider pool its default limit now, not when a run first needs it.
+
+    Dagster's queue sets a pool's limit the first time a queued run needs the
+    pool, but only reads the limits back on its next pass: on a new instance
+    the first pass would launch every waiting run at once. A pool that already
+    has a limit (the default or one set by hand) is left as it is.
+    """
+    storage = inst.event_log_storage
+    if not storage.supports_global_concurrency_limits:
+        return
+    for pool in set(PROVIDER_POOLS) - storage.get_concurrency_keys():
+        storage.initialize_concurrency_limit_to_default(pool)
 
 
 # Provider pools (the ``pool=`` of each workflow's shard steps: llm, search,
@@ -37,10 +58,17 @@ def instance() -> dg.DagsterInstance:
 # so it cannot hang on a pool held by a run that was killed. To let more runs
 # use a provider at once: ``dagster instance concurrency set llm 2`` or the
 # UI's Deployment > Concurrency page. See README, "Concurrency".
+# The queue is polled every second (Dagster's default is five), so a run launched
+# from the UI starts without a noticeable wait.
 DEFAULT_INSTANCE_YAML = """\
 # Written by lead-pipeline on first use; edit freely.
 telemetry:
   enabled: false
+run_coordinator:
+  module: dagster.core.run_coordinator
+  class: QueuedRunCoordinator
+  config:
+    dequeue_interval_seconds: 1
 concurrency:
   runs:
     max_concurrent_runs: 4
@@ -51,6 +79,17 @@ concurrency:
 
 # Defaults written by earlier versions: still untouched by the user, so upgraded.
 PREVIOUS_DEFAULT_YAMLS = (
+    """\
+# Written by lead-pipeline on first use; edit freely.
+telemetry:
+  enabled: false
+concurrency:
+  runs:
+    max_concurrent_runs: 4
+  pools:
+    granularity: run
+    default_limit: 1
+""",
     """\
 # Written by lead-pipeline on first use; edit freely.
 telemetry:
