@@ -15,6 +15,7 @@ import itertools
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -30,12 +31,16 @@ import httpx
 import pytest
 
 from lead_pipeline.classify import classify
-from lead_pipeline.defs.definitions import chain_job
+from lead_pipeline.defs.assets import build_workflow_asset
+from lead_pipeline.defs.checks import CheckSettings, build_workflow_checks
+from lead_pipeline.defs.definitions import chain_job, compiled_workflows
+from lead_pipeline.defs.io_manager import LeadStoreIOManager
 from lead_pipeline.defs.partitions import PROVIDER_POOLS, instance, register_lead_list
+from lead_pipeline.defs.resources import EnrichOptions, LeadStoreResource
 from lead_pipeline.founders import is_canonical_profile_url
 from lead_pipeline.leads import import_file
 from lead_pipeline.store import LeadStore
-from lead_pipeline_tests.conftest import REPO_ROOT
+from lead_pipeline_tests.conftest import REPO_ROOT, missing
 from lead_pipeline_tests.servers import OpenAIServer, SerperServer
 
 BIN = Path(sys.executable).parent
@@ -478,3 +483,87 @@ def _killed_run(lead_list: str) -> str:
     )
     assert run.run_op_concurrency is not None and "llm" in run.run_op_concurrency.all_pools
     return run.run_id
+
+
+# ---- the asset page in a browser -------------------------------------------
+
+
+def dump_dom(browser: str, url: str, profile: Path) -> str:
+    """The page as headless Chromium renders it once the UI's own queries have answered."""
+    result = subprocess.run(
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            f"--user-data-dir={profile}",
+            "--virtual-time-budget=20000",
+            "--dump-dom",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
+
+
+@pytest.mark.slow
+def test_the_asset_page_shows_partitions_metadata_and_checks(
+    tmp_path: Path, lead_files: dict[str, Path]
+) -> None:
+    browser = shutil.which("chromium")
+    if browser is None:
+        missing("chromium is not installed (apt-get install chromium); .ci/run installs it")
+    store = LeadStore()
+    for name in ("alpha", "beta"):
+        import_file(store, lead_files[name], name)
+        register_lead_list(name)
+    b2b = next(w for w in compiled_workflows() if w.name == "b2b_only")
+    resource = LeadStoreResource()
+    outcome = dg.materialize(
+        [build_workflow_asset(b2b), build_workflow_checks(b2b)],
+        partition_key="alpha",
+        instance=instance(),
+        resources={
+            "store": resource,
+            "enrich": EnrichOptions(),
+            "checks": CheckSettings(),
+            "io_manager": LeadStoreIOManager(store=resource),
+        },
+    )
+    assert outcome.success
+
+    port = free_port()
+    log = tmp_path / "webserver.log"
+    web = start(
+        [
+            str(BIN / "dagster-webserver"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-w",
+            "workspace.yaml",
+        ],
+        log,
+        dict(os.environ),
+    )
+    try:
+        handle = UI(f"http://127.0.0.1:{port}", [log], log)
+        handle.wait("the code location to load", lambda: _loaded(handle), timeout=60)
+        page = f"{handle.url}/assets/b2b_only"
+        overview = dump_dom(browser, page, tmp_path / "profile")
+        assert "Decide whether each company sells to businesses" in overview
+        for label in ("rows_per_minute", "cost_usd", "duration_s", "preview"):
+            assert label in overview, label
+        partitions = dump_dom(browser, f"{page}?view=partitions", tmp_path / "profile")
+        assert "alpha" in partitions and "beta" in partitions
+        checks = dump_dom(browser, f"{page}?view=checks", tmp_path / "profile")
+        for name in B2B_CHECKS:
+            assert name in checks, name
+    finally:
+        stop(web)
+        store.dispose()
