@@ -70,16 +70,6 @@ class RowApi(StubServer):
         self._seen = 0
         self._count_lock = threading.Lock()
 
-    def start(self) -> RowApi:
-        super().start()
-        # socketserver listens with a backlog of 5; a burst of new connections beyond
-        # it waits for SYN retransmits (a second or more), which a short client
-        # timeout would count as a failed attempt the server never saw. Real API
-        # servers accept hundreds at once.
-        assert self._server is not None
-        self._server.socket.listen(1024)
-        return self
-
     def hold_after(self, n: int) -> None:
         with self._count_lock:
             self._hold_after, self._seen = n, 0

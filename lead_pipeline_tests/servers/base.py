@@ -152,6 +152,9 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
+    # The socketserver default backlog of 5 drops connections in a burst of 100
+    # rows in flight; a provider accepts them, so the stand-in must too.
+    request_queue_size = 1024
     stub: StubServer
 
 
