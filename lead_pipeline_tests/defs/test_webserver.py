@@ -30,12 +30,19 @@ import dagster as dg
 import httpx
 import pytest
 
+from lead_pipeline import settings
 from lead_pipeline.classify import classify
 from lead_pipeline.defs.assets import build_workflow_asset
 from lead_pipeline.defs.checks import CheckSettings, build_workflow_checks
 from lead_pipeline.defs.definitions import chain_job, compiled_workflows
 from lead_pipeline.defs.io_manager import LeadStoreIOManager
-from lead_pipeline.defs.partitions import PROVIDER_POOLS, instance, register_lead_list
+from lead_pipeline.defs.partitions import (
+    DEFAULT_INSTANCE_YAML,
+    PREVIOUS_DEFAULT_YAMLS,
+    PROVIDER_POOLS,
+    instance,
+    register_lead_list,
+)
 from lead_pipeline.defs.resources import EnrichOptions, LeadStoreResource
 from lead_pipeline.founders import is_canonical_profile_url
 from lead_pipeline.leads import import_file
@@ -63,6 +70,19 @@ def test_the_instance_counts_provider_pools_per_run() -> None:
     dagster_instance.event_log_storage.set_concurrency_slots("llm", 2)
     again = instance()
     assert {p.name: p.limit for p in again.event_log_storage.get_pool_limits()}["llm"] == 2
+
+
+def test_an_untouched_old_default_dagster_yaml_is_upgraded_and_an_edited_one_kept() -> None:
+    home = settings.dagster_home()
+    home.mkdir(parents=True)
+    config = home / "dagster.yaml"
+    config.write_text(PREVIOUS_DEFAULT_YAMLS[-1])  # what the first release wrote
+    instance()
+    assert config.read_text() == DEFAULT_INSTANCE_YAML
+    edited = DEFAULT_INSTANCE_YAML.replace("max_concurrent_runs: 4", "max_concurrent_runs: 8")
+    config.write_text(edited)
+    assert instance().get_concurrency_config().run_queue_config.max_concurrent_runs == 8
+    assert config.read_text() == edited
 
 
 # ---- processes and GraphQL -------------------------------------------------
