@@ -23,7 +23,7 @@ def instance() -> dg.DagsterInstance:
     home.mkdir(parents=True, exist_ok=True)
     os.environ["DAGSTER_HOME"] = str(home)
     config = home / "dagster.yaml"
-    if not config.exists() or config.read_text() in PREVIOUS_DEFAULT_YAMLS:
+    if not config.exists():  # an existing file is the operator's: never overwritten
         config.write_text(DEFAULT_INSTANCE_YAML)
     inst = dg.DagsterInstance.get()
     ensure_provider_pools(inst)
@@ -76,30 +76,6 @@ concurrency:
     granularity: run
     default_limit: 1
 """
-
-# Defaults written by earlier versions: still untouched by the user, so upgraded.
-PREVIOUS_DEFAULT_YAMLS = (
-    """\
-# Written by lead-pipeline on first use; edit freely.
-telemetry:
-  enabled: false
-concurrency:
-  runs:
-    max_concurrent_runs: 4
-  pools:
-    granularity: run
-    default_limit: 1
-""",
-    """\
-# Written by lead-pipeline on first use; edit freely.
-telemetry:
-  enabled: false
-concurrency:
-  runs:
-    max_concurrent_runs: 4
-""",
-)
-
 
 def register_lead_list(name: str, dagster_instance: dg.DagsterInstance | None = None) -> None:
     """Add the list as a partition; harmless when it is already there."""

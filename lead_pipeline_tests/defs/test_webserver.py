@@ -38,7 +38,6 @@ from lead_pipeline.defs.definitions import chain_job, compiled_workflows
 from lead_pipeline.defs.io_manager import LeadStoreIOManager
 from lead_pipeline.defs.partitions import (
     DEFAULT_INSTANCE_YAML,
-    PREVIOUS_DEFAULT_YAMLS,
     PROVIDER_POOLS,
     instance,
     register_lead_list,
@@ -72,11 +71,8 @@ def test_the_instance_counts_provider_pools_per_run() -> None:
     assert {p.name: p.limit for p in again.event_log_storage.get_pool_limits()}["llm"] == 2
 
 
-def test_an_untouched_old_default_dagster_yaml_is_upgraded_and_an_edited_one_kept() -> None:
-    home = settings.dagster_home()
-    home.mkdir(parents=True)
-    config = home / "dagster.yaml"
-    config.write_text(PREVIOUS_DEFAULT_YAMLS[-1])  # what the first release wrote
+def test_the_default_dagster_yaml_is_written_once_and_an_edited_one_kept() -> None:
+    config = settings.dagster_home() / "dagster.yaml"
     instance()
     assert config.read_text() == DEFAULT_INSTANCE_YAML
     edited = DEFAULT_INSTANCE_YAML.replace("max_concurrent_runs: 4", "max_concurrent_runs: 8")
