@@ -21,6 +21,7 @@ from lead_pipeline import settings
 from lead_pipeline.providers.errors import BlockedURL, FetchFailed
 
 ALLOW_PRIVATE_ENV = "LEAD_PIPELINE_ALLOW_PRIVATE_URLS"
+TRUSTED_HOSTS_ENV = "LEAD_PIPELINE_TRUSTED_HOSTS"
 ALLOWED_SCHEMES = ("http", "https")
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -61,6 +62,17 @@ def allow_private_from_env() -> bool:
     return (settings.env(ALLOW_PRIVATE_ENV) or "").lower() in ("1", "true", "yes", "on")
 
 
+def trusted_hosts_from_env() -> frozenset[str]:
+    """``LEAD_PIPELINE_TRUSTED_HOSTS``: comma-separated ``host`` or ``host:port`` entries.
+
+    Narrower than allowing every private address: an intranet site the operator
+    vouches for may be fetched, while a redirect from it into any other private
+    address is still refused.
+    """
+    raw = settings.env(TRUSTED_HOSTS_ENV) or ""
+    return frozenset(h.strip().lower() for h in raw.split(",") if h.strip())
+
+
 def normalise_url(raw: str) -> httpx.URL:
     """A lead's website as an absolute URL: bare domains get ``https://``."""
     text = raw.strip()
@@ -87,7 +99,7 @@ class UrlGuard:
 
     @classmethod
     def from_env(cls) -> UrlGuard:
-        return cls(allow_private=allow_private_from_env())
+        return cls(allow_private=allow_private_from_env(), trusted_hosts=trusted_hosts_from_env())
 
     def check_url(self, url: httpx.URL) -> None:
         """Refuse what no resolution can make acceptable: other schemes, userinfo."""

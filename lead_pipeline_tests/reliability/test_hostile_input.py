@@ -26,7 +26,7 @@ from lead_pipeline.engine.selection import make_shards, select_rows
 from lead_pipeline.engine.summary import RunSummary
 from lead_pipeline.leads import export_list
 from lead_pipeline.leads.exporter import default_export_path
-from lead_pipeline.providers.urlguard import ALLOW_PRIVATE_ENV
+from lead_pipeline.providers.urlguard import ALLOW_PRIVATE_ENV, TRUSTED_HOSTS_ENV
 from lead_pipeline.store import FAILED, OK, InvalidNameError, LeadStore, check_name
 from lead_pipeline_tests.reliability.harness import write_workflow
 from lead_pipeline_tests.servers import WebServer, html_page, huge_page, redirect
@@ -153,6 +153,36 @@ def test_huge_pages_are_cut_and_redirect_tricks_fail_clearly(
     assert "anvils" in frame.loc["fine", "page_text"]
     huge = frame.loc["huge", "page_text"]
     assert "lorem ipsum" in huge and len(huge) <= MAX_CHARS  # cut, however big the page
+
+
+def test_a_redirect_from_a_trusted_site_into_a_private_address_is_refused(
+    store: LeadStore, pages: CompiledWorkflow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with WebServer({"/": html_page("Internal admin", "secret")}) as internal:
+        routes = {
+            "/fine": html_page("Acme", ABOUT),
+            "/to-internal": redirect(f"http://127.0.0.1:{internal.port}/"),
+            "/to-metadata": redirect("http://169.254.169.254/latest/meta-data/"),
+        }
+        with WebServer(routes) as site:
+            # The operator vouches for this one site (by name and port), nothing else.
+            monkeypatch.setenv(TRUSTED_HOSTS_ENV, f"localhost:{site.port}")
+            base = f"http://localhost:{site.port}"
+            websites = {
+                "fine": f"{base}/fine",
+                "to-internal": f"{base}/to-internal",
+                "to-metadata": f"{base}/to-metadata",
+                "internal-directly": f"http://127.0.0.1:{internal.port}/",
+            }
+            summary = run_workflow(store, pages, websites)
+            assert site.count("/to-internal") == 1
+        assert internal.count() == 0  # the redirect was refused before any connection
+    assert (summary.ok, summary.failed) == (1, 3)
+    found = outcomes(store)
+    assert found["fine"][0] == OK
+    assert "loopback address" in found["to-internal"][1]
+    assert "link-local address 169.254.169.254" in found["to-metadata"][1]
+    assert "loopback address" in found["internal-directly"][1]
 
 
 HOSTILE_NAMES = [
