@@ -77,6 +77,7 @@ concurrency:
     default_limit: 1
 """
 
+
 def register_lead_list(name: str, dagster_instance: dg.DagsterInstance | None = None) -> None:
     """Add the list as a partition; harmless when it is already there."""
     inst = dagster_instance or instance()

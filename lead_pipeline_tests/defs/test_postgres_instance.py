@@ -28,7 +28,9 @@ def test_chain_runs_with_store_and_instance_on_postgresql(tmp_path: Path, monkey
         env = {
             **os.environ,
             "DAGSTER_HOME": str(home),
-            "DAGSTER_PG_URL": dagster_url.replace("postgresql+psycopg://", "postgresql+psycopg2://"),
+            "DAGSTER_PG_URL": dagster_url.replace(
+                "postgresql+psycopg://", "postgresql+psycopg2://"
+            ),
             "LEAD_PIPELINE_DB_URL": leads_url,
         }
         for args in (
