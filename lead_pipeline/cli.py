@@ -333,8 +333,11 @@ def cmd_enrich(args: argparse.Namespace) -> int:
                 tasks[wf.workflow], completed=done, ok=wf.ok, failed=wf.failed, rate=rate
             )
 
+    step_log = settings.data_dir() / "logs" / f"enrich-{args.lead}.log"
     with progress:
-        result = enrich(args.lead, args.workflow, options, store=store, on_progress=show)
+        result = enrich(
+            args.lead, args.workflow, options, store=store, on_progress=show, step_log=step_log
+        )
     store.dispose()
     for name, reason in result.skipped.items():
         console.print(f"[yellow]skipped {name}[/]: {reason}")
@@ -343,7 +346,7 @@ def cmd_enrich(args: argparse.Namespace) -> int:
     if result.dagster_run_id:
         console.print(f"Dagster run {result.dagster_run_id} (open the UI with: make ui)")
     if not result.success:
-        raise CliError(result.error or "the run failed")
+        raise CliError(f"{result.error or 'the run failed'} (step output: {step_log})")
     ok = sum(r["ok"] for r in result.runs)
     failed = sum(r["failed"] for r in result.runs)
     console.print(f"[bold]done[/]: {ok} ok, {failed} failed")

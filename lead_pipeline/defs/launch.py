@@ -8,9 +8,13 @@ lead store meanwhile, where every node result lands the moment it finishes.
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -32,6 +36,7 @@ class LaunchResult:
     skipped: dict[str, str] = field(default_factory=dict)
     runs: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
+    step_log: Path | None = None
 
 
 def plan_workflows(
@@ -90,7 +95,14 @@ def enrich(
     store: LeadStore | None = None,
     on_progress: ProgressFn | None = None,
     poll_seconds: float = 1.0,
+    step_log: Path | None = None,
 ) -> LaunchResult:
+    """Run the workflows; ``step_log`` takes the step processes' console output.
+
+    Dagster's step workers print their own DEBUG lines to the terminal before
+    any run config applies; a command-line user wants the progress bar instead,
+    and the full event log stays in the instance and the UI either way.
+    """
     store = store or LeadStore()
     store.require_list(lead_list)
     workflows, skipped = plan_workflows(requested, compiled_workflows())
@@ -118,12 +130,13 @@ def enrich(
             outcome["success"] = False
             outcome["error"] = f"{type(exc).__name__}: {exc}"
 
-    thread = threading.Thread(target=execute, name="lead-pipeline-run", daemon=True)
-    thread.start()
-    while thread.is_alive():
-        thread.join(poll_seconds)
-        if on_progress is not None:
-            on_progress(store.status(lead_list, nodes))
+    with _stderr_to(step_log):
+        thread = threading.Thread(target=execute, name="lead-pipeline-run", daemon=True)
+        thread.start()
+        while thread.is_alive():
+            thread.join(poll_seconds)
+            if on_progress is not None:
+                on_progress(store.status(lead_list, nodes))
     if on_progress is not None:
         on_progress(store.status(lead_list, nodes))
     run_id = outcome.get("run_id")
@@ -139,7 +152,31 @@ def enrich(
         skipped=skipped,
         runs=sorted(runs, key=lambda r: r["id"]),
         error=outcome.get("error"),
+        step_log=step_log,
     )
+
+
+@contextmanager
+def _stderr_to(path: Path | None) -> Iterator[None]:
+    """Point file descriptor 2 at ``path`` while a run executes.
+
+    Step processes (forked from a forkserver started during the run) inherit
+    the descriptor, so their console output lands in the file, not the terminal.
+    """
+    if path is None:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with path.open("wb") as log:  # the last run's output, per lead list
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def _failure_message(result: dg.JobExecutionResult) -> str:
