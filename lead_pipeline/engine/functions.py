@@ -49,11 +49,6 @@ def get_function(name: str) -> RowFunction:
         raise KeyError(f"no python function {name!r} is registered (known: {known})") from None
 
 
-def function_names() -> list[str]:
-    _load_plugins()
-    return sorted(_FUNCTIONS)
-
-
 async def call_function(name: str, values: Mapping[str, Any], args: Mapping[str, Any]) -> Any:
     result = get_function(name)(values, **args)
     if inspect.isawaitable(result):

@@ -11,8 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from lead_pipeline.engine.compile import CompiledNode, CompiledWorkflow
@@ -65,7 +64,6 @@ class _RowState:
     cost: float = 0.0
     failed: bool = False
     error: str | None = None
-    ran: list[str] = field(default_factory=list)
 
 
 class ShardRunner:
@@ -78,7 +76,6 @@ class ShardRunner:
         shard: Shard,
         options: RunOptions,
         *,
-        on_row: Callable[[str, bool], None] | None = None,
         lock: LockKeeper | None = None,
     ) -> None:
         self.store = store
@@ -87,7 +84,6 @@ class ShardRunner:
         self.options = options
         self.params = workflow.params(options.params)
         self.summary = ShardSummary(shard=shard.index, rows=len(shard.rows))
-        self.on_row = on_row
         self.lock = lock
 
     async def run(self) -> ShardSummary:
@@ -136,8 +132,6 @@ class ShardRunner:
                 log.exception("row %s crashed", work.row_id)
                 state.failed, state.error = True, f"internal error: {type(exc).__name__}"
             self.summary.add_row(state.failed, state.cost, state.error)
-            if self.on_row is not None:
-                self.on_row(work.row_id, not state.failed)
 
     async def _run_row(self, state: _RowState, services: Services) -> None:
         for node in self.workflow.nodes[state.work.start :]:
@@ -196,7 +190,6 @@ def run_shard(
     shard: Shard,
     options: RunOptions,
     *,
-    on_row: Callable[[str, bool], None] | None = None,
     lock: LockKeeper | None = None,
 ) -> ShardSummary:
     """Run a shard to completion from synchronous code (a Dagster op, a benchmark).
@@ -204,4 +197,4 @@ def run_shard(
     With ``lock``, the run's lock is heartbeated while the rows run; if another
     run takes it over, no further row starts and :class:`LockLost` is raised.
     """
-    return asyncio.run(ShardRunner(store, workflow, shard, options, on_row=on_row, lock=lock).run())
+    return asyncio.run(ShardRunner(store, workflow, shard, options, lock=lock).run())
