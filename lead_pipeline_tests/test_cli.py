@@ -164,3 +164,17 @@ def test_console_script_is_installed(tmp_path: Path) -> None:
     )
     assert (done.returncode, done.stderr) == (0, "")
     assert "no lead lists yet" in done.stdout
+
+
+def test_a_misspelt_workflow_parameter_is_refused_before_any_run(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from lead_pipeline.defs.partitions import instance
+
+    sample = Path(__file__).resolve().parents[1] / "data" / "leads" / "yc-f25.json"
+    assert run(capsys, "import", str(sample), "--lead", "yc-f25")[0] == 0
+    code, _, err = run(capsys, "enrich", "--lead", "yc-f25", "--param", "llm_treshold=0.9")
+    assert code == 2
+    assert "unknown workflow parameter(s) llm_treshold (known: llm_threshold)" in err
+    assert instance().get_runs() == []  # refused before Dagster was asked for a run
+    assert LeadStore().status("yc-f25").workflows == []  # and nothing was written

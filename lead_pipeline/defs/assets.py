@@ -81,9 +81,17 @@ def take_run_lock(
     return stale
 
 
-def build_workflow_asset(workflow: CompiledWorkflow) -> dg.AssetsDefinition:
+def build_workflow_asset(
+    workflow: CompiledWorkflow, known_params: frozenset[str] | None = None
+) -> dg.AssetsDefinition:
+    """``known_params``: every parameter any workflow of the code location declares.
+
+    Run options carry parameters for the whole run (several workflows); a name
+    none of them declares is a typo, refused before any row is touched.
+    """
     name = workflow.name
     spec = workflow.spec
+    known = known_params if known_params is not None else frozenset(spec.params)
 
     @dg.op(
         name=f"{name}__select",
@@ -95,6 +103,10 @@ def build_workflow_asset(workflow: CompiledWorkflow) -> dg.AssetsDefinition:
         context: dg.OpExecutionContext, store: LeadStoreResource, enrich: EnrichOptions
     ) -> Any:
         lead_list = context.partition_key
+        try:
+            enrich.check_params(known)
+        except WorkflowConfigError as exc:
+            raise dg.Failure(description=str(exc), allow_retries=False) from None
         options = enrich.for_workflow(workflow)
         try:
             workflow.preflight()

@@ -29,7 +29,8 @@ def compiled_workflows() -> list[CompiledWorkflow]:
 
 def build_definitions() -> dg.Definitions:
     workflows = compiled_workflows()
-    assets = [build_workflow_asset(workflow) for workflow in workflows]
+    params = frozenset(name for w in workflows for name in w.spec.params)
+    assets = [build_workflow_asset(workflow, params) for workflow in workflows]
     store = LeadStoreResource()
     chain = dg.define_asset_job(
         CHAIN_JOB,

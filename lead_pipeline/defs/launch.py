@@ -21,6 +21,7 @@ import dagster as dg
 
 from lead_pipeline.defs.definitions import chain_job, compiled_workflows
 from lead_pipeline.defs.partitions import instance, register_lead_list
+from lead_pipeline.defs.resources import EnrichOptions
 from lead_pipeline.engine.compile import CompiledWorkflow, WorkflowConfigError
 from lead_pipeline.engine.registry import NotConfigured
 from lead_pipeline.store import LeadStore, ListStatus
@@ -105,7 +106,11 @@ def enrich(
     """
     store = store or LeadStore()
     store.require_list(lead_list)
-    workflows, skipped = plan_workflows(requested, compiled_workflows())
+    every = compiled_workflows()
+    # The select step refuses unknown parameters too; checking here avoids a failed run.
+    config = run_config(options or {})["resources"]["enrich"]["config"]
+    EnrichOptions(**config).check_params(name for w in every for name in w.spec.params)
+    workflows, skipped = plan_workflows(requested, every)
     if not workflows:
         return LaunchResult(success=True, dagster_run_id=None, workflows=[], skipped=skipped)
     dagster_instance = instance()

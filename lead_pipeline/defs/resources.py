@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import dagster as dg
@@ -66,8 +67,9 @@ class EnrichOptions(dg.ConfigurableResource):
             params={k: v for k, v in self._parsed_params().items() if k in declared},
         )
 
-    def check_params(self, workflows: list[CompiledWorkflow]) -> None:
-        known = {name for wf in workflows for name in wf.spec.params}
+    def check_params(self, known: Iterable[str]) -> None:
+        """Refuse a parameter no workflow declares: a typo must not be silently ignored."""
+        known = set(known)
         unknown = sorted(set(self.params) - known)
         if unknown:
             raise WorkflowConfigError(

@@ -46,3 +46,37 @@ def test_user_workflows_join_the_code_location(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("LEAD_PIPELINE_WORKFLOWS", str(folder))
     graph = build_definitions().resolve_asset_graph()
     assert graph.get(dg.AssetKey("tagline")).parent_keys == {dg.AssetKey("b2b_only")}
+
+
+def test_the_select_step_refuses_a_parameter_no_workflow_declares() -> None:
+    from lead_pipeline.defs.assets import build_workflow_asset
+    from lead_pipeline.defs.definitions import compiled_workflows
+    from lead_pipeline.defs.io_manager import LeadStoreIOManager
+    from lead_pipeline.defs.partitions import instance, register_lead_list
+    from lead_pipeline.defs.resources import EnrichOptions, LeadStoreResource
+    from lead_pipeline.store import LeadStore
+
+    b2b = next(w for w in compiled_workflows() if w.name == "b2b_only")
+    LeadStore().import_rows("demo", [("a", {"name": "Acme", "one_liner": "APIs for banks"})])
+    register_lead_list("demo")
+    store = LeadStoreResource()
+
+    def launch(params: dict[str, str]) -> dg.ExecuteInProcessResult:
+        return dg.materialize(
+            [build_workflow_asset(b2b, frozenset({"llm_threshold"}))],
+            partition_key="demo",
+            instance=instance(),
+            raise_on_error=False,
+            resources={
+                "store": store,
+                "enrich": EnrichOptions(params=params),
+                "io_manager": LeadStoreIOManager(store=store),
+            },
+        )
+
+    refused = launch({"llm_treshold": "0.9"})
+    assert not refused.success
+    failure = refused.get_step_failure_events()[0].step_failure_data.user_failure_data
+    assert failure is not None and "llm_treshold" in (failure.description or "")
+    assert LeadStore().status("demo").workflows == []  # no row was touched
+    assert launch({"llm_threshold": "0.9"}).success
