@@ -7,6 +7,7 @@ as one step per row: launching a step costs seconds, a row milliseconds.
 
 import inspect
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dagster as dg
@@ -23,6 +24,8 @@ from lead_pipeline.engine.summary import RunSummary, ShardSummary
 from lead_pipeline.store import LeadStore, UnknownLeadListError
 
 GROUP = "enrichment"
+# How long the values passed between a run's steps are kept (for re-execution from the UI).
+STEP_OUTPUT_RETENTION = timedelta(days=7)
 
 
 def _pool(workflow: CompiledWorkflow) -> str | None:
@@ -190,6 +193,8 @@ def build_workflow_asset(
         for error in summary.errors:
             context.log.warning(f"row failed: {error}")
         db = store.get()
+        # Values between steps are only needed to re-execute recent runs.
+        db.prune_step_outputs(datetime.now(UTC) - STEP_OUTPUT_RETENTION)
         frame = db.wide_frame(selection.lead_list)
         metadata: dict[str, Any] = {
             "ok": summary.ok,

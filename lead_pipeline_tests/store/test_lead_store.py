@@ -172,3 +172,16 @@ def test_runs_and_cache(store: LeadStore) -> None:
     store.cache_put("k", "llm", {"answer": 1})
     store.cache_put("k", "llm", {"answer": 2})
     assert store.cache_get("k") == {"answer": 2}
+
+
+def test_old_step_outputs_are_pruned_and_recent_ones_kept(store: LeadStore) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    store.put_step_output("run-1", "select", "shards", b"old")
+    cutoff = datetime.now(UTC) + timedelta(seconds=1)
+    assert store.prune_step_outputs(cutoff) == 1
+    with pytest.raises(KeyError, match="run-1"):
+        store.get_step_output("run-1", "select", "shards")
+    store.put_step_output("run-2", "select", "shards", b"new")
+    assert store.prune_step_outputs(datetime.now(UTC) - timedelta(days=7)) == 0
+    assert store.get_step_output("run-2", "select", "shards") == b"new"
