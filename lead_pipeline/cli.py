@@ -275,13 +275,12 @@ def add_enrich(sub: argparse._SubParsersAction) -> None:
 
 
 def _options(args: argparse.Namespace) -> dict:
-    for name in ("parallel", "limit", "shard_size", "max_shards"):
-        value = getattr(args, name)
-        if value is not None and value < (0 if name == "limit" else 1):
-            raise CliError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
-    if args.max_cost is not None and args.max_cost < 0:
-        raise CliError(f"--max-cost must not be negative, got {args.max_cost}")
-    return {
+    """The run options, validated by the same model the Dagster launchpad uses."""
+    from pydantic import ValidationError
+
+    from lead_pipeline.defs.resources import EnrichOptions
+
+    options = {
         "parallel": args.parallel,
         "force": args.force,
         "retry_failed": args.retry_failed,
@@ -291,6 +290,13 @@ def _options(args: argparse.Namespace) -> dict:
         "max_shards": args.max_shards,
         "params": dict(args.param) or None,
     }
+    try:
+        EnrichOptions(**{k: v for k, v in options.items() if v is not None})
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        flag = "--" + str(error["loc"][0]).replace("_", "-")
+        raise CliError(f"{flag}: {error['msg']}, got {error.get('input')!r}") from None
+    return options
 
 
 def cmd_enrich(args: argparse.Namespace) -> int:

@@ -178,3 +178,15 @@ def test_a_misspelt_workflow_parameter_is_refused_before_any_run(
     assert "unknown workflow parameter(s) llm_treshold (known: llm_threshold)" in err
     assert instance().get_runs() == []  # refused before Dagster was asked for a run
     assert LeadStore().status("yc-f25").workflows == []  # and nothing was written
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"), [("--parallel", "0"), ("--max-cost", "-1"), ("--max-shards", "0")]
+)
+def test_out_of_range_run_options_name_the_flag(
+    capsys: pytest.CaptureFixture[str], flag: str, value: str
+) -> None:
+    sample = Path(__file__).resolve().parents[1] / "data" / "leads" / "yc-f25.json"
+    assert run(capsys, "import", str(sample), "--lead", "yc-f25")[0] == 0
+    code, _, err = run(capsys, "enrich", "--lead", "yc-f25", flag, value)
+    assert code == 2 and err.startswith(f"error: {flag}: ")
