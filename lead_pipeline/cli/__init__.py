@@ -1,0 +1,57 @@
+"""The ``lead-pipeline`` command: parse, call the library, print.
+
+Each subcommand is a module of this package with one ``add`` function that
+declares its arguments and one ``run`` function that does the work; to add a
+subcommand, write the module and list its ``add`` in ``SUBCOMMANDS``. Commands
+return an exit code; user errors are printed by ``main`` as one line (see
+``common``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from lead_pipeline import __version__
+from lead_pipeline.cli import enrich, export_list, import_list, lists, status, workflows
+from lead_pipeline.cli.common import USER_ERROR_EXIT, USER_ERRORS
+from lead_pipeline.providers import scrub
+
+SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    import_list.add,
+    export_list.add,
+    status.add,
+    lists.add,
+    enrich.add,
+    workflows.add,
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lead-pipeline", description="Lead-list enrichment with Dagster."
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for add in SUBCOMMANDS:
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except USER_ERRORS as exc:
+        message = " ".join(scrub(str(exc)).split())
+        print(f"error: {message}", file=sys.stderr)
+        return USER_ERROR_EXIT
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
