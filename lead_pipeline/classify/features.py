@@ -3,7 +3,8 @@
 The training script and the shipped classifier both call these functions, so a
 feature the model learned is spelled exactly the way inference looks it up; a
 second copy of the tokenizer would drift silently and cost accuracy without an
-error. Everything here is the standard library, so inference stays light.
+error. Everything here is the standard library (and the shared domain module), so inference
+stays light.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from collections import Counter
 from collections.abc import Mapping
 from itertools import pairwise
 from typing import Any
-from urllib.parse import urlsplit
+
+from lead_pipeline.domains import top_level_domain
 
 # Only what an ordinary lead list carries; YC's own labels are never read here.
 TEXT_FIELDS: tuple[str, ...] = ("name", "one_liner", "long_description")
@@ -40,19 +42,7 @@ def _field_text(value: Any) -> str:
 
 def website_tld(website: Any) -> str | None:
     """The top-level domain of a website (``ai``, ``io``, ``com``), a weak but real signal."""
-    text = _field_text(website).strip().lower()
-    if not text:
-        return None
-    if "//" not in text:
-        text = "//" + text
-    try:
-        host = urlsplit(text).hostname or ""
-    except ValueError:
-        return None
-    labels = [label for label in host.split(".") if label]
-    if len(labels) < 2 or not labels[-1].isalpha():
-        return None
-    return labels[-1]
+    return top_level_domain(_field_text(website).strip())
 
 
 def lead_terms(fields: Mapping[str, Any], bigrams: bool = True) -> Counter[str]:

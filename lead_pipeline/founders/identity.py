@@ -10,9 +10,11 @@ whole*, never searched for a substring.
 Rule, applied to one piece of company text:
 
 1. **Website.** If the text contains a domain (``Pilot.com``, ``agent.nexus``) and the lead has a
-   website, the text matches when that domain is on the same site (same registrable domain,
-   ``www.`` and other subdomains ignored) and nothing else is left once it is removed but legal
-   forms, brand suffixes and notes in brackets, or what is left matches by name (rule 2):
+   website, the text matches when that domain is on the same site (same registrable domain on
+   the Public Suffix List, ``www.`` and other subdomains ignored; each tenant of a shared host
+   such as ``acme.vercel.app`` or ``acme.github.io`` is a site of its own) and nothing else is
+   left once it is removed but legal forms, brand suffixes and notes in brackets, or what is
+   left matches by name (rule 2):
    ``pilot.com, Inc.`` and ``Pilot (pilot.com)`` match, ``pilot.com Logistics`` does not.
    A text naming a *different* website is refused even if the name agrees: ``Specific.dev`` is
    not ``withspecific.com``'s Specific.
@@ -49,7 +51,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
-from urllib.parse import urlsplit
+
+from lead_pipeline.domains import host_of, registrable_domain, site_name
 
 _LEGAL_SUFFIXES = frozenset(
     {
@@ -97,11 +100,6 @@ _APOSTROPHES = re.compile(r"['\u2019`]")
 _WORDS = re.compile(r"[^\W_]+")
 _ELLIPSIS = re.compile(r"(?:\.\.\.|…)\s*$")
 
-# Second-level labels under which names are registered one level deeper (acme.co.uk,
-# acme.com.au), and the few private suffixes seen in lead data (acme.us.com).
-_SECOND_LEVEL = frozenset({"co", "com", "org", "net", "ac", "gov", "edu", "ltd", "plc", "ne", "or"})
-_PRIVATE_SUFFIXES = frozenset({"us.com", "uk.com", "eu.com", "de.com", "co.com"})
-
 
 def fold(text: str) -> str:
     """Case- and accent-insensitive form of ``text`` (``Zoë`` -> ``zoe``)."""
@@ -115,44 +113,10 @@ def website_host(website: str | None) -> str | None:
     Lead data is messy, so anything that does not look like a host gives ``None`` rather than
     an error: a missing website only removes one way of matching.
     """
-    if not website or not isinstance(website, str):
-        return None
-    text = website.strip()
-    if "://" not in text:
-        text = "https://" + text.lstrip("/")
-    try:
-        host = urlsplit(text).hostname or ""
-    except ValueError:
-        return None
-    host = host.rstrip(".").lower()
-    if host.startswith("www."):
-        host = host[4:]
-    if not _DOMAIN.fullmatch(host):
+    host = host_of(website)
+    if host is None or not _DOMAIN.fullmatch(host):
         return None
     return host
-
-
-def registrable_domain(host: str) -> str:
-    """The part of ``host`` a company registers (``app.acme.co.uk`` -> ``acme.co.uk``).
-
-    A small built-in list instead of the Public Suffix List: it only has to decide whether two
-    hosts are the same site, and an occasional miss makes the gate stricter, not looser.
-    """
-    labels = host.lower().rstrip(".").split(".")
-    if len(labels) < 2:
-        return host.lower()
-    keep = 2
-    last_two = ".".join(labels[-2:])
-    if len(labels) >= 3 and (
-        last_two in _PRIVATE_SUFFIXES or (labels[-2] in _SECOND_LEVEL and len(labels[-1]) == 2)
-    ):
-        keep = 3
-    return ".".join(labels[-keep:])
-
-
-def _domain_name(host: str) -> str:
-    """The name part of a domain (``www.pilot.com`` -> ``pilot``)."""
-    return registrable_domain(host).split(".")[0]
 
 
 def name_tokens(text: str) -> list[str]:
@@ -160,7 +124,7 @@ def name_tokens(text: str) -> list[str]:
     text = fold(text)
     text = _PARENTHESISED.sub(" ", text)
     text = _LLC.sub(" llc ", text)
-    text = _DOMAIN.sub(lambda m: f" {_domain_name(m.group(1))} ", text)
+    text = _DOMAIN.sub(lambda m: f" {site_name(m.group(1))} ", text)
     text = text.replace("&", " and ")
     text = _APOSTROPHES.sub("", text)
     tokens = _WORDS.findall(text)

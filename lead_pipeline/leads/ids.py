@@ -14,8 +14,8 @@ import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
+from lead_pipeline.domains import domain_name
 from lead_pipeline.leads.errors import LeadFileError
 from lead_pipeline.leads.readers import SourceRecord
 from lead_pipeline.store import ID_COLUMN
@@ -43,8 +43,6 @@ NAME_COLUMNS = (
 )
 
 MAX_ID_CHARS = 160  # the store's row_id column width
-_HOST = re.compile(r"^(?:[\w-]+\.)+[\w-]{2,}$")
-_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://")
 
 
 def _fit(key: str) -> str:
@@ -57,24 +55,8 @@ def _fit(key: str) -> str:
 
 def normalise_domain(value: Any) -> str | None:
     """``https://www.Acme.com/about?x=1`` -> ``acme.com``; None when it is no host name."""
-    if not isinstance(value, str):
-        return None
-    text = value.strip().lower()
-    if not text:
-        return None
-    if not _SCHEME.match(text):
-        text = "//" + text.lstrip("/")
-    try:
-        host = urlsplit(text).hostname
-    except ValueError:
-        return None
-    if not host:
-        return None
-    host = host.rstrip(".")
-    host = host.removeprefix("www.")
-    if not _HOST.match(host):
-        return None
-    return _fit(host)
+    host = domain_name(value)
+    return _fit(host) if host else None
 
 
 def normalise_name(value: Any) -> str | None:

@@ -49,7 +49,8 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+
+from lead_pipeline.domains import host_of
 
 __all__ = [
     "FUNCTIONS",
@@ -60,7 +61,6 @@ __all__ = [
     "ExpressionEvaluationError",
     "compile_expression",
     "compile_where",
-    "normalise_domain",
 ]
 
 MAX_LENGTH = 2000
@@ -676,36 +676,6 @@ def _arith(op: str, a: Any, b: Any, pos: int) -> Any:
     return x / y
 
 
-def normalise_domain(value: Any) -> str | None:
-    """The host of a URL, e-mail address or bare domain: lower case, no port, no ``www.``.
-
-    ``https://WWW.Acme.com:8080/about`` → ``acme.com``; ``bob@acme.com`` → ``acme.com``.
-    Anything without a usable host gives ``None`` rather than an error, because
-    lead data is messy and a filter must not fail on one bad cell.
-    """
-    if not isinstance(value, str):
-        return None
-    text = value.strip()
-    if not text or len(text) > 2048:
-        return None
-    if "://" not in text:
-        if "@" in text and "/" not in text:
-            text = text.rsplit("@", 1)[1]
-        text = "//" + text
-    try:
-        host = urlsplit(text).hostname
-    except ValueError:
-        return None
-    if not host:
-        return None
-    host = host.rstrip(".")
-    if host.startswith("www."):
-        host = host[4:]
-    if not host or any(c.isspace() or c in "/\\@<>\"'" for c in host):
-        return None
-    return host
-
-
 # --------------------------------------------------------------------------- functions
 
 
@@ -776,7 +746,7 @@ def _startswith(args: list[Any], pos: int) -> Any:
 
 
 def _domain(args: list[Any], pos: int) -> Any:
-    return normalise_domain(args[0])
+    return host_of(args[0])
 
 
 def _round(args: list[Any], pos: int) -> Any:

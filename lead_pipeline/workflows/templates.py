@@ -28,7 +28,7 @@ import jinja2.meta
 from jinja2 import nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
-from lead_pipeline.workflows.expressions import normalise_domain
+from lead_pipeline.domains import host_of
 
 __all__ = [
     "MAX_TEMPLATE_LENGTH",
@@ -79,7 +79,7 @@ def _truncate_words(value: Any, count: int = 50, end: str = "…") -> str:
 
 
 def _domain(value: Any) -> str:
-    return normalise_domain(value) or ""
+    return host_of(value) or ""
 
 
 class _Environment(ImmutableSandboxedEnvironment):

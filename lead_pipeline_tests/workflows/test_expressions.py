@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from lead_pipeline.domains import host_of as normalise_domain
 from lead_pipeline.workflows.expressions import (
     FUNCTIONS,
     MAX_DEPTH,
@@ -14,7 +15,6 @@ from lead_pipeline.workflows.expressions import (
     ExpressionEvaluationError,
     compile_expression,
     compile_where,
-    normalise_domain,
 )
 
 
