@@ -1,7 +1,8 @@
 """The async row runner: one shard's rows, ``slots`` at a time, nodes in order.
 
-Every node result is written before the row's next node starts, so a crash
-loses at most the node each in-flight row was running. A row's failure is
+Every node result is committed before the row's next node starts, so a crash
+loses at most the node each in-flight row was running; the results of rows in
+flight share commits (``store/committer.py``). A row's failure is
 recorded and the shard goes on: only the rows themselves carry errors.
 """
 
@@ -22,6 +23,7 @@ from lead_pipeline.engine.selection import RowWork, Shard
 from lead_pipeline.engine.services import Services, open_services
 from lead_pipeline.engine.summary import ShardSummary
 from lead_pipeline.store import FAILED, OK, SKIPPED, LeadStore, NodeResult
+from lead_pipeline.store.committer import GroupCommitter, group_commit
 from lead_pipeline.store.lead_store import utcnow
 
 log = logging.getLogger(__name__)
@@ -85,6 +87,7 @@ class ShardRunner:
         self.params = workflow.params(options.params)
         self.summary = ShardSummary(shard=shard.index, rows=len(shard.rows))
         self.lock = lock
+        self._committer: GroupCommitter
 
     async def run(self) -> ShardSummary:
         started = time.perf_counter()
@@ -94,7 +97,10 @@ class ShardRunner:
         queue: asyncio.Queue[RowWork] = asyncio.Queue()
         for work in self.shard.rows:
             queue.put_nowait(work)
-        async with open_services(self.store, self.options, self.shard) as services:
+        async with (
+            open_services(self.store, self.options, self.shard) as services,
+            group_commit(self.store.record_results) as self._committer,
+        ):
             keeper = asyncio.create_task(self.lock.keep()) if self.lock is not None else None
             try:
                 workers = [
@@ -175,8 +181,9 @@ class ShardRunner:
                 cost=outcome.cost,
                 provider=outcome.provider,
             )
-            # Durable before the next node starts: the promise the old tool made.
-            await asyncio.to_thread(self.store.record_result, result)
+            # Durable before the next node starts: the promise the old tool made. The
+            # commit is shared with the other rows' results that arrive meanwhile.
+            await self._committer.record(result)
             if status == FAILED:
                 state.failed, state.error = True, f"{node.id}: {error}"
                 return

@@ -1,7 +1,9 @@
 """The lead store: the only code in the project that speaks SQL.
 
-Every write is its own short transaction so that a result is durable the moment
-its node ends and a killed process loses nothing already written.
+Every write is a short transaction committed before the call returns, so a
+killed process loses nothing already written. The engine hands node results
+to ``record_results`` in batches (``committer.py``): one commit for every row
+in flight, not one per result.
 """
 
 from __future__ import annotations
@@ -238,6 +240,7 @@ class LeadStore:
         self.record_results([result])
 
     def record_results(self, results: Sequence[NodeResult]) -> None:
+        """Save a batch of node outcomes in one transaction: all of them or none."""
         if not results:
             return
         values = [

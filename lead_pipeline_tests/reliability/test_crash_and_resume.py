@@ -67,6 +67,7 @@ def _uninterrupted(api: RowApi, workflows: Path, tmp_path: Path) -> dict:
         LEAD_PIPELINE_DATA_DIR=str(fresh),
         DAGSTER_HOME=str(fresh / "dagster_home"),
     )
+    env.pop("LEAD_PIPELINE_DB_URL", None)  # the reference run: a fresh SQLite store
     store = LeadStore(f"sqlite:///{fresh / 'lead_pipeline.db'}")
     store.import_rows(LEAD, lead_rows(ROWS))
     before = api.snapshot()
@@ -81,8 +82,10 @@ def _uninterrupted(api: RowApi, workflows: Path, tmp_path: Path) -> dict:
 
 
 def test_killed_runs_resume_without_calling_finished_nodes_again(
-    api: RowApi, tmp_path: Path
+    api: RowApi, tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # On both backends: results share commits (group commit) and must still be durable.
+    monkeypatch.setenv("LEAD_PIPELINE_DB_URL", db_url)
     workflows = write_workflow(tmp_path / "workflows", WORKFLOW_YAML.format(base=api.root_url))
     env = cli_env(workflows)
     store = LeadStore()
