@@ -17,6 +17,7 @@ from lead_pipeline.providers.errors import (
     NotConfigured,
     ProviderError,
     ProviderUnavailable,
+    QuotaExhausted,
     RateLimited,
     WaterfallExhausted,
 )
@@ -64,6 +65,7 @@ __all__ = [
     "ProviderResponse",
     "ProviderSession",
     "ProviderUnavailable",
+    "QuotaExhausted",
     "RateLimited",
     "RateLimiter",
     "ResponseCache",

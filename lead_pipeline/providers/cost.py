@@ -11,7 +11,7 @@ from lead_pipeline.providers.redact import get_logger
 
 PRICES_ENV = "LEAD_PIPELINE_PRICES"
 
-# USD per million input and output tokens, or USD per request for search and fetch.
+# USD per million input and output tokens, or USD per request (per match for email finders).
 # Published list prices at the time of writing; override with LEAD_PIPELINE_PRICES.
 DEFAULT_PRICES: dict[str, tuple[float, float] | float] = {
     "gpt-4o-mini": (0.15, 0.60),
@@ -29,6 +29,14 @@ DEFAULT_PRICES: dict[str, tuple[float, float] | float] = {
     "serper": 0.001,
     "brave": 0.005,
     "fetch": 0.0,
+    # Email finders charge per match only (their clients price a "no match" at 0):
+    # Hunter Starter, $49 for 2,000 searches a month; its verifier, $49 for 4,000
+    # verifications; Apollo, $0.20 per additional credit (one per enriched email);
+    # People Data Labs Pro, $98 for 350 person matches.
+    "hunter": 0.0245,
+    "hunter_verify": 0.01225,
+    "apollo": 0.20,
+    "pdl": 0.28,
 }
 
 

@@ -67,6 +67,11 @@ class ProviderUnavailable(ProviderError):
     retryable = True
 
 
+class QuotaExhausted(ProviderError):
+    """The account's credits or usage limit for the period are spent: retrying cannot
+    help, another provider might."""
+
+
 class AuthError(ProviderError):
     """401/403: the key is wrong or lacks access; retrying cannot help."""
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import ssl
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +21,7 @@ from lead_pipeline.providers.errors import (
     InvalidAnswer,
     ProviderError,
     ProviderUnavailable,
+    QuotaExhausted,
     RateLimited,
 )
 from lead_pipeline.providers.policy import CallPolicy
@@ -108,6 +109,9 @@ async def request_json(
     secret: object | None = None,
     key_env: str | None = None,
     timeouts: Timeouts | None = None,
+    answer_statuses: Collection[int] = (),
+    throttle_statuses: Collection[int] = (429,),
+    quota_statuses: Collection[int] = (),
 ) -> HttpAnswer:
     """Send one API request under ``policy`` (pace, in-flight cap, retries) and parse JSON.
 
@@ -116,6 +120,12 @@ async def request_json(
     ``key_env`` names its variable, so an :class:`AuthError` tells the operator
     what to fix. An unparseable 2xx body raises :class:`InvalidAnswer` unretried:
     whether to ask again is the provider module's decision.
+
+    Providers that use other codes say so: ``answer_statuses`` are answers, not
+    errors (People Data Labs' 404 "no match"; ``data`` is None when the body is
+    not JSON); ``throttle_statuses`` mean "slow down" (Hunter's 403);
+    ``quota_statuses`` mean the plan's credits are spent (Hunter's 429), which
+    no retry can fix, so :class:`QuotaExhausted` is raised at once.
     """
     provider = policy.provider
     retry = policy.retry
@@ -163,7 +173,21 @@ async def request_json(
                         secrets=secrets,
                     ) from None
                 return HttpAnswer(data, response.headers, status)
-            if status in (401, 403):
+            if status in answer_statuses:
+                try:
+                    data = json.loads(response.content)
+                except ValueError:
+                    data = None
+                return HttpAnswer(data, response.headers, status)
+            if status in quota_statuses:
+                raise QuotaExhausted(
+                    f"{provider}: {where} answered HTTP {status}: the account's usage limit "
+                    f"is reached: {detail}",
+                    provider=provider,
+                    status=status,
+                    secrets=secrets,
+                ) from None
+            if status in (401, 403) and status not in throttle_statuses:
                 hint = f"; check {key_env}" if key_env else ""
                 raise AuthError(
                     f"{provider}: {where} refused the credentials (HTTP {status}){hint}: {detail}",
@@ -171,11 +195,11 @@ async def request_json(
                     status=status,
                     secrets=secrets,
                 ) from None
-            if status == 429:
+            if status in throttle_statuses:
                 delay = server_wait(response.headers)
                 if delay is not None and waited + delay > retry.max_total_wait:
                     raise RateLimited(
-                        f"{provider}: {where} rate limited (HTTP 429) and asked to wait "
+                        f"{provider}: {where} rate limited (HTTP {status}) and asked to wait "
                         f"{delay:.1f}s, more than the {retry.max_total_wait:.0f}s allowed: "
                         f"{detail}",
                         provider=provider,
@@ -186,7 +210,7 @@ async def request_json(
                 if delay is not None:
                     policy.limiter.pause(delay)
                 failure = RateLimited(
-                    f"{provider}: {where} still rate limited (HTTP 429) after "
+                    f"{provider}: {where} still rate limited (HTTP {status}) after "
                     f"{attempt} attempts: {detail}",
                     provider=provider,
                     status=status,

@@ -23,6 +23,14 @@ from lead_pipeline_tests.servers.base import (
     StubServer,
     json_reply,
 )
+from lead_pipeline_tests.servers.email import (
+    APOLLO_KEY,
+    HUNTER_KEY,
+    PDL_KEY,
+    ApolloServer,
+    HunterServer,
+    PdlServer,
+)
 from lead_pipeline_tests.servers.llm import (
     DEFAULT_KEY,
     AnthropicServer,
@@ -35,13 +43,19 @@ from lead_pipeline_tests.servers.search import BRAVE_KEY, SERPER_KEY, BraveServe
 from lead_pipeline_tests.servers.web import WebServer, html_page, huge_page, redirect
 
 __all__ = [
+    "APOLLO_KEY",
     "BRAVE_KEY",
     "DEFAULT_KEY",
+    "HUNTER_KEY",
+    "PDL_KEY",
     "SERPER_KEY",
     "TLS_CERT_FILE",
     "AnthropicServer",
+    "ApolloServer",
     "BraveServer",
+    "HunterServer",
     "OpenAIServer",
+    "PdlServer",
     "RecordedRequest",
     "Reply",
     "SerperServer",

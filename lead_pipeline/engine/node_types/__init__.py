@@ -2,6 +2,7 @@
 
 from lead_pipeline.engine.node_types import (  # noqa: F401
     classify,
+    email,
     expression,
     fetch,
     founders,

@@ -1,0 +1,148 @@
+"""``work_email`` nodes: one work email per founder, through a waterfall of email finders.
+
+For each founder (name, LinkedIn profile) the finders are asked in order
+(Hunter, Apollo, People Data Labs by default) until one gives an address that
+passes the gate of :mod:`lead_pipeline.founders.emails`: well-formed, at the
+company's own domain, at or above ``min_confidence``, and, when Hunter's
+Email Verifier is available and the finder itself had not verified it, not
+reported ``invalid`` or ``disposable``. A finder's "no match" is free and is
+not a failure; only a founder for whom every finder failed fails the row (so
+a later run retries it, and the cache answers what was already paid for).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import Field
+
+from lead_pipeline.engine.registry import NodeCall, NodeConfig, NodeError, NodeOutcome, node_type
+from lead_pipeline.founders.emails import check_work_email, company_domain
+from lead_pipeline.providers import NotConfigured, ProviderError, waterfall
+from lead_pipeline.providers.email_finders import (
+    FINDERS,
+    PersonQuery,
+    configured_email_finders,
+    email_env_vars,
+    find_email,
+    verifier_configured,
+    verify_email,
+)
+
+Finder = Literal["hunter", "apollo", "pdl"]
+# Finder statuses that already mean "checked deliverable": no second opinion is bought.
+ALREADY_VERIFIED = frozenset({"valid", "verified"})
+REFUSED_BY_VERIFIER = frozenset({"invalid", "disposable"})
+
+
+class WorkEmailConfig(NodeConfig):
+    founders: str = Field(
+        default="founders", description="column holding the founders (name, title, linkedin_url)"
+    )
+    website: str = Field(default="website", description="column holding the company's website")
+    providers: list[Finder] = Field(default_factory=lambda: list(FINDERS), min_length=1)
+    verify: Literal["auto", "never"] = Field(
+        default="auto", description="check unverified addresses with Hunter's Email Verifier"
+    )
+    min_confidence: float = Field(default=0.0, ge=0, le=1)
+    limit: int = Field(default=5, ge=1, le=20, description="founders looked up per company")
+
+
+def _preflight(config: WorkEmailConfig, _services: Any) -> None:
+    if not set(config.providers) & set(configured_email_finders()):
+        raise NotConfigured("work email lookup", email_env_vars(config.providers))
+
+
+def _founders(call: NodeCall[WorkEmailConfig]) -> list[Mapping[str, Any]]:
+    founders = call.values.get(call.config.founders) or []
+    if not isinstance(founders, list):
+        raise NodeError(f"column {call.config.founders!r} is not a list of founders")
+    people = [f for f in founders if isinstance(f, Mapping) and isinstance(f.get("name"), str)]
+    return [f for f in people if f["name"].strip()][: call.config.limit]
+
+
+@node_type("work_email", WorkEmailConfig, preflight=_preflight, kinds=("api",))
+async def run_work_email(call: NodeCall[WorkEmailConfig]) -> NodeOutcome:
+    """Writes one record per founder found (email, provider, confidence, source, verification)
+    to the first output column and their number to a second, if declared."""
+    config = call.config
+    session = call.services.session
+    website = call.values.get(config.website)
+    domain = company_domain(website)
+    columns = list(call.outputs)
+    founders = _founders(call)
+    if domain is None or not founders:
+        note = "no website to look up work emails at" if domain is None else "no founders"
+        outputs: dict[str, Any] = {columns[0]: []}
+        if len(columns) > 1:
+            outputs[columns[1]] = 0
+        return NodeOutcome(outputs=outputs, note=note)
+    company = call.values.get("name") if isinstance(call.values.get("name"), str) else None
+    verify = config.verify == "auto" and verifier_configured()
+    found: list[dict[str, Any]] = []
+    cost = 0.0
+    answered: list[str] = []
+    for founder in founders:
+        person = PersonQuery(
+            full_name=founder["name"].strip(),
+            domain=domain,
+            company=company,
+            linkedin_url=founder.get("linkedin_url") if founder.get("linkedin_url") else None,
+        )
+        verdicts: dict[str, str | None] = {}
+
+        async def passes(data: Any, person: PersonQuery = person, verdicts=verdicts) -> bool:
+            nonlocal cost
+            if not isinstance(data, dict):
+                return False
+            check = check_work_email(data.get("email"), website)
+            confidence = data.get("confidence")
+            if not check.ok:
+                return False
+            if isinstance(confidence, int | float) and confidence < config.min_confidence:
+                return False
+            status = data.get("verification")
+            if verify and (status or "").lower() not in ALREADY_VERIFIED:
+                try:
+                    checked = await verify_email(check.email or "", session=session)
+                except ProviderError:
+                    checked = None  # the verifier is optional: keep the finder's word
+                if checked is not None:
+                    cost += checked.cost
+                    status = checked.data["status"]
+                    if status in REFUSED_BY_VERIFIER:
+                        return False
+            verdicts[check.email or ""] = status
+            return True
+
+        async def ask(provider: str, person: PersonQuery = person) -> Any:
+            return await find_email(person, provider=provider, session=session)
+
+        try:
+            result = await waterfall(config.providers, ask, validate=passes)
+        except ProviderError as exc:
+            raise NodeError(f"{person.full_name}: {exc}") from None
+        cost += result.cost
+        if not result.found:
+            continue
+        email = check_work_email(result.value["email"], website).email
+        assert email is not None
+        answered.append(result.provider or "")
+        found.append(
+            {
+                "name": person.full_name,
+                "title": founder.get("title"),
+                "linkedin_url": founder.get("linkedin_url"),
+                "email": email,
+                "provider": result.provider,
+                "confidence": result.value.get("confidence"),
+                "source": result.value.get("source"),
+                "verification": verdicts.get(email),
+            }
+        )
+    outputs = {columns[0]: found}
+    if len(columns) > 1:
+        outputs[columns[1]] = len(found)
+    providers = "+".join(dict.fromkeys(answered)) or None
+    return NodeOutcome(outputs=outputs, cost=cost, provider=providers)

@@ -1,0 +1,372 @@
+"""Work email finders: Hunter's Email Finder, Apollo's People Match, People Data Labs'
+Person Enrichment, and Hunter's Email Verifier, normalised to one answer shape.
+
+Each provider's documented wire protocol, as read for this module:
+
+- **Hunter** (https://hunter.io/api-documentation/v2#email-finder):
+  ``GET /v2/email-finder?domain=&first_name=&last_name=`` (or ``full_name``) with
+  the key in ``X-API-KEY`` (``api_key=`` in the query also works; we never put
+  keys in URLs). 200 with ``data.email`` (null when nothing is found),
+  ``data.score`` (0-100), ``data.sources[].uri`` and ``data.verification.status``.
+  Errors: 401 bad key, **403 rate limit reached** (15 requests/s, 500/min per
+  key), **429 usage limit reached** (the month's credits are spent). Billing
+  (help.hunter.io "What is a request and how is it counted"): one search credit
+  per email found; "no requests are counted if Hunter cannot provide an email".
+  The Email Verifier (``GET /v2/email-verifier?email=``; 10 requests/s, 300/min)
+  answers ``data.status`` (valid, invalid, accept_all, webmail, disposable,
+  unknown) and costs one verification credit per address processed.
+- **Apollo** (https://docs.apollo.io/reference/people-enrichment):
+  ``POST /api/v1/people/match`` with ``X-Api-Key`` and a JSON body of
+  ``first_name``, ``last_name``, ``domain``, ``organization_name``,
+  ``linkedin_url``; answers ``{"person": {...}}``, ``person`` null when no one
+  matches. "Credits are charged only if credit-consuming data is found: 1 credit
+  for demographics or email"; an unmatched person consumes none. An email Apollo
+  has not unlocked comes back as a placeholder (``email_not_unlocked@domain.com``),
+  which the validator refuses. Limits are fixed windows per minute, hour and day
+  by plan; a 429 is paced by ``Retry-After`` or backoff.
+- **People Data Labs** (https://docs.peopledatalabs.com/docs/reference-person-enrichment-api):
+  ``GET /v5/person/enrich`` with ``X-Api-Key``; 200 with ``likelihood`` (1-10)
+  and ``data`` (``work_email``, ``job_company_website``...) on a match, **404 when
+  no one matches**, "We charge per match". ``required=work_email`` makes a
+  record without a work email a 404 (not charged). 100 requests/min free, 1,000
+  paid, fixed 60-second windows; every answer carries ``x-ratelimit-remaining``
+  (JSON per window, e.g. ``{"minute": 99}``) and ``x-ratelimit-reset``; a 429
+  follows once remaining reaches zero (docs.peopledatalabs.com usage limits).
+
+A finder answer is ``None`` (no match, free) or ``{"email", "confidence" (0-1),
+"source", "verification"}``; whether the address is a *work* email of *this*
+company is the caller's validator's decision (:mod:`lead_pipeline.founders.emails`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from lead_pipeline import settings
+from lead_pipeline.providers.errors import InvalidAnswer, NotConfigured
+from lead_pipeline.providers.http import HttpAnswer, request_json
+from lead_pipeline.providers.policy import CallPolicy, Paid, ProviderResponse
+from lead_pipeline.providers.retry import parse_reset
+from lead_pipeline.providers.session import ProviderSession
+
+HUNTER = "hunter"
+APOLLO = "apollo"
+PDL = "pdl"
+HUNTER_VERIFY = "hunter_verify"
+
+
+@dataclass(frozen=True)
+class FinderBackend:
+    name: str
+    key_env: str
+    base_url_env: str
+    default_base_url: str
+    # Documented default pace per key, used by ``--plan`` for its time estimate.
+    requests_per_second: float
+
+
+BACKENDS = {
+    HUNTER: FinderBackend(HUNTER, "HUNTER_API_KEY", "HUNTER_BASE_URL", "https://api.hunter.io", 15),
+    APOLLO: FinderBackend(
+        APOLLO, "APOLLO_API_KEY", "APOLLO_BASE_URL", "https://api.apollo.io", 50 / 60
+    ),
+    PDL: FinderBackend(
+        PDL, "PDL_API_KEY", "PDL_BASE_URL", "https://api.peopledatalabs.com", 100 / 60
+    ),
+}
+FINDERS = tuple(BACKENDS)
+# The verifier shares Hunter's key and base URL; its own documented pace is 10/s.
+VERIFY_REQUESTS_PER_SECOND = 10.0
+
+
+def configured_email_finders() -> list[str]:
+    """Email finders with a key set, in preference order."""
+    return [name for name, b in BACKENDS.items() if settings.secret(b.key_env) is not None]
+
+
+def email_env_vars(providers: tuple[str, ...] | list[str] = FINDERS) -> list[str]:
+    """The variables that would configure these finders, for "not configured" messages."""
+    return [BACKENDS[p].key_env for p in providers]
+
+
+def verifier_configured() -> bool:
+    return settings.secret(BACKENDS[HUNTER].key_env) is not None
+
+
+@dataclass(frozen=True)
+class PersonQuery:
+    """Who to look for: a name at a company domain, with what else is known."""
+
+    full_name: str
+    domain: str
+    company: str | None = None
+    linkedin_url: str | None = None
+
+    @property
+    def first_name(self) -> str:
+        return self.full_name.split()[0] if self.full_name.split() else ""
+
+    @property
+    def last_name(self) -> str:
+        parts = self.full_name.split()
+        return parts[-1] if len(parts) > 1 else ""
+
+    def as_request(self) -> dict[str, Any]:
+        """The normalised question, for the cache key: whitespace and case never matter."""
+        return {
+            "name": " ".join(self.full_name.split()).lower(),
+            "domain": self.domain.lower(),
+            "company": (self.company or "").strip().lower() or None,
+            "linkedin_url": self.linkedin_url or None,
+        }
+
+
+def _base(backend: FinderBackend) -> str:
+    return (settings.env(backend.base_url_env) or backend.default_base_url).rstrip("/")
+
+
+def _key(backend: FinderBackend, what: str) -> settings.Secret:
+    key = settings.secret(backend.key_env)
+    if key is None:
+        raise NotConfigured(what, [backend.key_env])
+    return key
+
+
+def finder_request(provider: str, person: PersonQuery) -> dict[str, Any]:
+    """What the cache keys a finder call by (no key, the base URL included)."""
+    return {"base_url": _base(BACKENDS[provider]), **person.as_request()}
+
+
+def verify_request(email: str) -> dict[str, Any]:
+    return {"base_url": _base(BACKENDS[HUNTER]), "verify": email.strip().lower()}
+
+
+def _text(value: Any) -> str | None:
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def _object(data: Any, provider: str) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise InvalidAnswer(f"{provider}: answer is not a JSON object", provider=provider)
+    return data
+
+
+def parse_hunter(data: Any) -> dict[str, Any] | None:
+    body = _object(data, HUNTER).get("data")
+    if not isinstance(body, dict):
+        raise InvalidAnswer("hunter: answer has no 'data' object", provider=HUNTER)
+    email = _text(body.get("email"))
+    if email is None:
+        return None
+    score = body.get("score")
+    sources = body.get("sources") if isinstance(body.get("sources"), list) else []
+    uris = [u for s in sources if isinstance(s, dict) and (u := _text(s.get("uri")))]
+    verification = body.get("verification")
+    status = _text(verification.get("status")) if isinstance(verification, dict) else None
+    return {
+        "email": email,
+        "confidence": round(score / 100, 2) if isinstance(score, int | float) else None,
+        "source": uris[0] if uris else "hunter:email-finder",
+        "verification": status,
+    }
+
+
+# Apollo's email_status, as a confidence: "verified" is checked by Apollo, the
+# others are its guesses from the company's address pattern.
+APOLLO_CONFIDENCE = {"verified": 0.95, "likely to engage": 0.8, "extrapolated": 0.5, "guessed": 0.5}
+
+
+def parse_apollo(data: Any) -> dict[str, Any] | None:
+    person = _object(data, APOLLO).get("person")
+    if person is None:
+        return None
+    if not isinstance(person, dict):
+        raise InvalidAnswer("apollo: 'person' is not an object", provider=APOLLO)
+    email = _text(person.get("email"))
+    if email is None:
+        return None
+    status = _text(person.get("email_status"))
+    return {
+        "email": email,
+        "confidence": APOLLO_CONFIDENCE.get((status or "").lower()),
+        "source": f"apollo:person/{person['id']}" if _text(person.get("id")) else "apollo",
+        "verification": status,
+    }
+
+
+def parse_pdl(answer: HttpAnswer) -> dict[str, Any] | None:
+    if answer.status == 404:
+        return None
+    body = _object(answer.data, PDL)
+    record = body.get("data")
+    if not isinstance(record, dict):
+        raise InvalidAnswer("pdl: answer has no 'data' object", provider=PDL)
+    email = _text(record.get("work_email"))
+    if email is None:
+        return None
+    likelihood = body.get("likelihood")
+    return {
+        "email": email,
+        "confidence": round(likelihood / 10, 2) if isinstance(likelihood, int | float) else None,
+        "source": f"pdl:person/{record['id']}" if _text(record.get("id")) else "pdl",
+        "verification": None,
+    }
+
+
+def _pdl_pace(policy: CallPolicy, answer: HttpAnswer) -> None:
+    """PDL sends its remaining quota as JSON per window; pause when one is spent.
+
+    The shared ``quota_exhausted_wait`` reads plain numbers only, so a window
+    spent would otherwise cost one 429 before the pause.
+    """
+    raw = answer.headers.get("x-ratelimit-remaining")
+    if not raw:
+        return
+    try:
+        remaining = json.loads(raw.replace("'", '"'))
+    except ValueError:
+        return
+    values = remaining.values() if isinstance(remaining, dict) else [remaining]
+    if any(isinstance(v, int | float) and v <= 0 for v in values):
+        reset = parse_reset(answer.headers.get("x-ratelimit-reset", "")) or 60.0
+        policy.limiter.pause(min(reset, policy.retry.max_total_wait))
+
+
+async def _call(
+    provider: str, person: PersonQuery, session: ProviderSession, policy: CallPolicy
+) -> Paid:
+    backend = BACKENDS[provider]
+    key = _key(backend, f"email lookup via {provider}")
+    base = _base(backend)
+    common = {
+        "secret": key,
+        "key_env": backend.key_env,
+        "timeouts": session.timeouts,
+    }
+    price = policy.prices.request_cost(provider)
+    if provider == HUNTER:
+        params = {"domain": person.domain}
+        if person.last_name:
+            params |= {"first_name": person.first_name, "last_name": person.last_name}
+        else:
+            params["full_name"] = person.full_name
+        answer = await request_json(
+            session.client,
+            policy,
+            "GET",
+            f"{base}/v2/email-finder",
+            headers={"X-API-KEY": key.reveal()},
+            params=params,
+            throttle_statuses=(403,),
+            quota_statuses=(429,),
+            **common,
+        )
+        found = parse_hunter(answer.data)
+    elif provider == APOLLO:
+        body = {
+            "first_name": person.first_name,
+            "last_name": person.last_name,
+            "name": person.full_name,
+            "domain": person.domain,
+            "organization_name": person.company,
+            "linkedin_url": person.linkedin_url,
+            "reveal_personal_emails": False,
+            "reveal_phone_number": False,
+        }
+        answer = await request_json(
+            session.client,
+            policy,
+            "POST",
+            f"{base}/api/v1/people/match",
+            headers={"X-Api-Key": key.reveal(), "Content-Type": "application/json"},
+            json_body={k: v for k, v in body.items() if v not in (None, "")},
+            **common,
+        )
+        found = parse_apollo(answer.data)
+    else:
+        params = {
+            "name": person.full_name,
+            "company": person.domain,
+            "required": "work_email",
+            "titlecase": "false",
+        }
+        if person.linkedin_url:
+            params["profile"] = person.linkedin_url
+        answer = await request_json(
+            session.client,
+            policy,
+            "GET",
+            f"{base}/v5/person/enrich",
+            headers={"X-Api-Key": key.reveal()},
+            params=params,
+            answer_statuses=(404,),
+            **common,
+        )
+        _pdl_pace(policy, answer)
+        found = parse_pdl(answer)
+    # All three charge per match, never for "nobody found".
+    return Paid(found, price if found is not None else 0.0)
+
+
+async def find_email(
+    person: PersonQuery,
+    *,
+    provider: str,
+    session: ProviderSession,
+    use_cache: bool = True,
+) -> ProviderResponse:
+    """Ask one finder for ``person``'s email; ``data`` is None or the normalised answer.
+
+    "No match" answers are cached too: asking again next week would find the
+    same nothing, and a re-run after a crash must not pay twice for anything.
+    """
+    if provider not in BACKENDS:
+        raise ValueError(f"unknown email finder {provider!r}; use one of {list(BACKENDS)}")
+    policy = session.policy(provider)
+    _key(BACKENDS[provider], f"email lookup via {provider}")
+    return await policy.run(
+        finder_request(provider, person),
+        lambda: _call(provider, person, session, policy),
+        use_cache=use_cache,
+    )
+
+
+def parse_verification(data: Any) -> dict[str, Any]:
+    body = _object(data, HUNTER).get("data")
+    if not isinstance(body, dict) or _text(body.get("status")) is None:
+        raise InvalidAnswer("hunter: verifier answer has no 'data.status'", provider=HUNTER)
+    score = body.get("score")
+    return {"status": body["status"].strip().lower(), "score": score}
+
+
+async def verify_email(
+    email: str, *, session: ProviderSession, use_cache: bool = True
+) -> ProviderResponse:
+    """Hunter's Email Verifier; ``data`` is ``{"status", "score"}``.
+
+    Priced as ``hunter_verify``: one verification credit per address processed.
+    """
+    backend = BACKENDS[HUNTER]
+    key = _key(backend, "email verification via hunter")
+    policy = session.policy(HUNTER_VERIFY)
+    base = _base(backend)
+
+    async def call() -> Paid:
+        answer = await request_json(
+            session.client,
+            policy,
+            "GET",
+            f"{base}/v2/email-verifier",
+            headers={"X-API-KEY": key.reveal()},
+            params={"email": email},
+            secret=key,
+            key_env=backend.key_env,
+            timeouts=session.timeouts,
+            throttle_statuses=(403,),
+            quota_statuses=(429,),
+        )
+        return Paid(parse_verification(answer.data), policy.prices.request_cost(HUNTER_VERIFY))
+
+    return await policy.run(verify_request(email), call, use_cache=use_cache)
