@@ -5,8 +5,8 @@ placeholder for an address the account has not unlocked, a string that is not
 an address at all. An email is kept only when it is well-formed (the
 ``email-validator`` library, syntax only: no DNS lookup at run time) and its
 domain is the company's own site (same registrable domain, so ``mail.acme.com``
-belongs to ``acme.com`` but ``acme.vercel.app`` does not belong to
-``other.vercel.app``).
+belongs to ``acme.com`` but ``other.vercel.app`` does not belong to
+``acme.vercel.app``: the Public Suffix List of :mod:`lead_pipeline.domains`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 
-from lead_pipeline.founders.identity import registrable_domain, website_host
+from lead_pipeline.domains import domain_name, registrable_domain
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class EmailCheck:
 
 def company_domain(website: Any) -> str | None:
     """The registrable domain of a lead's website, or None when it has none usable."""
-    host = website_host(website) if isinstance(website, str) else None
+    host = domain_name(website)
     return registrable_domain(host) if host else None
 
 

@@ -182,9 +182,10 @@ def test_with_a_search_key_the_sensor_runs_the_whole_chain(
     leads_dir: Path, defs: dg.Definitions, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SERPER_API_KEY", "serper-test-key-123456")
+    monkeypatch.setenv("HUNTER_API_KEY", "hunter-test-key-123456")  # founder_email's finder
     write(leads_dir / "full.json", ROWS)
     [request] = Sensor(defs).tick().run_requests or []
-    assert request.asset_selection == [B2B, FOUNDERS]
+    assert request.asset_selection == [B2B, FOUNDERS, dg.AssetKey("founder_email")]
     assert SKIPPED_TAG not in request.tags
 
 
