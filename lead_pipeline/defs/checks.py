@@ -9,9 +9,8 @@ None of them blocks downstream workflows: a few failed rows in ``b2b_only``
 should not stop ``founder_linkedin`` from enriching the rest.
 """
 
-import math
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,8 +20,8 @@ from pydantic import Field
 from lead_pipeline.defs.partitions import lead_lists_partitions
 from lead_pipeline.defs.resources import LeadStoreResource
 from lead_pipeline.engine.compile import CompiledWorkflow
-from lead_pipeline.founders import is_canonical_profile_url
 from lead_pipeline.store import OK, LeadStore
+from lead_pipeline.workflows.outputs import output_validator
 
 COVERAGE = "coverage"
 FAILURE_RATE = "failure_rate"
@@ -30,9 +29,6 @@ VALIDITY = "output_validity"
 CHECK_NAMES = (COVERAGE, FAILURE_RATE, VALIDITY)
 DEFAULT_MAX_FAILURE_RATE = 0.10
 EXAMPLES = 10
-
-# A value that breaks a rule: the rule returns why, or None when the value is fine.
-Rule = Callable[[Any], str | None]
 
 
 class CheckSettings(dg.ConfigurableResource):
@@ -44,64 +40,6 @@ class CheckSettings(dg.ConfigurableResource):
         le=1,
         description="the failure-rate check fails above this share of processed rows",
     )
-
-
-# ---- output validity rules --------------------------------------------------
-
-_TYPES: dict[str, tuple[type, ...]] = {
-    "string": (str,),
-    "integer": (int,),
-    "number": (int, float),
-    "boolean": (bool,),
-    "array": (list,),
-    "object": (dict,),
-}
-
-
-def type_error(declared: str, value: Any) -> str | None:
-    """Why ``value`` is not of the declared output type (None is always allowed)."""
-    if value is None:
-        return None
-    if isinstance(value, bool) and declared in ("integer", "number"):
-        return f"expected {declared}, got boolean"
-    if not isinstance(value, _TYPES[declared]):
-        return f"expected {declared}, got {type(value).__name__}"
-    if isinstance(value, float) and not math.isfinite(value):
-        return f"expected a finite {declared}, got {value}"
-    return None
-
-
-def _confidence(value: Any) -> str | None:
-    if isinstance(value, int | float) and not isinstance(value, bool) and 0.5 <= value <= 1:
-        return None
-    return f"{value!r} is not within [0.5, 1]"
-
-
-def _founders(value: Any) -> str | None:
-    if not isinstance(value, list):
-        return None  # the type rule reports it
-    for person in value:
-        if not isinstance(person, dict):
-            return f"a founder is {type(person).__name__}, not an object"
-        url = person.get("linkedin_url")
-        if not is_canonical_profile_url(url):
-            return f"linkedin_url {url!r} is not a canonical LinkedIn profile URL"
-    return None
-
-
-def _founder_count(value: Any) -> str | None:
-    if isinstance(value, int) and not isinstance(value, bool) and value < 0:
-        return f"{value} is negative"
-    return None
-
-
-# Rules beyond the declared type, per (workflow, output column). Two workflows
-# never write the same column, so the pair names one column of one workflow.
-RULES: dict[tuple[str, str], Rule] = {
-    ("b2b_only", "b2b_confidence"): _confidence,
-    ("founder_linkedin", "founders"): _founders,
-    ("founder_linkedin", "founder_count"): _founder_count,
-}
 
 
 # ---- evaluation -------------------------------------------------------------
@@ -154,13 +92,12 @@ def evaluate(store: LeadStore, workflow: CompiledWorkflow, lead_list: str) -> Ev
             stale = stale or result.config_hash != node.config_hash
             if result.status != OK:
                 continue
-            for column, spec in node.spec.outputs.items():
-                value = (result.outputs or {}).get(column)
+            validator = output_validator(node.spec.outputs, node.id)
+            for column in node.spec.outputs:
                 found.values_checked += 1
-                rule = RULES.get((workflow.name, column))
-                why = type_error(spec.type, value) or (rule(value) if rule else None)
+                why = validator.problem(column, (result.outputs or {}).get(column))
                 if why is not None:
-                    found.invalid.append(f"row {row_id!r}, node {node_id!r}, {column}: {why}")
+                    found.invalid.append(f"row {row_id!r}, node {node_id!r}, {why}")
         found.stale += stale
     return found
 
@@ -232,20 +169,20 @@ def results(
 
 
 def _specs(workflow: CompiledWorkflow) -> list[dg.AssetCheckSpec]:
+    constrained = [
+        column
+        for node in workflow.nodes
+        for column, spec in node.spec.outputs.items()
+        if spec.model_dump(exclude_none=True).keys() - {"type", "description", "preview"}
+    ]
     descriptions = {
         COVERAGE: "Every row the workflow should process has a result under the current "
         "version of each node (rows outside `where` count as done).",
         FAILURE_RATE: "At most `resources.checks.config.max_failure_rate` (default "
         f"{DEFAULT_MAX_FAILURE_RATE:.0%}) of the processed rows failed.",
-        VALIDITY: "Every stored output value has its declared type"
-        + (
-            " and passes the column's own rule ("
-            + ", ".join(column for wf, column in RULES if wf == workflow.name)
-            + ")"
-            if any(wf == workflow.name for wf, _ in RULES)
-            else ""
-        )
-        + ".",
+        VALIDITY: "Every stored output value has its declared type and meets its declared "
+        "constraints (the validator the runner checks new values with)"
+        + (f": {', '.join(constrained)}." if constrained else "."),
     }
     with warnings.catch_warnings():
         # Partitioned checks are a preview feature in Dagster 1.13; they are what

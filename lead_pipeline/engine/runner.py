@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass
@@ -25,38 +26,23 @@ from lead_pipeline.engine.summary import ShardSummary
 from lead_pipeline.store import FAILED, OK, SKIPPED, LeadStore, NodeResult
 from lead_pipeline.store.committer import GroupCommitter, group_commit
 from lead_pipeline.store.lead_store import utcnow
+from lead_pipeline.workflows.outputs import InvalidOutput, output_validator
 
 log = logging.getLogger(__name__)
 
-_TYPE_CHECKS: dict[str, tuple[type, ...]] = {
-    "string": (str,),
-    "integer": (int,),
-    "number": (int, float),
-    "boolean": (bool,),
-    "array": (list, tuple),
-    "object": (dict,),
-}
-
 
 def _check_outputs(node: CompiledNode, outputs: dict[str, Any]) -> dict[str, Any]:
-    """Keep declared columns only, and refuse values of the wrong type.
+    """Keep declared columns only, and refuse a value that breaks its declaration.
 
-    A node that returns an undeclared column is a bug in the node; one that
-    returns a string for a boolean would poison every later ``where``.
+    One validator (``workflows.outputs``) built from the node's declared
+    outputs: the type, the constraints, and no NaN or infinity anywhere. A
+    node that returns a string for a boolean, or a confidence of 7, would
+    poison every later ``where`` and export; it fails the row instead.
     """
-    checked: dict[str, Any] = {}
-    for column, spec in node.spec.outputs.items():
-        value = outputs.get(column)
-        if value is not None:
-            allowed = _TYPE_CHECKS[spec.type]
-            wrong_bool = isinstance(value, bool) and spec.type in ("integer", "number")
-            if not isinstance(value, allowed) or wrong_bool:
-                raise NodeError(
-                    f"node {node.id!r} output {column!r}: expected {spec.type}, "
-                    f"got {type(value).__name__}"
-                )
-        checked[column] = value
-    return checked
+    try:
+        return output_validator(node.spec.outputs, node.id).check(outputs)
+    except InvalidOutput as exc:
+        raise NodeError(f"invalid output {exc}") from None
 
 
 @dataclass
@@ -183,7 +169,18 @@ class ShardRunner:
             )
             # Durable before the next node starts: the promise the old tool made. The
             # commit is shared with the other rows' results that arrive meanwhile.
-            await self._committer.record(result)
+            try:
+                await self._committer.record(result)
+            except Exception as exc:
+                if status == FAILED:
+                    raise
+                # The store refused what the validator let through: record the row as
+                # failed with the reason, so the store and the run's counts agree.
+                log.exception("row %s: storing node %s's result failed", state.work.row_id, node.id)
+                status = FAILED
+                error = services.redact(f"could not store the result: {type(exc).__name__}: {exc}")
+                result = dataclasses.replace(result, status=FAILED, outputs=None, error=error)
+                await self._committer.record(result)
             if status == FAILED:
                 state.failed, state.error = True, f"{node.id}: {error}"
                 return

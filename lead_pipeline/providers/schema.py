@@ -1,13 +1,16 @@
 """JSON Schemas for an LLM node's declared outputs, and a validator for their answers.
 
 Strict structured output (OpenAI) requires every object to list all its
-properties as required and forbid others; building the schema here, from the
-node's ``{column: type}`` declaration, keeps that rule in one place.
+properties as required and forbid others; building the schema here keeps that
+rule in one place. A workflow's ``llm`` node passes the column schemas its
+output validator generates (``workflows.outputs``), constraints included;
+direct callers may pass the ``{column: "type"}`` shorthand.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -110,7 +113,11 @@ def _type_ok(value: Any, name: str) -> bool:
 def validate(value: Any, schema: Mapping[str, Any], path: str = "$") -> list[str]:
     """Problems of ``value`` against the subset of JSON Schema :func:`build_schema`
     emits (type, properties, required, additionalProperties, items, enum,
-    minimum, maximum). An empty list means valid."""
+    minimum, maximum, pattern, maxLength, maxItems). An empty list means valid.
+
+    The answer is checked again by the node's output validator
+    (``workflows.outputs``) before it is stored; this check decides whether
+    the LLM is asked once more."""
     types = schema.get("type")
     names = types if isinstance(types, list) else [types] if types else []
     if names and not any(_type_ok(value, n) for n in names):
@@ -118,6 +125,11 @@ def validate(value: Any, schema: Mapping[str, Any], path: str = "$") -> list[str
     problems: list[str] = []
     if "enum" in schema and value not in schema["enum"]:
         problems.append(f"{path}: {value!r} is not one of {schema['enum']!r}")
+    if isinstance(value, str):
+        if "pattern" in schema and re.search(schema["pattern"], value) is None:
+            problems.append(f"{path}: {value!r} does not match {schema['pattern']!r}")
+        if "maxLength" in schema and len(value) > schema["maxLength"]:
+            problems.append(f"{path}: longer than {schema['maxLength']} characters")
     if isinstance(value, int | float) and not isinstance(value, bool):
         if "minimum" in schema and value < schema["minimum"]:
             problems.append(f"{path}: {value} is below {schema['minimum']}")
@@ -133,6 +145,8 @@ def validate(value: Any, schema: Mapping[str, Any], path: str = "$") -> list[str
         for name, sub in props.items():
             if name in value:
                 problems += validate(value[name], sub, f"{path}.{name}")
+    if isinstance(value, list) and "maxItems" in schema and len(value) > schema["maxItems"]:
+        problems.append(f"{path}: more than {schema['maxItems']} items")
     if isinstance(value, list) and isinstance(schema.get("items"), Mapping):
         for i, item in enumerate(value):
             problems += validate(item, schema["items"], f"{path}[{i}]")

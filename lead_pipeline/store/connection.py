@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 SQLITE_BUSY_TIMEOUT_MS = 60_000
+
+
+def strict_json(value: Any) -> str:
+    """JSON as both backends accept it: NaN and infinity are refused, not written.
+
+    Python's default writes ``NaN``, which SQLite stores and PostgreSQL rejects
+    mid-transaction; refusing it on both means one backend never keeps what the
+    other would lose. Outputs are checked before they get here
+    (``workflows.outputs``); this is the last line for every other JSON column.
+    """
+    return json.dumps(value, allow_nan=False)
 
 
 def make_engine(url: str) -> Engine:
@@ -20,12 +34,13 @@ def make_engine(url: str) -> Engine:
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, future=True)
+        return create_engine(url, pool_pre_ping=True, future=True, json_serializer=strict_json)
 
     engine = create_engine(
         url,
         connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
         future=True,
+        json_serializer=strict_json,
     )
 
     @event.listens_for(engine, "connect")

@@ -252,7 +252,8 @@ class LeadStore:
                 "node_index": r.node_index,
                 "status": r.status,
                 "outputs": r.outputs,
-                "error": r.error,
+                # PostgreSQL's text cannot hold NUL; SQLite's can: write what both keep.
+                "error": None if r.error is None else r.error.replace("\x00", "\\x00"),
                 "attempts": r.attempts,
                 "started_at": r.started_at,
                 "finished_at": r.finished_at,

@@ -12,21 +12,80 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 OutputType = Literal["string", "integer", "number", "boolean", "array", "object"]
 IDENTIFIER = r"^[a-z_][a-z0-9_]{0,63}$"
 WORKFLOW_NAME = r"^[a-z0-9][a-z0-9_]{0,63}$"
 
 
+def _shorthand_specs(value: Any) -> Any:
+    """``{is_b2b: boolean}`` as well as the long form; a list names string columns."""
+    if isinstance(value, dict):
+        return {k: ({"type": v} if isinstance(v, str) else v) for k, v in value.items()}
+    if isinstance(value, list):
+        return {k: {"type": "string"} for k in value}
+    return value
+
+
 class OutputSpec(BaseModel):
-    """One column a node writes."""
+    """One column a node writes, and the constraints every stored value of it meets.
+
+    The constraints are checked on every value a node returns (see
+    ``lead_pipeline.workflows.outputs``): a value that breaks one fails the
+    node for that row instead of being stored. ``items`` declares the fields
+    of each object in an array (e.g. each founder).
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     type: OutputType = "string"
     description: str = ""
     preview: bool = True  # shown in the materialization's preview table
+    minimum: int | float | None = None
+    maximum: int | float | None = None
+    enum: list[str | int | float | bool] | None = Field(default=None, min_length=1)
+    pattern: str | None = None
+    max_length: int | None = Field(default=None, ge=0)
+    items: dict[str, OutputSpec] | None = None
+
+    @field_validator("items", mode="before")
+    @classmethod
+    def _items_shorthand(cls, value: Any) -> Any:
+        return _shorthand_specs(value)
+
+    @field_validator("pattern")
+    @classmethod
+    def _pattern_compiles(cls, value: str | None) -> str | None:
+        import re
+
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"pattern {value!r} is not a regular expression: {exc}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _constraints_fit_the_type(self) -> OutputSpec:
+        numeric = self.type in ("integer", "number")
+        misplaced = [
+            name
+            for name, allowed in (
+                ("minimum", numeric),
+                ("maximum", numeric),
+                ("enum", numeric or self.type == "string"),
+                ("pattern", self.type == "string"),
+                ("max_length", self.type in ("string", "array")),
+                ("items", self.type == "array"),
+            )
+            if getattr(self, name) is not None and not allowed
+        ]
+        if misplaced:
+            raise ValueError(f"{', '.join(misplaced)} cannot constrain a {self.type} output")
+        if self.minimum is not None and self.maximum is not None and self.minimum > self.maximum:
+            raise ValueError(f"minimum {self.minimum} is above maximum {self.maximum}")
+        return self
 
 
 class NodeSpec(BaseModel):
@@ -42,12 +101,7 @@ class NodeSpec(BaseModel):
     @field_validator("outputs", mode="before")
     @classmethod
     def _shorthand(cls, value: Any) -> Any:
-        # Allow ``outputs: {is_b2b: boolean}`` as well as the long form.
-        if isinstance(value, dict):
-            return {k: ({"type": v} if isinstance(v, str) else v) for k, v in value.items()}
-        if isinstance(value, list):
-            return {k: {"type": "string"} for k in value}
-        return value
+        return _shorthand_specs(value)
 
     @field_validator("outputs")
     @classmethod

@@ -26,6 +26,7 @@ from lead_pipeline.providers import (
     configured_llm_backends,
     llm_configured,
 )
+from lead_pipeline.workflows.outputs import output_validator
 from lead_pipeline.workflows.templates import render
 
 
@@ -60,7 +61,8 @@ async def run_llm(call: NodeCall[LlmConfig]) -> NodeOutcome:
     config = call.config
     if not _available(config):
         return NodeOutcome(outputs={}, skipped=True, note=UNCONFIGURED_NOTE)
-    outputs = {column: spec.type for column, spec in call.outputs.items()}
+    # The schema comes from the validator the runner checks the answer with.
+    outputs = output_validator(call.outputs, "llm").column_schemas()
     try:
         response = await complete_json(
             render(config.prompt, call.values, params=call.params),
