@@ -22,6 +22,7 @@ import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
+from lead_pipeline.settings import reset_settings
 from lead_pipeline.store import LeadStore
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -54,6 +55,7 @@ def _isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("DAGSTER_HOME", str(data / "dagster_home"))
     for name in ("LEAD_PIPELINE_DB_URL", "LEAD_PIPELINE_WORKFLOWS", "LEAD_PIPELINE_LEADS_DIR"):
         monkeypatch.delenv(name, raising=False)
+    reset_settings()  # settings cached by an earlier test are not this test's
     return data
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from lead_pipeline import settings
 from lead_pipeline.cli import main
+from lead_pipeline.settings import get_settings
 from lead_pipeline.store import OK, LeadStore, NodeResult
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -45,7 +45,7 @@ def test_import_registers_a_partition_and_is_idempotent(
     from lead_pipeline.defs.partitions import LEAD_LISTS, instance
 
     assert instance().get_dynamic_partitions(LEAD_LISTS) == ["yc-f25"]
-    assert (settings.dagster_home() / "dagster.yaml").is_file()
+    assert (get_settings().dagster_home / "dagster.yaml").is_file()
 
     code, out, _ = run(capsys, "import", str(SAMPLE), "--lead", "yc-f25")
     assert code == 0
@@ -88,7 +88,7 @@ def test_status_lists_and_export(capsys: pytest.CaptureFixture[str], tmp_path: P
     assert code == 0 and "mini" in out and str(leads.resolve())[:20] in out
 
     code, out, _ = run(capsys, "export", "--lead", "mini", "--format", "csv")
-    default = settings.data_dir() / "exports" / "mini.csv"
+    default = get_settings().data_dir / "exports" / "mini.csv"
     assert code == 0 and default.is_file()
     assert default.read_text().splitlines()[1] == "a.com,'=cmd(),a.com,true"
 
@@ -130,7 +130,7 @@ def test_user_errors_are_one_line_with_exit_2(
 
     code, _, err = run(capsys, "export", "--lead", "nope", "--format", "csv")
     assert code == 2 and "does not exist" in err
-    assert not (settings.data_dir() / "exports").exists()
+    assert not (get_settings().data_dir / "exports").exists()
 
 
 @pytest.mark.parametrize("name", ["../x", "a;drop table", "YC-F25"])
@@ -141,7 +141,7 @@ def test_bad_lead_names_are_refused(
         main(["import", str(SAMPLE), "--lead", name])
     assert info.value.code == 2
     assert "lowercase letters, digits" in capsys.readouterr().err
-    assert not (settings.data_dir() / "lead_pipeline.db").exists()
+    assert not (get_settings().data_dir / "lead_pipeline.db").exists()
 
 
 def test_database_password_never_printed(

@@ -11,10 +11,10 @@ import argparse
 
 from rich.console import Console
 
-from lead_pipeline import settings
 from lead_pipeline.engine.compile import WorkflowConfigError
 from lead_pipeline.leads import LeadFileError
 from lead_pipeline.providers import NotConfigured
+from lead_pipeline.settings import SettingsError, get_settings
 from lead_pipeline.store import InvalidNameError, LeadStore, UnknownLeadListError, check_name
 from lead_pipeline.workflows import WorkflowError
 
@@ -33,6 +33,7 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
     NotConfigured,
     WorkflowConfigError,
     WorkflowError,
+    SettingsError,
 )
 
 console = Console()
@@ -43,7 +44,7 @@ def open_store() -> LeadStore:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError, OperationalError
 
-    url = settings.db_url()
+    url = get_settings().db_url
     try:
         shown = make_url(url).render_as_string(hide_password=True)
     except ArgumentError:

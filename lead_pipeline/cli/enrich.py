@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from lead_pipeline import settings
 from lead_pipeline.cli.common import CliError, console, lead_name, open_store
+from lead_pipeline.settings import get_settings
 
 
 def _param(value: str) -> tuple[str, str]:
@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
                 tasks[wf.workflow], completed=done, ok=wf.ok, failed=wf.failed, rate=rate
             )
 
-    step_log = settings.data_dir() / "logs" / f"enrich-{args.lead}.log"
+    step_log = get_settings().data_dir / "logs" / f"enrich-{args.lead}.log"
     with progress:
         result = enrich(
             args.lead, args.workflow, options, store=store, on_progress=show, step_log=step_log

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from rich.table import Table
 
-from lead_pipeline import settings
 from lead_pipeline.cli.common import CliError, console, lead_name, open_store
 from lead_pipeline.leads import import_file
+from lead_pipeline.settings import get_settings
 
 
 def add(sub: argparse._SubParsersAction) -> None:
@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     except DagsterError as exc:
         raise CliError(
             f"imported {report.total} rows into {args.lead!r}, but could not add it as a "
-            f"partition of the Dagster instance at {settings.dagster_home()}: {exc}"
+            f"partition of the Dagster instance at {get_settings().dagster_home}: {exc}"
         ) from None
     table = Table(title=f"imported {args.path} into lead list {args.lead!r}")
     for column in ("added", "updated", "unchanged", "pruned", "rows in file"):

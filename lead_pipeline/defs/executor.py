@@ -22,7 +22,7 @@ from typing import Any
 
 import dagster as dg
 
-from lead_pipeline import settings
+from lead_pipeline.settings import get_settings
 
 EXECUTORS = ("multiprocess", "celery", "k8s")
 
@@ -33,7 +33,7 @@ class ExecutorConfigError(ValueError):
 
 def default_workers() -> int:
     """Steps at once: ``LEAD_PIPELINE_WORKERS``, else the number of cores."""
-    return int(settings.env("LEAD_PIPELINE_WORKERS") or os.cpu_count() or 2)
+    return get_settings().workers or os.cpu_count() or 2
 
 
 def multiprocess_config(workers: int | None = None) -> dict[str, Any]:
@@ -46,17 +46,12 @@ def multiprocess_config(workers: int | None = None) -> dict[str, Any]:
 
 
 def executor_name() -> str:
-    name = (settings.env("LEAD_PIPELINE_EXECUTOR") or "multiprocess").lower()
-    if name not in EXECUTORS:
-        raise ExecutorConfigError(
-            f"LEAD_PIPELINE_EXECUTOR={name!r} is not one of {', '.join(EXECUTORS)}"
-        )
-    return name
+    return get_settings().executor
 
 
 def check_shared_store(name: str) -> None:
     """Refuse SQLite when steps may run on other machines: they could not see the file."""
-    if name != "multiprocess" and settings.db_url().startswith("sqlite"):
+    if name != "multiprocess" and get_settings().db_url.startswith("sqlite"):
         raise ExecutorConfigError(
             f"LEAD_PIPELINE_EXECUTOR={name} runs steps on other machines, which cannot open "
             "a SQLite file: set LEAD_PIPELINE_DB_URL to a PostgreSQL URL"
@@ -70,18 +65,18 @@ def build_executor() -> dg.ExecutorDefinition:
         from dagster_celery import celery_executor
 
         config: dict[str, Any] = {}
-        if broker := settings.env("LEAD_PIPELINE_CELERY_BROKER"):
+        if broker := get_settings().celery_broker:
             config["broker"] = broker
-        if backend := settings.env("LEAD_PIPELINE_CELERY_BACKEND"):
+        if backend := get_settings().celery_backend:
             config["backend"] = backend
         return celery_executor.configured(config, name="lead_pipeline_celery")
     if name == "k8s":
         from dagster_k8s import k8s_job_executor
 
         config = {"max_concurrent": default_workers()}
-        if image := settings.env("LEAD_PIPELINE_K8S_IMAGE"):
+        if image := get_settings().k8s_image:
             config["job_image"] = image
-        if namespace := settings.env("LEAD_PIPELINE_K8S_NAMESPACE"):
+        if namespace := get_settings().k8s_namespace:
             config["job_namespace"] = namespace
         return k8s_job_executor.configured(config, name="lead_pipeline_k8s")
     return dg.multiprocess_executor.configured(multiprocess_config(), name="lead_pipeline_executor")

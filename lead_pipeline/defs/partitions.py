@@ -6,7 +6,7 @@ import os
 
 import dagster as dg
 
-from lead_pipeline import settings
+from lead_pipeline.settings import get_settings
 
 LEAD_LISTS = "lead_lists"
 lead_lists_partitions = dg.DynamicPartitionsDefinition(name=LEAD_LISTS)
@@ -19,7 +19,7 @@ def instance() -> dg.DagsterInstance:
     webserver and the step workers they spawn all agree on one instance, so a
     run started from the command line shows in the UI.
     """
-    home = settings.dagster_home()
+    home = get_settings().dagster_home
     home.mkdir(parents=True, exist_ok=True)
     os.environ["DAGSTER_HOME"] = str(home)
     config = home / "dagster.yaml"

@@ -9,7 +9,6 @@ import dagster as dg
 import yaml
 from pydantic import Field, PrivateAttr
 
-from lead_pipeline import settings
 from lead_pipeline.engine.compile import CompiledWorkflow, WorkflowConfigError
 from lead_pipeline.engine.options import (
     DEFAULT_MAX_SHARDS,
@@ -17,6 +16,7 @@ from lead_pipeline.engine.options import (
     DEFAULT_SHARD_SIZE,
     RunOptions,
 )
+from lead_pipeline.settings import get_settings
 from lead_pipeline.store import LeadStore
 
 
@@ -29,7 +29,7 @@ class LeadStoreResource(dg.ConfigurableResource):
     def get(self) -> LeadStore:
         # One engine (one connection pool) per process, created on first use.
         if self._store is None:
-            self._store = LeadStore(self.db_url or settings.db_url())
+            self._store = LeadStore(self.db_url or get_settings().db_url)
         return self._store
 
 

@@ -24,12 +24,12 @@ from pathlib import Path
 
 import dagster as dg
 
-from lead_pipeline import settings
 from lead_pipeline.defs.partitions import LEAD_LISTS
 from lead_pipeline.defs.requests import chain_request
 from lead_pipeline.defs.resources import LeadStoreResource
 from lead_pipeline.engine.compile import CompiledWorkflow
 from lead_pipeline.leads import READ_FORMATS, LeadFileError, import_file
+from lead_pipeline.settings import get_settings
 from lead_pipeline.store import InvalidNameError, check_name
 
 SENSOR_NAME = "lead_files"
@@ -138,7 +138,7 @@ def build_lead_files_sensor(
     def lead_files_sensor(
         context: dg.SensorEvaluationContext, store: LeadStoreResource
     ) -> dg.SensorResult:
-        folder = settings.leads_dir()
+        folder = get_settings().leads_dir
         cursor = _load_cursor(context.cursor)
         if not folder.is_dir():
             return dg.SensorResult(

@@ -12,7 +12,7 @@ import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from lead_pipeline import settings
+from lead_pipeline.settings import get_settings
 
 RowFunction = Callable[..., Any]
 _FUNCTIONS: dict[str, RowFunction] = {}
@@ -36,8 +36,8 @@ def _load_plugins() -> None:
     if _plugins_loaded:
         return
     _plugins_loaded = True
-    for module in filter(None, (settings.env("LEAD_PIPELINE_PLUGINS") or "").split(",")):
-        importlib.import_module(module.strip())
+    for module in get_settings().plugins:
+        importlib.import_module(module)
 
 
 def get_function(name: str) -> RowFunction:

@@ -14,13 +14,12 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-from lead_pipeline import settings
+from lead_pipeline.settings import env_name, get_settings
 from lead_pipeline.store import LeadStore, RunLock
 
 log = logging.getLogger(__name__)
 
-STALE_ENV = "LEAD_PIPELINE_RUN_LOCK_STALE_S"
-DEFAULT_STALE_S = 120.0
+STALE_ENV = env_name("run_lock_stale_s")
 # Several heartbeats per stale period, so one slow database write does not make
 # a live run look dead.
 BEATS_PER_STALE_PERIOD = 4
@@ -32,16 +31,7 @@ class LockLost(Exception):
 
 def stale_after_s() -> float:
     """Seconds without a heartbeat after which a run lock is taken over."""
-    raw = settings.env(STALE_ENV)
-    if raw is None:
-        return DEFAULT_STALE_S
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{STALE_ENV} must be a number of seconds, got {raw!r}") from None
-    if not value > 0:
-        raise ValueError(f"{STALE_ENV} must be more than 0 seconds, got {raw!r}")
-    return value
+    return get_settings().run_lock_stale_s
 
 
 @dataclass

@@ -9,13 +9,10 @@ of one run together stay within them without talking to each other.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
 
-from lead_pipeline import settings
 from lead_pipeline.engine.options import RunOptions
 from lead_pipeline.engine.selection import Shard
 from lead_pipeline.providers import (
@@ -26,6 +23,7 @@ from lead_pipeline.providers import (
     Timeouts,
     scrub,
 )
+from lead_pipeline.settings import Settings, env_name, get_settings
 from lead_pipeline.store import LeadStore
 
 # Without configured limits a provider is paced only by the run's ``parallel``
@@ -33,84 +31,39 @@ from lead_pipeline.store import LeadStore
 UNPACED = Limit(requests_per_second=None, max_in_flight=10_000)
 
 
-RETRY_ENV = "LEAD_PIPELINE_RETRY"
-TIMEOUTS_ENV = "LEAD_PIPELINE_TIMEOUTS"
+RETRY_ENV = env_name("retry")
+TIMEOUTS_ENV = env_name("timeouts")
 
 
-class LimitsError(ValueError):
-    """A provider setting (``LEAD_PIPELINE_RATE_LIMITS``, ``_RETRY``, ``_TIMEOUTS``) is not
-    the JSON it should be."""
+def configured_limits(share: float = 1.0, config: Settings | None = None) -> dict[str, Limit]:
+    """Per-provider limits from ``LEAD_PIPELINE_RATE_LIMITS``, scaled to this shard's share."""
+    config = config or get_settings()
+    return {
+        provider: Limit(
+            requests_per_second=(
+                None if spec.requests_per_second is None else spec.requests_per_second * share
+            ),
+            max_in_flight=max(1, int(spec.max_in_flight * share)),
+            burst=spec.burst,
+        )
+        for provider, spec in config.rate_limits.items()
+    }
 
 
-def configured_limits(share: float = 1.0) -> dict[str, Limit]:
-    """Per-provider limits from ``LEAD_PIPELINE_RATE_LIMITS``, scaled to this shard's share.
-
-    The variable holds JSON such as
-    ``{"openai": {"requests_per_second": 5, "max_in_flight": 10}}``.
-    """
-    raw = settings.env("LEAD_PIPELINE_RATE_LIMITS")
-    if not raw:
-        return {}
-    try:
-        data = json.loads(raw)
-        limits = {}
-        for provider, spec in data.items():
-            rps = spec.get("requests_per_second")
-            limits[provider] = Limit(
-                requests_per_second=None if rps is None else float(rps) * share,
-                max_in_flight=max(1, int(int(spec.get("max_in_flight", 10_000)) * share)),
-                burst=max(1, int(spec.get("burst", 1))),
-            )
-    except (ValueError, AttributeError, TypeError) as exc:
-        raise LimitsError(f"LEAD_PIPELINE_RATE_LIMITS: {exc}") from None
-    return limits
-
-
-def _json_object(name: str) -> dict[str, Any] | None:
-    raw = settings.env(name)
-    if not raw:
-        return None
-    try:
-        data = json.loads(raw)
-    except ValueError as exc:
-        raise LimitsError(f"{name}: {exc}") from None
-    if not isinstance(data, dict):
-        raise LimitsError(f"{name}: expected a JSON object, got {raw[:60]!r}")
-    return data
-
-
-def configured_retry() -> RetryPolicy | None:
+def configured_retry(config: Settings | None = None) -> RetryPolicy | None:
     """Retry policy from ``LEAD_PIPELINE_RETRY``, e.g. ``{"max_attempts": 2, "base_delay": 0.1}``.
 
-    The fields are those of :class:`RetryPolicy`; unset, the providers' defaults
-    apply. Fewer, shorter retries suit an impatient interactive run or a test.
+    Unset, the providers' defaults apply. Fewer, shorter retries suit an
+    impatient interactive run or a test.
     """
-    data = _json_object(RETRY_ENV)
-    if data is None:
-        return None
-    if not isinstance(data.get("max_attempts", 1), int):
-        raise LimitsError(f"{RETRY_ENV}: max_attempts must be a whole number")
-    try:
-        return RetryPolicy(**data)
-    except (TypeError, ValueError) as exc:
-        raise LimitsError(f"{RETRY_ENV}: {exc}") from None
+    retry = (config or get_settings()).retry
+    return None if retry is None else RetryPolicy(**retry.model_dump(exclude_unset=True))
 
 
-def configured_timeouts() -> Timeouts | None:
-    """Per-request timeouts from ``LEAD_PIPELINE_TIMEOUTS``, e.g. ``{"total": 10, "read": 10}``.
-
-    The fields (seconds) are those of :class:`Timeouts`; unset, its defaults apply.
-    """
-    data = _json_object(TIMEOUTS_ENV)
-    if data is None:
-        return None
-    try:
-        timeouts = Timeouts(**data)
-    except TypeError as exc:
-        raise LimitsError(f"{TIMEOUTS_ENV}: {exc}") from None
-    if not all(isinstance(v, int | float) and v > 0 for v in vars(timeouts).values()):
-        raise LimitsError(f"{TIMEOUTS_ENV}: every timeout must be a positive number of seconds")
-    return timeouts
+def configured_timeouts(config: Settings | None = None) -> Timeouts | None:
+    """Per-request timeouts from ``LEAD_PIPELINE_TIMEOUTS``, e.g. ``{"total": 10, "read": 10}``."""
+    timeouts = (config or get_settings()).timeouts
+    return None if timeouts is None else Timeouts(**timeouts.model_dump(exclude_unset=True))
 
 
 @dataclass
@@ -133,14 +86,15 @@ async def open_services(
     store: LeadStore, options: RunOptions, shard: Shard
 ) -> AsyncIterator[Services]:
     share = 1.0 / max(shard.count, 1)
+    config = get_settings()
     budget = Budget(None if options.max_cost is None else options.max_cost * share)
     session = ProviderSession(
         cache=store,  # the lead store implements cache_get / cache_put
         budget=budget,
-        limits=configured_limits(share),
+        limits=configured_limits(share, config),
         default_limit=UNPACED,
-        retry=configured_retry(),
-        timeouts=configured_timeouts(),
+        retry=configured_retry(config),
+        timeouts=configured_timeouts(config),
     )
     async with session:
         yield Services(store=store, options=options, shard=shard, session=session)

@@ -21,7 +21,7 @@ from typing import IO, Any
 
 import pandas as pd
 
-from lead_pipeline import settings
+from lead_pipeline.settings import get_settings
 from lead_pipeline.store import LeadStore, check_name
 
 EXPORT_FORMATS = ("csv", "jsonl", "parquet")
@@ -29,7 +29,7 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 def default_export_path(name: str, fmt: str) -> Path:
-    return settings.data_dir() / "exports" / f"{check_name(name)}.{fmt}"
+    return get_settings().data_dir / "exports" / f"{check_name(name)}.{fmt}"
 
 
 def export_list(store: LeadStore, name: str, fmt: str, out: str | Path | None = None) -> Path:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from lead_pipeline import settings
 from lead_pipeline.providers.redact import get_logger
+from lead_pipeline.settings import env_name, get_settings, parse_prices
 
-PRICES_ENV = "LEAD_PIPELINE_PRICES"
+PRICES_ENV = env_name("prices")
 
 # USD per million input and output tokens, or USD per request (per match for email finders).
 # Published list prices at the time of writing; override with LEAD_PIPELINE_PRICES.
@@ -58,34 +57,16 @@ class PriceError(ValueError):
     """LEAD_PIPELINE_PRICES is not what it should be."""
 
 
-def _parse_entry(name: str, value: object) -> tuple[float, float] | float:
-    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
-        return float(value)
-    if (
-        isinstance(value, list | tuple)
-        and len(value) == 2
-        and all(isinstance(v, int | float) and not isinstance(v, bool) and v >= 0 for v in value)
-    ):
-        return (float(value[0]), float(value[1]))
-    raise PriceError(
-        f"{PRICES_ENV}: entry {name!r} must be [input_per_1M, output_per_1M] "
-        f"or a price per request (a non-negative number), got {value!r}"
-    )
-
-
 def load_prices(raw: str | None = None) -> dict[str, tuple[float, float] | float]:
-    """The default table overlaid with ``LEAD_PIPELINE_PRICES`` (a JSON object)."""
-    raw = settings.env(PRICES_ENV) if raw is None else raw
-    table = dict(DEFAULT_PRICES)
-    if not raw:
+    """The default table overlaid with ``LEAD_PIPELINE_PRICES`` (or ``raw``, the same JSON)."""
+    table: dict[str, tuple[float, float] | float] = dict(DEFAULT_PRICES)
+    if raw is None:
+        table.update(get_settings().prices)
         return table
     try:
-        overrides = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise PriceError(f"{PRICES_ENV} is not valid JSON: {exc.msg} at char {exc.pos}") from None
-    if not isinstance(overrides, dict):
-        raise PriceError(f"{PRICES_ENV} must be a JSON object of model or provider to price")
-    table.update({str(k): _parse_entry(str(k), v) for k, v in overrides.items()})
+        table.update(parse_prices(raw))
+    except ValueError as exc:
+        raise PriceError(f"{PRICES_ENV}: {exc}") from None
     return table
 
 

@@ -44,12 +44,14 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from lead_pipeline import settings
+from pydantic import SecretStr
+
 from lead_pipeline.providers.errors import InvalidAnswer, NotConfigured
 from lead_pipeline.providers.http import HttpAnswer, request_json
 from lead_pipeline.providers.policy import CallPolicy, Paid, ProviderResponse
 from lead_pipeline.providers.retry import parse_reset
 from lead_pipeline.providers.session import ProviderSession
+from lead_pipeline.settings import setting
 
 HUNTER = "hunter"
 APOLLO = "apollo"
@@ -62,19 +64,14 @@ class FinderBackend:
     name: str
     key_env: str
     base_url_env: str
-    default_base_url: str
     # Documented default pace per key, used by ``--plan`` for its time estimate.
     requests_per_second: float
 
 
 BACKENDS = {
-    HUNTER: FinderBackend(HUNTER, "HUNTER_API_KEY", "HUNTER_BASE_URL", "https://api.hunter.io", 15),
-    APOLLO: FinderBackend(
-        APOLLO, "APOLLO_API_KEY", "APOLLO_BASE_URL", "https://api.apollo.io", 50 / 60
-    ),
-    PDL: FinderBackend(
-        PDL, "PDL_API_KEY", "PDL_BASE_URL", "https://api.peopledatalabs.com", 100 / 60
-    ),
+    HUNTER: FinderBackend(HUNTER, "HUNTER_API_KEY", "HUNTER_BASE_URL", 15),
+    APOLLO: FinderBackend(APOLLO, "APOLLO_API_KEY", "APOLLO_BASE_URL", 50 / 60),
+    PDL: FinderBackend(PDL, "PDL_API_KEY", "PDL_BASE_URL", 100 / 60),
 }
 FINDERS = tuple(BACKENDS)
 # The verifier shares Hunter's key and base URL; its own documented pace is 10/s.
@@ -83,7 +80,7 @@ VERIFY_REQUESTS_PER_SECOND = 10.0
 
 def configured_email_finders() -> list[str]:
     """Email finders with a key set, in preference order."""
-    return [name for name, b in BACKENDS.items() if settings.secret(b.key_env) is not None]
+    return [name for name, b in BACKENDS.items() if setting(b.key_env) is not None]
 
 
 def email_env_vars(providers: tuple[str, ...] | list[str] = FINDERS) -> list[str]:
@@ -92,7 +89,7 @@ def email_env_vars(providers: tuple[str, ...] | list[str] = FINDERS) -> list[str
 
 
 def verifier_configured() -> bool:
-    return settings.secret(BACKENDS[HUNTER].key_env) is not None
+    return setting(BACKENDS[HUNTER].key_env) is not None
 
 
 @dataclass(frozen=True)
@@ -124,11 +121,11 @@ class PersonQuery:
 
 
 def _base(backend: FinderBackend) -> str:
-    return (settings.env(backend.base_url_env) or backend.default_base_url).rstrip("/")
+    return str(setting(backend.base_url_env))
 
 
-def _key(backend: FinderBackend, what: str) -> settings.Secret:
-    key = settings.secret(backend.key_env)
+def _key(backend: FinderBackend, what: str) -> SecretStr:
+    key: SecretStr | None = setting(backend.key_env)
     if key is None:
         raise NotConfigured(what, [backend.key_env])
     return key
@@ -257,7 +254,7 @@ async def _call(
             policy,
             "GET",
             f"{base}/v2/email-finder",
-            headers={"X-API-KEY": key.reveal()},
+            headers={"X-API-KEY": key.get_secret_value()},
             params=params,
             throttle_statuses=(403,),
             quota_statuses=(429,),
@@ -280,7 +277,7 @@ async def _call(
             policy,
             "POST",
             f"{base}/api/v1/people/match",
-            headers={"X-Api-Key": key.reveal(), "Content-Type": "application/json"},
+            headers={"X-Api-Key": key.get_secret_value(), "Content-Type": "application/json"},
             json_body={k: v for k, v in body.items() if v not in (None, "")},
             **common,
         )
@@ -299,7 +296,7 @@ async def _call(
             policy,
             "GET",
             f"{base}/v5/person/enrich",
-            headers={"X-Api-Key": key.reveal()},
+            headers={"X-Api-Key": key.get_secret_value()},
             params=params,
             answer_statuses=(404,),
             **common,
@@ -359,7 +356,7 @@ async def verify_email(
             policy,
             "GET",
             f"{base}/v2/email-verifier",
-            headers={"X-API-KEY": key.reveal()},
+            headers={"X-API-KEY": key.get_secret_value()},
             params={"email": email},
             secret=key,
             key_env=backend.key_env,

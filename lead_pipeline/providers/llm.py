@@ -11,7 +11,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from lead_pipeline import settings
+from pydantic import SecretStr
+
 from lead_pipeline.providers.cost import Usage
 from lead_pipeline.providers.errors import InvalidAnswer, NotConfigured
 from lead_pipeline.providers.http import request_json
@@ -19,16 +20,12 @@ from lead_pipeline.providers.policy import Paid, ProviderResponse
 from lead_pipeline.providers.redact import get_logger
 from lead_pipeline.providers.schema import build_schema, validate
 from lead_pipeline.providers.session import ProviderSession
+from lead_pipeline.settings import get_settings
 
 OPENAI = "openai"
 ANTHROPIC = "anthropic"
 BACKENDS = (OPENAI, ANTHROPIC)
 KEY_ENV = {OPENAI: "OPENAI_API_KEY", ANTHROPIC: "ANTHROPIC_API_KEY"}
-BASE_URL_ENV = {OPENAI: "OPENAI_BASE_URL", ANTHROPIC: "ANTHROPIC_BASE_URL"}
-DEFAULT_BASE_URL = {OPENAI: "https://api.openai.com/v1", ANTHROPIC: "https://api.anthropic.com"}
-BACKEND_ENV = "LEAD_PIPELINE_LLM_BACKEND"
-MODEL_ENV = "LEAD_PIPELINE_LLM_MODEL"
-ANTHROPIC_MODEL_ENV = "LEAD_PIPELINE_ANTHROPIC_MODEL"
 DEFAULT_MODEL = {OPENAI: "gpt-4o-mini", ANTHROPIC: "claude-haiku-4-5"}
 ANTHROPIC_VERSION = "2023-06-01"
 DEFAULT_SYSTEM = (
@@ -37,9 +34,14 @@ DEFAULT_SYSTEM = (
 )
 
 
+def _key(backend: str) -> SecretStr | None:
+    config = get_settings()
+    return config.openai_api_key if backend == OPENAI else config.anthropic_api_key
+
+
 def configured_llm_backends() -> list[str]:
     """Backends with a key set, in preference order."""
-    return [b for b in BACKENDS if settings.secret(KEY_ENV[b]) is not None]
+    return [b for b in BACKENDS if _key(b) is not None]
 
 
 def llm_configured() -> bool:
@@ -49,12 +51,12 @@ def llm_configured() -> bool:
 def resolve_backend(backend: str | None = None) -> str:
     """The backend to use: the argument, ``LEAD_PIPELINE_LLM_BACKEND``, else the first
     configured one. Raises :class:`NotConfigured` naming the key to set."""
-    chosen = backend or settings.env(BACKEND_ENV)
+    chosen = backend or get_settings().llm_backend
     if chosen is not None:
         chosen = chosen.strip().lower()
         if chosen not in BACKENDS:
             raise ValueError(f"unknown LLM backend {chosen!r}; use one of {list(BACKENDS)}")
-        if settings.secret(KEY_ENV[chosen]) is None:
+        if _key(chosen) is None:
             raise NotConfigured(f"the {chosen} LLM backend", [KEY_ENV[chosen]])
         return chosen
     configured = configured_llm_backends()
@@ -71,18 +73,20 @@ def resolve_model(backend: str, model: str | None = None) -> str:
     """
     if model:
         return model
+    config = get_settings()
     if backend == ANTHROPIC:
-        generic = settings.env(MODEL_ENV)
+        generic = config.llm_model
         return (
-            settings.env(ANTHROPIC_MODEL_ENV)
+            config.anthropic_model
             or (generic if generic and generic.startswith("claude") else None)
             or DEFAULT_MODEL[ANTHROPIC]
         )
-    return settings.env(MODEL_ENV) or DEFAULT_MODEL[OPENAI]
+    return config.llm_model or DEFAULT_MODEL[OPENAI]
 
 
 def _base_url(backend: str) -> str:
-    return (settings.env(BASE_URL_ENV[backend]) or DEFAULT_BASE_URL[backend]).rstrip("/")
+    config = get_settings()
+    return config.openai_base_url if backend == OPENAI else config.anthropic_base_url
 
 
 class _Attempt:
@@ -209,7 +213,7 @@ async def complete_json(
         "temperature": temperature,
     }
     policy = session.policy(chosen)
-    key = settings.secret(KEY_ENV[chosen])
+    key = _key(chosen)
     assert key is not None  # resolve_backend checked
 
     async def ask(extra: list[dict[str, str]], limit: int | None) -> _Attempt:
@@ -235,7 +239,7 @@ async def complete_json(
                 policy,
                 "POST",
                 f"{base}/chat/completions",
-                headers={"Authorization": f"Bearer {key.reveal()}"},
+                headers={"Authorization": f"Bearer {key.get_secret_value()}"},
                 json_body=body,
                 secret=key,
                 key_env=KEY_ENV[OPENAI],
@@ -264,7 +268,7 @@ async def complete_json(
             policy,
             "POST",
             f"{base}/v1/messages",
-            headers={"x-api-key": key.reveal(), "anthropic-version": ANTHROPIC_VERSION},
+            headers={"x-api-key": key.get_secret_value(), "anthropic-version": ANTHROPIC_VERSION},
             json_body=body,
             secret=key,
             key_env=KEY_ENV[ANTHROPIC],

@@ -13,6 +13,8 @@ import re
 from collections.abc import Iterable
 from urllib.parse import quote
 
+from pydantic import SecretStr
+
 from lead_pipeline import settings
 
 MASK = "***"
@@ -37,7 +39,7 @@ def _variants(secret: str) -> set[str]:
 def scrub(text: str, extra: Iterable[object | None] = ()) -> str:
     """``text`` with every known secret and every credential-looking token masked.
 
-    ``extra`` takes the calling provider's own key (a ``settings.Secret`` or a
+    ``extra`` takes the calling provider's own key (a ``SecretStr`` or a
     plain string), which matters when it lives in a variable whose name
     ``settings.known_secrets`` does not recognise.
     """
@@ -47,7 +49,7 @@ def scrub(text: str, extra: Iterable[object | None] = ()) -> str:
     for value in [*settings.known_secrets(), *extra]:
         if value is None:
             continue
-        raw = value.reveal() if isinstance(value, settings.Secret) else str(value)
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
         if len(raw) >= 4:
             secrets |= _variants(raw)
     for secret in sorted(secrets, key=len, reverse=True):

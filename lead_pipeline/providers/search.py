@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from lead_pipeline import settings
+from pydantic import SecretStr
+
 from lead_pipeline.providers.errors import InvalidAnswer, NotConfigured
 from lead_pipeline.providers.http import request_json
 from lead_pipeline.providers.policy import Paid, ProviderResponse
 from lead_pipeline.providers.session import ProviderSession
+from lead_pipeline.settings import setting
 
 SERPER = "serper"
 BRAVE = "brave"
@@ -20,23 +22,25 @@ class SearchBackend:
     name: str
     key_env: str
     base_url_env: str
-    default_base_url: str
     max_num: int
+
+    def key(self) -> SecretStr | None:
+        key: SecretStr | None = setting(self.key_env)
+        return key
+
+    def base_url(self) -> str:
+        return str(setting(self.base_url_env))
 
 
 BACKENDS = {
-    SERPER: SearchBackend(
-        SERPER, "SERPER_API_KEY", "SERPER_BASE_URL", "https://google.serper.dev", 100
-    ),
-    BRAVE: SearchBackend(
-        BRAVE, "BRAVE_API_KEY", "BRAVE_BASE_URL", "https://api.search.brave.com", 20
-    ),
+    SERPER: SearchBackend(SERPER, "SERPER_API_KEY", "SERPER_BASE_URL", 100),
+    BRAVE: SearchBackend(BRAVE, "BRAVE_API_KEY", "BRAVE_BASE_URL", 20),
 }
 
 
 def configured_search_providers() -> list[str]:
     """Search providers with a key set, in preference order."""
-    return [name for name, b in BACKENDS.items() if settings.secret(b.key_env) is not None]
+    return [name for name, b in BACKENDS.items() if b.key() is not None]
 
 
 def search_env_vars() -> list[str]:
@@ -108,12 +112,12 @@ async def web_search(
     backend = BACKENDS.get(provider)
     if backend is None:
         raise ValueError(f"unknown search provider {provider!r}; use one of {list(BACKENDS)}")
-    key = settings.secret(backend.key_env)
+    key = backend.key()
     if key is None:
         raise NotConfigured(f"web search via {provider}", [backend.key_env])
     q = normalise_query(query)
     count = max(1, min(int(num), backend.max_num))
-    base = (settings.env(backend.base_url_env) or backend.default_base_url).rstrip("/")
+    base = backend.base_url()
     policy = session.policy(provider)
 
     async def once() -> Any:
@@ -123,7 +127,7 @@ async def web_search(
                 policy,
                 "POST",
                 f"{base}/search",
-                headers={"X-API-KEY": key.reveal()},
+                headers={"X-API-KEY": key.get_secret_value()},
                 json_body={"q": q, "num": count},
                 secret=key,
                 key_env=backend.key_env,
@@ -135,7 +139,7 @@ async def web_search(
             policy,
             "GET",
             f"{base}/res/v1/web/search",
-            headers={"X-Subscription-Token": key.reveal(), "Accept": "application/json"},
+            headers={"X-Subscription-Token": key.get_secret_value(), "Accept": "application/json"},
             params={"q": q, "count": count},
             secret=key,
             key_env=backend.key_env,

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 
 import httpx
 
-from lead_pipeline import settings
 from lead_pipeline.providers.errors import BlockedURL, FetchFailed
+from lead_pipeline.settings import env_name, get_settings
 
-ALLOW_PRIVATE_ENV = "LEAD_PIPELINE_ALLOW_PRIVATE_URLS"
-TRUSTED_HOSTS_ENV = "LEAD_PIPELINE_TRUSTED_HOSTS"
+ALLOW_PRIVATE_ENV = env_name("allow_private_urls")
+TRUSTED_HOSTS_ENV = env_name("trusted_hosts")
 ALLOWED_SCHEMES = ("http", "https")
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -59,7 +59,7 @@ def blocked_reason(ip: IPAddress) -> str | None:
 
 
 def allow_private_from_env() -> bool:
-    return (settings.env(ALLOW_PRIVATE_ENV) or "").lower() in ("1", "true", "yes", "on")
+    return get_settings().allow_private_urls
 
 
 def trusted_hosts_from_env() -> frozenset[str]:
@@ -69,8 +69,7 @@ def trusted_hosts_from_env() -> frozenset[str]:
     vouches for may be fetched, while a redirect from it into any other private
     address is still refused.
     """
-    raw = settings.env(TRUSTED_HOSTS_ENV) or ""
-    return frozenset(h.strip().lower() for h in raw.split(",") if h.strip())
+    return frozenset(h.lower() for h in get_settings().trusted_hosts)
 
 
 def normalise_url(raw: str) -> httpx.URL:

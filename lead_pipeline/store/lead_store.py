@@ -18,7 +18,7 @@ import pandas as pd
 from sqlalchemy import Engine, and_, case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from lead_pipeline import settings
+from lead_pipeline.settings import get_settings
 from lead_pipeline.store import migrate
 from lead_pipeline.store.connection import make_engine
 from lead_pipeline.store.names import check_name
@@ -69,7 +69,7 @@ class LeadStore:
     """Lead lists, their rows, node results, runs and the provider response cache."""
 
     def __init__(self, url: str | None = None, *, upgrade: bool = True) -> None:
-        self.url = url or settings.db_url()
+        self.url = url or get_settings().db_url
         if self.url.startswith("sqlite:///"):
             from pathlib import Path
 

@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from lead_pipeline import settings
+from lead_pipeline.settings import get_settings
 from lead_pipeline.workflows.expressions import (
     Expression,
     ExpressionError,
@@ -558,7 +558,7 @@ def load_workflows(
     Raises :class:`WorkflowError` listing every problem found.
     """
     if dirs is None:
-        user_dirs: Sequence[Path] = [settings.workflows_dir()]
+        user_dirs: Sequence[Path] = [get_settings().workflows_dir]
         builtin_dirs = [BUILTIN_DIR] if builtin_dirs is None else builtin_dirs
     else:
         user_dirs = dirs

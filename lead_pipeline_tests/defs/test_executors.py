@@ -6,6 +6,7 @@ import pytest
 
 from lead_pipeline.defs.definitions import CHAIN_JOB, build_definitions
 from lead_pipeline.defs.executor import ExecutorConfigError
+from lead_pipeline.settings import SettingsError
 
 PG = "postgresql+psycopg://lead:pw@db.internal:5432/leads"
 
@@ -36,5 +37,5 @@ def test_remote_executors_refuse_a_sqlite_store(monkeypatch, name: str) -> None:
 
 def test_unknown_executor_is_named(monkeypatch) -> None:
     monkeypatch.setenv("LEAD_PIPELINE_EXECUTOR", "dask")
-    with pytest.raises(ExecutorConfigError, match="'dask'"):
+    with pytest.raises(SettingsError, match="LEAD_PIPELINE_EXECUTOR: 'dask' is not one of"):
         build_definitions()

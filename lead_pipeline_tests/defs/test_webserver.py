@@ -30,7 +30,6 @@ import dagster as dg
 import httpx
 import pytest
 
-from lead_pipeline import settings
 from lead_pipeline.classify import classify
 from lead_pipeline.defs.assets import build_workflow_asset
 from lead_pipeline.defs.checks import CheckSettings, build_workflow_checks
@@ -45,6 +44,7 @@ from lead_pipeline.defs.partitions import (
 from lead_pipeline.defs.resources import EnrichOptions, LeadStoreResource
 from lead_pipeline.founders import is_canonical_profile_url
 from lead_pipeline.leads import import_file
+from lead_pipeline.settings import get_settings
 from lead_pipeline.store import LeadStore
 from lead_pipeline_tests.conftest import REPO_ROOT, missing
 from lead_pipeline_tests.servers import OpenAIServer, SerperServer
@@ -72,7 +72,7 @@ def test_the_instance_counts_provider_pools_per_run() -> None:
 
 
 def test_the_default_dagster_yaml_is_written_once_and_an_edited_one_kept() -> None:
-    config = settings.dagster_home() / "dagster.yaml"
+    config = get_settings().dagster_home / "dagster.yaml"
     instance()
     assert config.read_text() == DEFAULT_INSTANCE_YAML
     edited = DEFAULT_INSTANCE_YAML.replace("max_concurrent_runs: 4", "max_concurrent_runs: 8")

@@ -118,7 +118,7 @@ def test_prices_env_override_and_errors() -> None:
     prices = load_prices('{"gpt-4o-mini": [1, 2], "brave": 0.01}')
     assert prices["gpt-4o-mini"] == (1.0, 2.0) and prices["brave"] == 0.01
     assert prices["serper"] == 0.001  # defaults kept
-    with pytest.raises(PriceError, match="LEAD_PIPELINE_PRICES is not valid JSON"):
+    with pytest.raises(PriceError, match="LEAD_PIPELINE_PRICES: not valid JSON"):
         load_prices("{nope")
     with pytest.raises(PriceError, match="'gpt-x'"):
         load_prices('{"gpt-x": [1]}')

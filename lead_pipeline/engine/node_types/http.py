@@ -12,9 +12,8 @@ from __future__ import annotations
 from typing import Any, ClassVar, Literal
 
 import jmespath
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 
-from lead_pipeline import settings
 from lead_pipeline.engine.registry import (
     NodeCall,
     NodeConfig,
@@ -25,6 +24,7 @@ from lead_pipeline.engine.registry import (
 )
 from lead_pipeline.providers import Paid, ProviderError
 from lead_pipeline.providers.http import request_json
+from lead_pipeline.settings import env_secret
 from lead_pipeline.workflows.templates import render, render_value
 
 
@@ -55,8 +55,8 @@ class HttpConfig(NodeConfig):
         return extract
 
 
-def _secrets(config: HttpConfig) -> dict[str, settings.Secret]:
-    found = {header: settings.secret(var) for header, var in config.secret_headers.items()}
+def _secrets(config: HttpConfig) -> dict[str, SecretStr]:
+    found = {header: env_secret(var) for header, var in config.secret_headers.items()}
     missing = [config.secret_headers[h] for h, s in found.items() if s is None]
     if missing:
         raise NotConfigured(f"http node ({config.provider})", missing)
@@ -82,7 +82,7 @@ async def run_http(call: NodeCall[HttpConfig]) -> NodeOutcome:
     policy = session.policy(config.provider)
 
     async def send() -> Paid:
-        sent = {**headers, **{h: s.reveal() for h, s in secrets.items()}}
+        sent = {**headers, **{h: s.get_secret_value() for h, s in secrets.items()}}
         answer = await request_json(
             session.client,
             policy,
