@@ -8,10 +8,13 @@ never as a traceback.
 from __future__ import annotations
 
 import argparse
+from typing import Any, get_args
 
+from pydantic import ValidationError
 from rich.console import Console
 
 from lead_pipeline.engine.compile import WorkflowConfigError
+from lead_pipeline.engine.options import RunOptionFields
 from lead_pipeline.leads import LeadFileError
 from lead_pipeline.providers import NotConfigured
 from lead_pipeline.settings import SettingsError, get_settings
@@ -62,3 +65,54 @@ def lead_name(value: str) -> str:
         return check_name(value)
     except InvalidNameError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+# --- run options as flags: generated from engine.options.RunOptionFields -----------
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _scalar(annotation: Any) -> type:
+    """``int | None`` -> ``int``: the type argparse converts the flag's text with."""
+    kinds = [a for a in get_args(annotation) if a is not type(None)] or [annotation]
+    return kinds[0]
+
+
+def add_option_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per run option, with the field's description and default as its help.
+
+    Flags left out parse to ``None`` (booleans to ``False``), so only what the
+    user typed is passed on and the model's defaults apply to the rest.
+    """
+    for name, info in RunOptionFields.model_fields.items():
+        kind = _scalar(info.annotation)
+        if kind is bool:
+            parser.add_argument(_flag(name), action="store_true", help=info.description)
+            continue
+        default = "" if info.default is None else f" (default {info.default})"
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        parser.add_argument(
+            _flag(name),
+            type=kind,
+            default=None,
+            metavar=extra.get("metavar") or ("N" if kind in (int, float) else "VALUE"),
+            help=f"{info.description}{default}",
+        )
+
+
+def options_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The run options the user gave on the command line, validated.
+
+    Raises ``ValueError`` naming the flag (``--parallel: ...``).
+    """
+    given = {n: getattr(args, n) for n in RunOptionFields.model_fields}
+    given = {n: v for n, v in given.items() if v is not None and v is not False}
+    try:
+        RunOptionFields(**given)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        flag = _flag(str(error["loc"][0]))
+        raise ValueError(f"{flag}: {error['msg']}, got {error.get('input')!r}") from None
+    return given

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from lead_pipeline.cli.common import CliError, console, lead_name, open_store
+from lead_pipeline.cli.common import (
+    CliError,
+    add_option_flags,
+    console,
+    lead_name,
+    open_store,
+    options_from_args,
+)
 from lead_pipeline.settings import get_settings
 
 
@@ -25,15 +32,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--lead", required=True, type=lead_name, help="lead list name")
     p.add_argument("--workflow", default="all", help="a workflow name, or 'all' (the chain)")
-    p.add_argument("--parallel", type=int, default=None, help="rows in flight (default 5)")
-    p.add_argument("--force", action="store_true", help="re-run every eligible row")
-    p.add_argument(
-        "--retry-failed", action="store_true", help="process only rows whose last attempt failed"
-    )
-    p.add_argument("--limit", type=int, help="process at most N rows (a dry run before paying)")
-    p.add_argument("--max-cost", type=float, help="stop starting rows once this many USD are spent")
-    p.add_argument("--shard-size", type=int, help="rows per Dagster step (default 1000)")
-    p.add_argument("--max-shards", type=int, help="Dagster steps per workflow (default 2)")
+    add_option_flags(p)
     p.add_argument(
         "--param",
         type=_param,
@@ -46,27 +45,13 @@ def add(sub: argparse._SubParsersAction) -> None:
 
 
 def _options(args: argparse.Namespace) -> dict:
-    """The run options, validated by the same model the Dagster launchpad uses."""
-    from pydantic import ValidationError
-
-    from lead_pipeline.defs.resources import EnrichOptions
-
-    options = {
-        "parallel": args.parallel,
-        "force": args.force,
-        "retry_failed": args.retry_failed,
-        "limit": args.limit,
-        "max_cost": args.max_cost,
-        "shard_size": args.shard_size,
-        "max_shards": args.max_shards,
-        "params": dict(args.param) or None,
-    }
+    """The run options given as flags, validated by the run-options model."""
     try:
-        EnrichOptions(**{k: v for k, v in options.items() if v is not None})
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        flag = "--" + str(error["loc"][0]).replace("_", "-")
-        raise CliError(f"{flag}: {error['msg']}, got {error.get('input')!r}") from None
+        options = options_from_args(args)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    if args.param:
+        options["params"] = dict(args.param)
     return options
 
 

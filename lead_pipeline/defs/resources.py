@@ -10,12 +10,7 @@ import yaml
 from pydantic import Field, PrivateAttr
 
 from lead_pipeline.engine.compile import CompiledWorkflow, WorkflowConfigError
-from lead_pipeline.engine.options import (
-    DEFAULT_MAX_SHARDS,
-    DEFAULT_PARALLEL,
-    DEFAULT_SHARD_SIZE,
-    RunOptions,
-)
+from lead_pipeline.engine.options import RunOptionFields, RunOptions
 from lead_pipeline.settings import get_settings
 from lead_pipeline.store import LeadStore
 
@@ -33,18 +28,10 @@ class LeadStoreResource(dg.ConfigurableResource):
         return self._store
 
 
-class EnrichOptions(dg.ConfigurableResource):
-    """What the old script took as flags; set per run in the launchpad under ``resources``."""
+class EnrichOptions(dg.ConfigurableResource, RunOptionFields):
+    """The run options (see ``engine.options``), set per run in the launchpad under
+    ``resources``; the workflow parameters as YAML scalars."""
 
-    parallel: int = Field(
-        default=DEFAULT_PARALLEL, ge=1, description="rows in flight across all shards"
-    )
-    force: bool = Field(default=False, description="re-run every eligible row")
-    retry_failed: bool = Field(default=False, description="only rows whose last attempt failed")
-    limit: int | None = Field(default=None, ge=0, description="process at most N rows")
-    shard_size: int = Field(default=DEFAULT_SHARD_SIZE, ge=1, description="rows per step")
-    max_shards: int = Field(default=DEFAULT_MAX_SHARDS, ge=1, description="steps per workflow")
-    max_cost: float | None = Field(default=None, ge=0, description="stop starting rows past it")
     params: dict[str, str] = Field(
         default_factory=dict,
         description="workflow parameters, e.g. {llm_threshold: '0.8'}; YAML scalars",
@@ -57,13 +44,7 @@ class EnrichOptions(dg.ConfigurableResource):
         """Options for one workflow: only the parameters it declares are passed on."""
         declared = workflow.spec.params
         return RunOptions(
-            parallel=self.parallel,
-            force=self.force,
-            retry_failed=self.retry_failed,
-            limit=self.limit,
-            shard_size=self.shard_size,
-            max_shards=self.max_shards,
-            max_cost=self.max_cost,
+            **self.option_values(),
             params={k: v for k, v in self._parsed_params().items() if k in declared},
         )
 

@@ -1,45 +1,63 @@
-"""Per-run options: what the old script took as flags, now run configuration."""
+"""Per-run options, declared once: the CLI's flags, the launchpad's config and the engine's
+options all come from :class:`RunOptionFields`.
+
+To add an option, add a field there with a ``description`` (and its bounds): the
+``enrich`` command gets a ``--flag`` with that help and the default
+(``cli.common.add_option_flags``), the Dagster
+launchpad gets the config field, and the engine receives it in
+:class:`RunOptions`. Validation happens once, in the model.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
 
 DEFAULT_PARALLEL = 5
 DEFAULT_SHARD_SIZE = 1000
 DEFAULT_MAX_SHARDS = 2
 
 
-@dataclass(frozen=True)
-class RunOptions:
-    """How one materialization treats its rows.
+class RunOptionFields(BaseModel):
+    """How one materialization treats its rows (everything but the workflow parameters).
 
-    ``parallel`` counts rows in flight across all shards, as the old
-    ``--parallel`` did. ``shard_size`` and ``max_shards`` decide how many Dagster
-    steps carry those rows: each step costs seconds to launch, so a shard holds
-    hundreds or thousands of rows and runs them concurrently with async I/O.
+    ``parallel`` counts rows in flight across all shards. ``shard_size`` and
+    ``max_shards`` decide how many Dagster steps carry those rows: each step costs
+    seconds to launch, so a shard holds hundreds or thousands of rows and runs
+    them concurrently with async I/O.
     """
 
-    parallel: int = DEFAULT_PARALLEL
-    force: bool = False
-    retry_failed: bool = False
-    limit: int | None = None
-    shard_size: int = DEFAULT_SHARD_SIZE
-    max_shards: int = DEFAULT_MAX_SHARDS
-    max_cost: float | None = None
-    params: dict[str, Any] = field(default_factory=dict)
+    parallel: int = Field(DEFAULT_PARALLEL, ge=1, description="rows in flight across all shards")
+    force: bool = Field(False, description="re-run every eligible row")
+    retry_failed: bool = Field(False, description="process only rows whose last attempt failed")
+    limit: int | None = Field(
+        None, ge=0, description="process at most N rows (a dry run before paying)"
+    )
+    shard_size: int = Field(DEFAULT_SHARD_SIZE, ge=1, description="rows per Dagster step")
+    max_shards: int = Field(DEFAULT_MAX_SHARDS, ge=1, description="Dagster steps per workflow")
+    max_cost: float | None = Field(
+        None,
+        ge=0,
+        description="stop starting rows once this many USD are spent",
+        json_schema_extra={"metavar": "USD"},
+    )
 
-    def __post_init__(self) -> None:
-        if self.parallel < 1:
-            raise ValueError(f"parallel must be at least 1, got {self.parallel}")
-        if self.shard_size < 1:
-            raise ValueError(f"shard_size must be at least 1, got {self.shard_size}")
-        if self.max_shards < 1:
-            raise ValueError(f"max_shards must be at least 1, got {self.max_shards}")
-        if self.limit is not None and self.limit < 0:
-            raise ValueError(f"limit must not be negative, got {self.limit}")
-        if self.max_cost is not None and self.max_cost < 0:
-            raise ValueError(f"max_cost must not be negative, got {self.max_cost}")
+    @classmethod
+    def option_names(cls) -> list[str]:
+        return list(RunOptionFields.model_fields)
+
+    def option_values(self) -> dict[str, Any]:
+        """The shared options' values, to hand from one of these models to another."""
+        return {name: getattr(self, name) for name in RunOptionFields.model_fields}
+
+
+class RunOptions(RunOptionFields):
+    """The options the engine runs one workflow with: the shared ones and its parameters."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    params: dict[str, Any] = Field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return self.model_dump()
