@@ -1,43 +1,83 @@
 """Registered Python functions for ``python`` nodes: computed columns in code.
 
 Only registered names can be called from YAML, never a dotted path from the
-file, so a workflow file cannot import arbitrary modules. Users register their
-own by listing modules in ``LEAD_PIPELINE_PLUGINS`` (comma separated).
+file, so a workflow file cannot import arbitrary modules. A function is
+registered in one of two ways:
+
+* a package declares it under the ``lead_pipeline.functions`` entry point group
+  (``initials = my_pkg.rows:initials``): the entry point's name is the name
+  workflows call it by;
+* a module listed in ``LEAD_PIPELINE_PLUGINS`` decorates it with
+  :func:`row_function` (for code that is not an installed package).
 """
 
 from __future__ import annotations
 
 import importlib
 import inspect
+import threading
 from collections.abc import Callable, Mapping
+from importlib.metadata import entry_points
 from typing import Any
 
 from lead_pipeline.settings import get_settings
 
+FUNCTIONS_GROUP = "lead_pipeline.functions"
+
 RowFunction = Callable[..., Any]
 _FUNCTIONS: dict[str, RowFunction] = {}
+_FROM_PLUGINS: set[str] = set()
 _plugins_loaded = False
+_lock = threading.RLock()
 
 
 def row_function(name: str) -> Callable[[RowFunction], RowFunction]:
     """Register ``fn(values: Mapping, **args) -> dict`` (sync or async) under ``name``."""
 
     def wrap(fn: RowFunction) -> RowFunction:
-        if name in _FUNCTIONS and _FUNCTIONS[name] is not fn:
-            raise ValueError(f"python function {name!r} is registered twice")
-        _FUNCTIONS[name] = fn
+        _add(name, fn, f"python function {name!r}")
         return fn
 
     return wrap
+
+
+def _add(name: str, fn: RowFunction, where: str) -> None:
+    if not callable(fn):
+        raise TypeError(f"{where} is {type(fn).__name__}, not a function")
+    if name in _FUNCTIONS and _FUNCTIONS[name] is not fn:
+        raise ValueError(f"python function {name!r} is registered twice")
+    _FUNCTIONS[name] = fn
 
 
 def _load_plugins() -> None:
     global _plugins_loaded
     if _plugins_loaded:
         return
-    _plugins_loaded = True
-    for module in get_settings().plugins:
-        importlib.import_module(module)
+    with _lock:
+        if _plugins_loaded:
+            return
+        for point in entry_points(group=FUNCTIONS_GROUP):
+            where = f"entry point {point.name!r} ({point.value})"
+            try:
+                fn = point.load()
+            except Exception as exc:
+                raise ImportError(f"{where} cannot be imported: {exc}") from exc
+            _add(point.name, fn, where)
+            _FROM_PLUGINS.add(point.name)
+        before = set(_FUNCTIONS)
+        for module in get_settings().plugins:
+            importlib.import_module(module)
+        _FROM_PLUGINS.update(set(_FUNCTIONS) - before)
+        _plugins_loaded = True
+
+
+def reset_functions() -> None:
+    """Look for plugin functions again at the next call (tests install plugins)."""
+    global _plugins_loaded
+    for name in _FROM_PLUGINS:
+        _FUNCTIONS.pop(name, None)
+    _FROM_PLUGINS.clear()
+    _plugins_loaded = False
 
 
 def get_function(name: str) -> RowFunction:

@@ -1,28 +1,31 @@
 """The node-type registry: the extension point every kind of node plugs into.
 
 A node type is a pydantic model for its configuration plus an async ``run``.
-The engine only knows this interface, so adding a provider means registering
-one more type, never touching the runner.
+The engine only knows this interface, so adding a provider means listing one
+more type, never touching the runner. The built-in types are listed in
+``node_types.BUILTIN``; another package adds its own through the
+``lead_pipeline.node_types`` entry point group, without touching ours.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cache
+from importlib.metadata import EntryPoint, entry_points
+from types import MappingProxyType
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict
-
 from lead_pipeline.providers.errors import NotConfigured
-from lead_pipeline.workflows.model import NodeSpec, OutputSpec
+from lead_pipeline.workflows.model import NodeConfigBase, OutputSpec
 
-__all__ = ["NotConfigured"]  # preflight raises the providers' own error: one type, one message
+__all__ = [
+    "NodeConfig",
+    "NotConfigured",
+]  # preflight raises the providers' own error: one type, one message
 
 
-class NodeConfig(BaseModel):
-    """Base for node configurations: unknown keys are mistakes, not extensions."""
-
-    model_config = ConfigDict(extra="forbid")
+NodeConfig = NodeConfigBase  # the base of every node type's configuration model
 
 
 ConfigT = TypeVar("ConfigT", bound=NodeConfig)
@@ -64,6 +67,14 @@ UNCONFIGURED_NOTE = "skipped: provider not configured"
 
 @dataclass(frozen=True)
 class NodeType:
+    """A kind of node: its configuration model, its runner and what it needs.
+
+    ``template_fields`` and ``expression_fields`` come from the configuration
+    model (see ``workflows.model.NodeConfigBase``): which settings are Jinja
+    templates over the row and which are ``where``-style expressions, so the
+    loader compiles exactly those and knows which columns a node reads.
+    """
+
     name: str
     config_model: type[NodeConfig]
     run: RunFn
@@ -72,21 +83,16 @@ class NodeType:
     description: str = ""
     kinds: frozenset[str] = field(default_factory=frozenset)
 
+    @property
+    def template_fields(self) -> tuple[str, ...] | None:
+        return self.config_model.template_fields
+
+    @property
+    def expression_fields(self) -> tuple[str, ...]:
+        return self.config_model.expression_fields
+
     def is_available(self, config: Any) -> bool:
         return self.available is None or self.available(config)
-
-    def parse(self, spec: NodeSpec) -> NodeConfig:
-        return self.config_model.model_validate(spec.config)
-
-
-_REGISTRY: dict[str, NodeType] = {}
-
-
-def register(node_type: NodeType) -> NodeType:
-    if node_type.name in _REGISTRY and _REGISTRY[node_type.name] is not node_type:
-        raise ValueError(f"node type {node_type.name!r} is registered twice")
-    _REGISTRY[node_type.name] = node_type
-    return node_type
 
 
 def node_type(
@@ -98,29 +104,78 @@ def node_type(
     description: str = "",
     kinds: tuple[str, ...] = (),
 ) -> Callable[[Callable[[NodeCall[ConfigT]], Awaitable[NodeOutcome]]], NodeType]:
-    """Decorator registering an async function as the runner of node type ``name``."""
+    """Decorator making an async function the runner of a node type called ``name``.
+
+    It only builds the :class:`NodeType`; listing it (``node_types.BUILTIN`` for
+    ours, an entry point for a plugin's) is what makes workflows able to use it.
+    """
 
     def wrap(fn: Callable[[NodeCall[ConfigT]], Awaitable[NodeOutcome]]) -> NodeType:
-        return register(
-            NodeType(
-                name=name,
-                config_model=config_model,
-                run=fn,  # type: ignore[arg-type]
-                preflight=preflight,
-                available=available,
-                description=description or (fn.__doc__ or "").strip().split("\n")[0],
-                kinds=frozenset(kinds),
-            )
+        return NodeType(
+            name=name,
+            config_model=config_model,
+            run=fn,  # type: ignore[arg-type]
+            preflight=preflight,
+            available=available,
+            description=description or (fn.__doc__ or "").strip().split("\n")[0],
+            kinds=frozenset(kinds),
         )
 
     return wrap
 
 
-def registry() -> Mapping[str, NodeType]:
-    """Every node type, with the built-in ones loaded."""
-    from lead_pipeline.engine import node_types  # noqa: F401  (registers on import)
+NODE_TYPES_GROUP = "lead_pipeline.node_types"
 
-    return dict(_REGISTRY)
+
+class PluginError(Exception):
+    """A plugin's entry point cannot be used: it names the entry point and its package."""
+
+
+def _plugin_node_types() -> list[NodeType]:
+    """Node types other packages declare under the ``lead_pipeline.node_types`` entry point
+    group: ``NAME = package.module:object``, the object a :class:`NodeType` called NAME."""
+    found: list[NodeType] = []
+    for point in entry_points(group=NODE_TYPES_GROUP):
+        where = f"entry point {point.name!r} ({point.value}) of {_dist(point)}"
+        try:
+            value = point.load()
+        except Exception as exc:
+            raise PluginError(f"{where} cannot be imported: {exc}") from exc
+        if not isinstance(value, NodeType):
+            raise PluginError(
+                f"{where} is {type(value).__name__}, not a NodeType "
+                "(decorate the runner with lead_pipeline.engine.registry.node_type)"
+            )
+        if value.name != point.name:
+            raise PluginError(f"{where} is node type {value.name!r}: the names must match")
+        found.append(value)
+    return found
+
+
+def _dist(point: EntryPoint) -> str:
+    dist = getattr(point, "dist", None)
+    return f"package {dist.name}" if dist is not None else "an unknown package"
+
+
+@cache
+def registry() -> Mapping[str, NodeType]:
+    """Every node type: the built-ins, then those plugins declare; built once per process.
+
+    A plugin may not reuse a name: a workflow's ``type`` must mean one thing.
+    """
+    from lead_pipeline.engine.node_types import BUILTIN
+
+    types: dict[str, NodeType] = {}
+    for item in [*BUILTIN, *_plugin_node_types()]:
+        if item.name in types and types[item.name] is not item:
+            raise PluginError(f"node type {item.name!r} is defined twice")
+        types[item.name] = item
+    return MappingProxyType(types)
+
+
+def reset_registry() -> None:
+    """Forget the node types found, so a newly installed plugin is seen (tests)."""
+    registry.cache_clear()
 
 
 def config_models() -> dict[str, type[NodeConfig]]:

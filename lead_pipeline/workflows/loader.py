@@ -27,7 +27,7 @@ from lead_pipeline.workflows.expressions import (
     compile_expression,
     compile_where,
 )
-from lead_pipeline.workflows.model import NodeSpec, WorkflowSpec
+from lead_pipeline.workflows.model import NodeConfigBase, NodeSpec, WorkflowSpec
 from lead_pipeline.workflows.templates import TemplateError, compile_template, template_strings
 
 __all__ = [
@@ -267,7 +267,7 @@ class WorkflowSet:
         self,
         specs: Iterable[WorkflowSpec],
         *,
-        node_types: Mapping[str, type[BaseModel]] | None = None,
+        node_types: Mapping[str, type[NodeConfigBase]] | None = None,
         builtin: Iterable[str] = (),
     ) -> None:
         given = list(specs)
@@ -302,7 +302,7 @@ class WorkflowSet:
     # -- checks
 
     def _check_spec(
-        self, spec: WorkflowSpec, node_types: Mapping[str, type[BaseModel]] | None
+        self, spec: WorkflowSpec, node_types: Mapping[str, type[NodeConfigBase]] | None
     ) -> tuple[list[str], list[tuple[str, str]]]:
         """Problems in one workflow, and ``(where, column)`` for every column it reads."""
         label = _label(spec)
@@ -351,7 +351,7 @@ class WorkflowSet:
                         message = _message(error, [*model.model_fields, *NodeSpec.model_fields])
                         problems.append(f"{prefix} field {field!r}: {message}")
                     continue
-            template_fields = getattr(model, "template_fields", None)
+            template_fields = model.template_fields if model is not None else None
             scope = (
                 {name: config[name] for name in template_fields if name in config}
                 if template_fields is not None
@@ -366,7 +366,7 @@ class WorkflowSet:
                 reads.extend(
                     (f"{prefix} field {path!r}", column) for column in template.fields - {"params"}
                 )
-            for name in getattr(model, "expression_fields", None) or ():
+            for name in model.expression_fields if model is not None else ():
                 value = config.get(name)
                 texts = (
                     [(name, value)]
@@ -541,7 +541,7 @@ def _column_owners(
 def load_workflows(
     dirs: Sequence[Path] | None = None,
     *,
-    node_types: Mapping[str, type[BaseModel]] | None = None,
+    node_types: Mapping[str, type[NodeConfigBase]] | None = None,
     builtin_dirs: Sequence[Path] | None = None,
 ) -> WorkflowSet:
     """Load, check and order every workflow.

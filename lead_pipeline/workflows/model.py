@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -86,6 +86,22 @@ class OutputSpec(BaseModel):
         if self.minimum is not None and self.maximum is not None and self.minimum > self.maximum:
             raise ValueError(f"minimum {self.minimum} is above maximum {self.maximum}")
         return self
+
+
+class NodeConfigBase(BaseModel):
+    """Base of a node type's configuration model: what the loader reads from it.
+
+    ``template_fields`` names the settings that are Jinja templates over the row
+    (``None``: every string in the configuration is one); ``expression_fields``
+    those holding expressions (a string, or a dict or list of them). The loader
+    compiles exactly these when a workflow loads and learns from them which
+    columns the node reads. Unknown keys are mistakes, not extensions.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    template_fields: ClassVar[tuple[str, ...] | None] = None
+    expression_fields: ClassVar[tuple[str, ...]] = ()
 
 
 class NodeSpec(BaseModel):

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from lead_pipeline.workflows.loader import (
     BUILTIN_DIR,
@@ -19,6 +19,7 @@ from lead_pipeline.workflows.loader import (
     load_workflows,
     parse_workflow,
 )
+from lead_pipeline.workflows.model import NodeConfigBase
 
 
 @pytest.fixture(autouse=True)
@@ -47,34 +48,30 @@ def problems_of(excinfo: pytest.ExceptionInfo[WorkflowError]) -> list[str]:
     return excinfo.value.problems
 
 
-class HttpConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class HttpConfig(NodeConfigBase):
     method: str = "GET"
     url: str
     headers: dict[str, str] = Field(default_factory=dict)
     timeout: float = Field(default=30.0, gt=0)
 
 
-class PromptConfig(BaseModel):
+class PromptConfig(NodeConfigBase):
     """Only ``prompt`` is a template; ``jmes`` holds braces that are not Jinja."""
 
-    model_config = ConfigDict(extra="forbid")
     template_fields: ClassVar[tuple[str, ...]] = ("prompt",)
 
     prompt: str
     jmes: str = ""
 
 
-class ComputeConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ComputeConfig(NodeConfigBase):
     expression_fields: ClassVar[tuple[str, ...]] = ("values", "check")
 
     values: dict[str, str]
     check: str = "true"
 
 
-NODE_TYPES: dict[str, type[BaseModel]] = {
+NODE_TYPES: dict[str, type[NodeConfigBase]] = {
     "http": HttpConfig,
     "prompt": PromptConfig,
     "compute": ComputeConfig,

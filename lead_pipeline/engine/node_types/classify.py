@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import Field
 
 from lead_pipeline.classify.model import classify
@@ -9,6 +11,8 @@ from lead_pipeline.engine.registry import NodeCall, NodeConfig, NodeOutcome, nod
 
 
 class B2BClassifierConfig(NodeConfig):
+    template_fields: ClassVar[tuple[str, ...] | None] = ()  # renders no templates
+
     fields: list[str] = Field(
         default_factory=lambda: ["name", "website", "one_liner", "long_description"],
         description="row columns the model reads; the ones an ordinary lead list carries",

@@ -13,7 +13,7 @@ a later run retries it, and the cache answers what was already paid for).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
@@ -37,6 +37,8 @@ REFUSED_BY_VERIFIER = frozenset({"invalid", "disposable"})
 
 
 class WorkEmailConfig(NodeConfig):
+    template_fields: ClassVar[tuple[str, ...] | None] = ()  # renders no templates
+
     founders: str = Field(
         default="founders", description="column holding the founders (name, title, linkedin_url)"
     )

@@ -10,7 +10,7 @@ that the result itself names and that matches this lead (no namesakes).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
@@ -47,6 +47,8 @@ result writes it. Leave out anyone at a different company with a similar name.
 
 
 class FounderExtractConfig(NodeConfig):
+    template_fields: ClassVar[tuple[str, ...] | None] = ()  # renders no templates
+
     results: str = Field(default="founder_search_results", description="column of search results")
     llm: Literal["auto", "never"] = "auto"
     model: str | None = None

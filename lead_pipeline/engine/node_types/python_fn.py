@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
 
@@ -11,13 +11,22 @@ from lead_pipeline.engine.registry import NodeCall, NodeConfig, NodeError, NodeO
 
 
 class PythonConfig(NodeConfig):
+    """``function`` is a registered row function's name (see ``engine.functions``);
+    ``args`` are passed to it as keyword arguments."""
+
+    template_fields: ClassVar[tuple[str, ...] | None] = ()  # renders no templates
+
     function: str
     args: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("function")
     @classmethod
     def _registered(cls, name: str) -> str:
-        get_function(name)
+        # A ValueError, so the loader reports it against the file and node.
+        try:
+            get_function(name)
+        except KeyError as exc:
+            raise ValueError(exc.args[0]) from None
         return name
 
 

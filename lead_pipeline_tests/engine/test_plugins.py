@@ -1,0 +1,200 @@
+"""Node types and row functions from another package, found through entry points.
+
+The plugin here is a real installed distribution as far as Python can tell: a
+package and its ``.dist-info`` (with ``entry_points.txt``) in a folder on
+``sys.path``, which is what ``pip install`` leaves behind.
+"""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lead_pipeline.engine.compile import load_compiled
+from lead_pipeline.engine.functions import reset_functions
+from lead_pipeline.engine.registry import PluginError, registry, reset_registry
+from lead_pipeline.store import OK, LeadStore
+from lead_pipeline.workflows import WorkflowError
+from lead_pipeline_tests.engine.test_runner import materialize
+
+PLUGIN = '''
+"""A third party's node type and row function."""
+from typing import ClassVar
+
+from lead_pipeline.engine.registry import NodeConfig, NodeOutcome, node_type
+from lead_pipeline.workflows.templates import render
+
+
+class ShoutConfig(NodeConfig):
+    template_fields: ClassVar[tuple[str, ...] | None] = ("text",)
+    text: str
+    times: int = 1
+
+
+@node_type("shout", ShoutConfig, kinds=("python",))
+async def shout(call):
+    """Upper-cases a templated text."""
+    text = render(call.config.text, call.values, params=call.params)
+    return NodeOutcome(outputs={"loud": (text.upper() + "!") * call.config.times})
+
+
+def initials(values, sep=""):
+    return {"initials": sep.join(w[0] for w in (values.get("name") or "").split())}
+
+
+NOT_A_NODE_TYPE = 42
+http = node_type("http", ShoutConfig)(shout.run)  # a built-in's name
+'''
+
+
+def install(folder: Path, name: str, entry_points: str, module: str = PLUGIN) -> None:
+    """What ``pip install`` of a package named ``name`` would leave in ``folder``."""
+    package = name.replace("-", "_")
+    (folder / f"{package}.py").write_text(module)
+    info = folder / f"{package}-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(textwrap.dedent(entry_points))
+
+
+@pytest.fixture
+def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    folder = tmp_path / "site-packages"
+    folder.mkdir()
+    monkeypatch.syspath_prepend(str(folder))
+    reset_registry()
+    reset_functions()
+    yield folder
+    for module in [m for m in sys.modules if m.startswith("lp_demo")]:
+        del sys.modules[module]
+    reset_registry()
+    reset_functions()
+
+
+WORKFLOW = """\
+name: greeting
+nodes:
+  - id: loud
+    type: shout
+    text: "hello {{ name }}"
+    outputs: {loud: string}
+  - id: short
+    type: python
+    function: initials
+    args: {sep: "."}
+    outputs: {initials: string}
+"""
+
+
+def test_a_plugins_node_type_and_function_run_in_a_workflow(
+    site: Path, tmp_path: Path, store: LeadStore
+) -> None:
+    install(
+        site,
+        "lp-demo-plugin",
+        """\
+        [lead_pipeline.node_types]
+        shout = lp_demo_plugin:shout
+        [lead_pipeline.functions]
+        initials = lp_demo_plugin:initials
+        """,
+    )
+    assert registry()["shout"].template_fields == ("text",)
+    assert "http" in registry()  # the built-ins are still there
+    folder = tmp_path / "workflows"
+    folder.mkdir()
+    (folder / "greeting.yaml").write_text(WORKFLOW)
+    (workflow,) = load_compiled([folder], builtin_dirs=[])
+    store.import_rows("demo", [("a", {"name": "Ada Lovelace"}), ("b", {"name": "Alan Turing"})])
+    summary = materialize(store, workflow, parallel=2)
+    assert (summary.ok, summary.failed) == (2, 0)
+    frame = store.wide_frame("demo").set_index("_id")
+    assert frame.loc["a", "loud"] == "HELLO ADA LOVELACE!"
+    assert frame.loc["b", "initials"] == "A.T"
+    assert store.results("demo", ["greeting"])["a"][("greeting", "loud")].status == OK
+
+
+def test_a_plugin_template_is_checked_at_load(site: Path, tmp_path: Path) -> None:
+    install(site, "lp-demo-plugin", "[lead_pipeline.node_types]\nshout = lp_demo_plugin:shout\n")
+    folder = tmp_path / "workflows"
+    folder.mkdir()
+    (folder / "bad.yaml").write_text(
+        "name: bad\nnodes:\n  - {id: x, type: shout, text: '{{ name.__class__ }}', "
+        "outputs: {loud: string}}\n"
+    )
+    with pytest.raises(WorkflowError, match="node 'x' field 'text'"):
+        load_compiled([folder], builtin_dirs=[])
+
+
+def test_an_unknown_python_function_is_named_at_load(site: Path, tmp_path: Path) -> None:
+    install(
+        site, "lp-demo-plugin", "[lead_pipeline.functions]\ninitials = lp_demo_plugin:initials\n"
+    )
+    folder = tmp_path / "workflows"
+    folder.mkdir()
+    (folder / "f.yaml").write_text(
+        "name: f\nnodes:\n  - {id: x, type: python, function: initals, outputs: {i: string}}\n"
+    )
+    with pytest.raises(WorkflowError) as info:
+        load_compiled([folder], builtin_dirs=[])
+    assert "no python function 'initals' is registered (known: initials)" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("http = lp_demo_plugin:http", "node type 'http' is defined twice"),
+        ("yell = lp_demo_plugin:shout", "is node type 'shout': the names must match"),
+        ("shout = lp_demo_plugin:NOT_A_NODE_TYPE", "is int, not a NodeType"),
+        ("shout = lp_demo_missing:shout", "package lp-demo-plugin cannot be imported"),
+    ],
+)
+def test_a_broken_plugin_is_named(site: Path, entry: str, message: str) -> None:
+    install(site, "lp-demo-plugin", f"[lead_pipeline.node_types]\n{entry}\n")
+    with pytest.raises(PluginError, match=message):
+        registry()
+
+
+ROW_FUNCTIONS = '''
+from lead_pipeline.engine.functions import row_function
+
+
+@row_function("domain_length")
+async def domain_length(values, plus=0):
+    return {"length": len(values.get("website") or "") + plus}
+
+
+@row_function("not_a_dict")
+def not_a_dict(values):
+    return ["no"]
+'''
+
+
+def test_python_nodes_call_functions_from_the_plugins_variable(
+    site: Path, tmp_path: Path, store: LeadStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A module that is not an installed package registers its functions with
+    ``row_function`` when ``LEAD_PIPELINE_PLUGINS`` names it; async functions work,
+    and a function returning something other than a dict fails the row, not the run."""
+    (site / "lp_demo_rows.py").write_text(ROW_FUNCTIONS)
+    monkeypatch.setenv("LEAD_PIPELINE_PLUGINS", " lp_demo_rows , ")
+    folder = tmp_path / "workflows"
+    folder.mkdir()
+    (folder / "rows.yaml").write_text(
+        "name: rows\nnodes:\n"
+        "  - {id: n, type: python, function: domain_length, args: {plus: 1}, "
+        "outputs: {length: integer}}\n"
+        "  - {id: bad, type: python, function: not_a_dict, outputs: {x: string}}\n"
+    )
+    (workflow,) = load_compiled([folder], builtin_dirs=[])
+    store.import_rows("demo", [("a", {"name": "A", "website": "acme.com"})])
+    summary = materialize(store, workflow)
+    assert summary.failed == 1
+    results = store.results("demo", ["rows"])["a"]
+    assert results[("rows", "n")].status == OK
+    assert store.wide_frame("demo").set_index("_id").loc["a", "length"] == 9
+    assert "returned list, expected a dict" in (results[("rows", "bad")].error or "")
