@@ -159,7 +159,7 @@ def test_a_broken_plugin_is_named(site: Path, entry: str, message: str) -> None:
         registry()
 
 
-ROW_FUNCTIONS = '''
+ROW_FUNCTIONS = """
 from lead_pipeline.engine.functions import row_function
 
 
@@ -171,7 +171,7 @@ async def domain_length(values, plus=0):
 @row_function("not_a_dict")
 def not_a_dict(values):
     return ["no"]
-'''
+"""
 
 
 def test_python_nodes_call_functions_from_the_plugins_variable(
