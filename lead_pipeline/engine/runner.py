@@ -167,8 +167,8 @@ class ShardRunner:
                 cost=outcome.cost,
                 provider=outcome.provider,
             )
-            # Durable before the next node starts: the promise the old tool made. The
-            # commit is shared with the other rows' results that arrive meanwhile.
+            # Durable before the next node starts, so a crash loses at most the nodes in
+            # flight. The commit is shared with the other rows' results that arrive meanwhile.
             try:
                 await self._committer.record(result)
             except Exception as exc:

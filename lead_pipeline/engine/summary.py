@@ -1,4 +1,4 @@
-"""Counts a run ends with, per shard and merged: the old script's closing line."""
+"""Counts a run ends with, per shard and merged: what the run did, in one line."""
 
 from __future__ import annotations
 

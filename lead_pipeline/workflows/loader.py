@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import Any
 
@@ -474,44 +475,41 @@ def _check_needs(by_name: Mapping[str, WorkflowSpec]) -> list[str]:
 
 
 def _find_cycle(by_name: Mapping[str, WorkflowSpec]) -> list[str] | None:
-    state: dict[str, int] = {}  # 1 visiting, 2 done
-    for root in by_name:
-        if state.get(root):
-            continue
-        path: list[str] = [root]
-        iterators = [iter(by_name[root].needs)]
-        state[root] = 1
-        while iterators:
-            need = next(iterators[-1], None)
-            if need is None:
-                state[path.pop()] = 2
-                iterators.pop()
-                continue
-            if state.get(need) == 1:
-                return [*path[path.index(need) :], need]
-            if not state.get(need):
-                state[need] = 1
-                path.append(need)
-                iterators.append(iter(by_name[need].needs))
+    """A cycle of ``needs`` as ``[a, b, ..., a]`` (a needs b), from the first-loaded member."""
+    try:
+        TopologicalSorter({name: spec.needs for name, spec in by_name.items()}).prepare()
+    except CycleError as exc:
+        # graphlib lists each node before the ones that need it; we read "needs".
+        loop = list(reversed(exc.args[1]))[:-1]
+        first = min(range(len(loop)), key=lambda i: list(by_name).index(loop[i]))
+        loop = loop[first:] + loop[:first]
+        return [*loop, loop[0]]
     return None
 
 
 def _topological(by_name: Mapping[str, WorkflowSpec]) -> list[WorkflowSpec]:
-    """Depth-first: each workflow right after the ones it needs, in the order it lists them."""
-    order: list[WorkflowSpec] = []
-    done: set[str] = set()
+    """Each workflow right after the ones it needs; otherwise in load order.
 
-    def visit(name: str) -> None:
-        if name in done:
-            return
-        done.add(name)
-        for need in by_name[name].needs:
-            visit(need)
-        order.append(by_name[name])
-
-    for name in by_name:
-        visit(name)
-    return order
+    Going through the workflows in load order, each one not yet placed brings the
+    part of the graph it needs (``graphlib`` orders that part), so a chain stays
+    together instead of every root coming first.
+    """
+    order: list[str] = []
+    placed: set[str] = set()
+    for root in by_name:
+        if root in placed:
+            continue
+        graph: dict[str, tuple[str, ...]] = {}
+        stack = [root]
+        while stack:
+            name = stack.pop()
+            if name not in graph and name not in placed:
+                graph[name] = tuple(n for n in by_name[name].needs if n not in placed)
+                stack.extend(reversed(graph[name]))
+        for name in TopologicalSorter(graph).static_order():
+            order.append(name)
+            placed.add(name)
+    return [by_name[name] for name in order]
 
 
 def _column_owners(
