@@ -345,6 +345,22 @@ class Settings(BaseSettings):
         shown_default="Celery's default",
         group="deploy",
     )
+    celery_lost_after_s: float = var(
+        "LEAD_PIPELINE_CELERY_LOST_AFTER",
+        "seconds a Celery step's worker may answer no ping before the step is sent to "
+        "another worker (twice at most; then the run fails naming the step)",
+        60.0,
+        group="deploy",
+        gt=0,
+    )
+    celery_visibility_timeout_s: int = var(
+        "LEAD_PIPELINE_CELERY_VISIBILITY_TIMEOUT",
+        "seconds before a Redis broker hands an unacknowledged step to another worker on its "
+        "own; keep it above the longest step, or that step runs twice",
+        12 * 3600,
+        group="deploy",
+        gt=0,
+    )
     k8s_image: str | None = var(
         "LEAD_PIPELINE_K8S_IMAGE",
         "the image of the Kubernetes executor's step jobs",

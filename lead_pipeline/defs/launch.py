@@ -9,6 +9,7 @@ lead store meanwhile, where every node result lands the moment it finishes.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -194,4 +195,13 @@ def _failure_message(result: dg.JobExecutionResult) -> str:
                 return f"{event.step_key}: {user.description}"
             if error is not None:
                 return f"{event.step_key}: {error.message.strip()}"
+    for event in result.all_events:
+        # An executor's own failure (a step lost with its Celery worker) fails the run, no step.
+        if event.event_type == dg.DagsterEventType.RUN_FAILURE and event.job_failure_data:
+            error = event.job_failure_data.error
+            if error is not None and (lost := _LOST_STEP.search(error.to_string())):
+                return lost.group(1)
     return "the run failed; see the Dagster UI for its event log"
+
+
+_LOST_STEP = re.compile(r"StepLost: (.+)")
