@@ -2,9 +2,10 @@
 rate limits, the response cache, the budget) and the store.
 
 Built once per shard (per Dagster step), never per row: connection pools and
-rate limiters only help when every row goes through the same ones. A run's
-provider limits and budget are split evenly across its shards, so the shards
-of one run together stay within them without talking to each other.
+rate limiters only help when every row goes through the same ones. A provider's
+rate and its Retry-After pauses are shared through the lead store by every shard
+of every run (``store/pace.py``); its cap on requests in flight and the run's
+budget are split evenly across the run's shards.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from lead_pipeline.providers import (
 )
 from lead_pipeline.settings import Settings, env_name, get_settings
 from lead_pipeline.store import LeadStore
+from lead_pipeline.store.pace import StorePace
 
 # Without configured limits a provider is paced only by the run's ``parallel``
 # and by its own 429 answers, which the retry policy honours.
@@ -36,13 +38,12 @@ TIMEOUTS_ENV = env_name("timeouts")
 
 
 def configured_limits(share: float = 1.0, config: Settings | None = None) -> dict[str, Limit]:
-    """Per-provider limits from ``LEAD_PIPELINE_RATE_LIMITS``, scaled to this shard's share."""
+    """Per-provider limits from ``LEAD_PIPELINE_RATE_LIMITS``; ``max_in_flight`` scaled to
+    this shard's ``share``. The rate is the provider's whole rate: shards share one pace."""
     config = config or get_settings()
     return {
         provider: Limit(
-            requests_per_second=(
-                None if spec.requests_per_second is None else spec.requests_per_second * share
-            ),
+            requests_per_second=spec.requests_per_second,
             max_in_flight=max(1, int(spec.max_in_flight * share)),
             burst=spec.burst,
         )
@@ -95,6 +96,7 @@ async def open_services(
         default_limit=UNPACED,
         retry=configured_retry(config),
         timeouts=configured_timeouts(config),
+        pace=StorePace(store.engine),
     )
     async with session:
         yield Services(store=store, options=options, shard=shard, session=session)

@@ -11,7 +11,7 @@ from lead_pipeline.providers.budget import Budget
 from lead_pipeline.providers.cache import ResponseCache, cache_key
 from lead_pipeline.providers.cost import PriceTable, Usage
 from lead_pipeline.providers.errors import ProviderError
-from lead_pipeline.providers.ratelimit import Limit, RateLimiter
+from lead_pipeline.providers.ratelimit import Limit, RateLimiter, SharedPace
 from lead_pipeline.providers.redact import get_logger
 from lead_pipeline.providers.retry import RetryPolicy
 
@@ -50,10 +50,11 @@ class CallPolicy:
     cache: ResponseCache | None = None
     budget: Budget | None = None
     prices: PriceTable = field(default_factory=PriceTable)
+    pace: SharedPace | None = None  # the pace shared with other processes, if any
     limiter: RateLimiter = field(init=False)
 
     def __post_init__(self) -> None:
-        self.limiter = RateLimiter(self.limit)
+        self.limiter = RateLimiter(self.limit, self.pace, self.provider)
 
     async def _cache_get(self, key: str) -> Any | None:
         if self.cache is None:

@@ -1,7 +1,10 @@
 """Client-side rate limiting: requests per second and requests in flight.
 
-The numbers are given by the caller: the engine divides a run's limit across its
-worker processes, so each process only has to respect its own share.
+A provider's pace (requests per second and its Retry-After pauses) is one for
+the whole deployment when a :class:`SharedPace` is given: every shard of every
+run, on every machine, books its requests in the same place (the lead store's
+database; ``store/pace.py``), so the limit is never split between shards. The
+cap on requests in flight is the caller's share, per process.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Protocol
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,18 @@ class Limit:
             raise ValueError("max_in_flight and burst must be at least 1")
 
 
+class SharedPace(Protocol):
+    """A pace kept outside this process, by provider name."""
+
+    def reserve(self, provider: str, interval: float, burst: int) -> float:
+        """Book one request; the seconds to wait before sending it."""
+        ...
+
+    def pause(self, provider: str, seconds: float) -> None:
+        """Hold everyone's requests for ``seconds`` from now."""
+        ...
+
+
 class RateLimiter:
     """A token bucket plus a concurrency cap, usable from any event loop.
 
@@ -39,8 +55,11 @@ class RateLimiter:
     because asyncio primitives cannot cross loops.
     """
 
-    def __init__(self, limit: Limit) -> None:
+    def __init__(self, limit: Limit, shared: SharedPace | None = None, provider: str = "") -> None:
+        """``shared`` paces ``provider`` with everyone else using it (only when it has a rate)."""
         self.limit = limit
+        self.shared = shared if limit.requests_per_second is not None else None
+        self.provider = provider
         self._lock = threading.Lock()
         self._tat = 0.0  # when the bucket is next empty, monotonic seconds
         self._paused_until = 0.0
@@ -51,6 +70,8 @@ class RateLimiter:
         """Hold every caller back for ``seconds``: the provider said it is saturated."""
         with self._lock:
             self._paused_until = max(self._paused_until, time.monotonic() + max(0.0, seconds))
+        if self.shared is not None:
+            self.shared.pause(self.provider, seconds)
 
     def _reserve(self) -> float:
         """Seconds to wait before this request may go; books its place in the pace."""
@@ -79,7 +100,15 @@ class RateLimiter:
     async def slot(self) -> AsyncIterator[None]:
         """Wait for a place in flight and for the pace, then hold the place."""
         async with self._semaphore():
-            wait = self._reserve()
+            if self.shared is not None and self.limit.requests_per_second is not None:
+                wait = await asyncio.to_thread(
+                    self.shared.reserve,
+                    self.provider,
+                    1.0 / self.limit.requests_per_second,
+                    self.limit.burst,
+                )
+            else:
+                wait = self._reserve()
             if wait > 0:
                 await asyncio.sleep(wait)
             yield

@@ -18,7 +18,7 @@ from lead_pipeline.providers.cache import ResponseCache
 from lead_pipeline.providers.cost import PriceTable
 from lead_pipeline.providers.http import Timeouts, make_client
 from lead_pipeline.providers.policy import CallPolicy
-from lead_pipeline.providers.ratelimit import Limit
+from lead_pipeline.providers.ratelimit import Limit, SharedPace
 from lead_pipeline.providers.retry import RetryPolicy
 
 # Pools of 16 connections, 16 pools: up to 256 requests in flight without one
@@ -34,6 +34,8 @@ class ProviderSession:
     "fetch") to its :class:`Limit`; others get ``default_limit``. Policies persist
     for the session's life, so the pace holds across rows. ``verify`` (a CA bundle
     path or ``ssl.SSLContext``) applies to both the API and the website client.
+    ``pace`` shares each rate-limited provider's pace with every other session
+    using it (other shards, other machines).
     """
 
     def __init__(
@@ -48,6 +50,7 @@ class ProviderSession:
         timeouts: Timeouts | None = None,
         client: httpx.AsyncClient | None = None,
         verify: ssl.SSLContext | str | bool = True,
+        pace: SharedPace | None = None,
     ) -> None:
         self.cache = cache
         self.budget = budget if budget is not None else Budget()
@@ -57,6 +60,7 @@ class ProviderSession:
         self.retry = retry or RetryPolicy()
         self.timeouts = timeouts or Timeouts()
         self.verify = verify
+        self.pace = pace
         self._clients: list[httpx.AsyncClient] = [client] if client is not None else []
         self._owns_client = client is None
         self._turn = 0
@@ -73,6 +77,7 @@ class ProviderSession:
                 cache=self.cache,
                 budget=self.budget,
                 prices=self.prices,
+                pace=self.pace,
             )
             self._policies[provider] = policy
         return policy

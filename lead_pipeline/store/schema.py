@@ -118,3 +118,15 @@ run_locks = Table(
     Column("acquired_at", DateTime(timezone=True), nullable=False),
     Column("heartbeat_at", DateTime(timezone=True), nullable=False),
 )
+
+# One row per rate-limited provider: its pace, shared by every shard of every run
+# on every machine using this store. ``tat`` is the GCRA "theoretical arrival
+# time" and ``paused_until`` the end of the provider's last Retry-After, both in
+# the database's own clock (epoch seconds), so machines' clocks need not agree.
+provider_pace = Table(
+    "provider_pace",
+    metadata,
+    Column("provider", String(64), primary_key=True),
+    Column("tat", Float, nullable=False),
+    Column("paused_until", Float, nullable=False),
+)
