@@ -505,6 +505,15 @@ def setting(env: str) -> Any:
     return getattr(get_settings(), _FIELD_BY_ENV[env])
 
 
+def child_environment(path_first: str | None = None, **changes: str) -> dict[str, str]:
+    """The environment for a program this process hands over to (a Celery worker), with
+    ``changes`` and ``path_first`` put first on ``PATH``. Passed on whole, never logged."""
+    env = {**os.environ, **changes}
+    if path_first:
+        env["PATH"] = os.pathsep.join([path_first, env.get("PATH", "")])
+    return env
+
+
 def reset_settings() -> None:
     """Forget the cached settings (tests call this around each test)."""
     global _cached

@@ -2,9 +2,10 @@
 
 ``dagster-celery worker start`` takes its broker and Celery settings only from
 a ``-y`` YAML file (not from our variables), needs ``DAGSTER_HOME`` (here: the
-one the settings name, ``data/dagster_home`` by default) for its own files, and runs ``celery`` found on ``PATH``. This writes that file from
-the same settings the run uses (``executor.celery_config``), puts this Python's
-``bin`` folder first on ``PATH`` and hands over to ``dagster-celery``::
+one the settings name, ``data/dagster_home`` by default) for its own files, and
+runs ``celery`` found on ``PATH``. This writes that file from the same settings
+the run uses (``executor.celery_config``), puts this Python's ``bin`` folder
+first on ``PATH`` and hands over to ``dagster-celery``::
 
     python -m lead_pipeline.defs.celery_worker --name w1 [-- CELERY WORKER ARGS, e.g. -c 4]
 
@@ -23,7 +24,7 @@ from pathlib import Path
 import yaml
 
 from lead_pipeline.defs.executor import ExecutorConfigError, celery_config
-from lead_pipeline.settings import SettingsError, get_settings
+from lead_pipeline.settings import SettingsError, child_environment, get_settings
 
 CONFIG_NAME = "celery-worker.yaml"
 
@@ -67,16 +68,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.print_config:
         sys.stdout.write(text)
         return 0
-    # dagster-celery reads DAGSTER_HOME itself; the steps use the run's instance (its dagster.yaml).
-    os.environ["DAGSTER_HOME"] = str(home)
     config_path = home / CONFIG_NAME
     config_path.parent.mkdir(parents=True, exist_ok=True)
     config_path.write_text(text)
     config_path.chmod(0o600)  # the broker URL may carry a password
-    bin_dir = str(Path(sys.executable).parent)
-    os.environ["PATH"] = os.pathsep.join([bin_dir, os.environ.get("PATH", "")])
+    # dagster-celery reads DAGSTER_HOME itself and runs `celery` from PATH; the steps
+    # use the run's instance (its dagster.yaml), not this home's.
+    env = child_environment(path_first=str(Path(sys.executable).parent), DAGSTER_HOME=str(home))
     argv_out = command(config_path, args.name, args.celery_args)
-    os.execvp(argv_out[0], argv_out)
+    os.execvpe(argv_out[0], argv_out, env)
     return 0  # not reached
 
 

@@ -68,6 +68,8 @@ _DAGSTER_TRANSPORT_OPTIONS = {
     "interval_step": 0.2,
     "interval_max": 0.5,
 }
+
+
 def celery_settings() -> dict[str, Any]:
     """The Celery app settings the run and every worker must share (``config_source``).
 
