@@ -108,6 +108,17 @@ def celery_config() -> dict[str, Any]:
     return config
 
 
+def k8s_config() -> dict[str, Any]:
+    """``k8s_job_executor`` config: steps at once, and the step jobs' image and namespace
+    (else the run launcher's, i.e. the run's own pod's)."""
+    config: dict[str, Any] = {"max_concurrent": default_workers()}
+    if image := get_settings().k8s_image:
+        config["job_image"] = image
+    if namespace := get_settings().k8s_namespace:
+        config["job_namespace"] = namespace
+    return config
+
+
 def build_executor() -> dg.ExecutorDefinition:
     name = executor_name()
     check_shared_store(name)
@@ -119,10 +130,5 @@ def build_executor() -> dg.ExecutorDefinition:
     if name == "k8s":
         from dagster_k8s import k8s_job_executor
 
-        config = {"max_concurrent": default_workers()}
-        if image := get_settings().k8s_image:
-            config["job_image"] = image
-        if namespace := get_settings().k8s_namespace:
-            config["job_namespace"] = namespace
-        return k8s_job_executor.configured(config, name="lead_pipeline_k8s")
+        return k8s_job_executor.configured(k8s_config(), name="lead_pipeline_k8s")
     return dg.multiprocess_executor.configured(multiprocess_config(), name="lead_pipeline_executor")
