@@ -7,7 +7,22 @@ which field, so the user can open the file and fix it without reading a tracebac
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+
+def display_path(path: str | Path) -> str:
+    """A path as text that can always be printed and stored.
+
+    A file name that is not valid UTF-8 reaches Python with surrogate escapes,
+    which no terminal or database accepts; its bad bytes are shown as ``\\xff``.
+    """
+    text = os.fsdecode(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(text).decode("utf-8", errors="backslashreplace")
+    return text
 
 
 class LeadFileError(ValueError):
@@ -21,7 +36,7 @@ class LeadFileError(ValueError):
         location: str | None = None,
         field: str | None = None,
     ) -> None:
-        self.path = str(path)
+        self.path = display_path(path)
         self.problem = problem
         self.location = location
         self.field = field

@@ -67,10 +67,20 @@ def _format_names() -> list[str]:
     return sorted(set(READ_FORMATS.values()))
 
 
-def read_records(path: str | Path, fmt: str | None = None) -> list[SourceRecord]:
-    """Every record of a lead file; raises :class:`LeadFileError` on anything unreadable."""
+def read_records(
+    path: str | Path, fmt: str | None = None, *, delimiter: str | None = None
+) -> list[SourceRecord]:
+    """Every record of a lead file; raises :class:`LeadFileError` on anything unreadable.
+
+    ``delimiter`` (CSV only) is one of :data:`DELIMITERS`; without it a CSV
+    file's delimiter is detected.
+    """
     path = Path(path)
     kind = detect_format(path, fmt)
+    if delimiter is not None:
+        if kind != "csv":
+            raise LeadFileError(path, f"--delimiter applies to CSV files, and this is {kind}")
+        delimiter = parse_delimiter(delimiter)
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -85,6 +95,12 @@ def read_records(path: str | Path, fmt: str | None = None) -> list[SourceRecord]
         records = _read_parquet(path)
     else:
         parse = _TEXT_PARSERS[kind]
+        if kind == "csv":
+            chosen = delimiter
+
+            def parse(path: Path, text: str) -> Iterator[SourceRecord]:
+                return _parse_delimited(path, text, chosen or sniff_delimiter(text), chosen)
+
         records = list(parse(path, _decode(path, data, parse)))
     if not records:
         raise LeadFileError(path, "the file has no records")
@@ -105,6 +121,8 @@ def _decode(path: Path, data: bytes, parse: Callable[[Path, str], Iterator[Sourc
             return data.decode("utf-16")
         except UnicodeDecodeError:
             raise LeadFileError(path, "starts like UTF-16 but is not valid UTF-16") from None
+    if b"\x00" in data[:4096]:
+        return _decode_utf16_without_bom(path, data)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -116,6 +134,35 @@ def _decode(path: Path, data: bytes, parse: Callable[[Path, str], Iterator[Sourc
             "save the file as UTF-8",
             location=f"line {line}",
             field=field,
+        ) from None
+
+
+def _decode_utf16_without_bom(path: Path, data: bytes) -> str:
+    """Text saved as UTF-16 with no byte-order mark: mostly-ASCII text has a NUL beside each letter.
+
+    Which side the NULs fall on tells little- from big-endian. Any other NUL
+    byte means the file is not text at all.
+    """
+    sample = data[:4096]
+    odd = sample[1::2].count(0)
+    even = sample[0::2].count(0)
+    half = len(sample) // 2
+    encoding = "utf-16-le" if odd > half * 0.6 else "utf-16-be" if even > half * 0.6 else None
+    if encoding is None:
+        offset = data.index(b"\x00")
+        line = data.count(b"\n", 0, offset) + 1
+        raise LeadFileError(
+            path,
+            f"holds a NUL byte at offset {offset}: not a text file; save it as UTF-8",
+            location=f"line {line}",
+        )
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise LeadFileError(
+            path,
+            f"looks like {encoding.upper()} without a byte-order mark, but byte {exc.start} "
+            "is not valid there; save the file as UTF-8",
         ) from None
 
 
@@ -144,8 +191,72 @@ def _field_limit(limit: int) -> Iterator[None]:
         csv.field_size_limit(old)
 
 
-def _parse_delimited(path: Path, text: str, delimiter: str) -> Iterator[SourceRecord]:
-    kind = "TSV" if delimiter == "\t" else "CSV"
+DELIMITERS: dict[str, str] = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+_DELIMITER_NAMES = {"comma": ",", "semicolon": ";", "tab": "\t", "\\t": "\t", "pipe": "|"}
+_SNIFF_CHARS = 200_000
+_SNIFF_RECORDS = 50
+
+
+def parse_delimiter(value: str) -> str:
+    """``--delimiter``: the character itself or its name (``tab`` for a tab)."""
+    found = value if value in DELIMITERS else _DELIMITER_NAMES.get(value.strip().lower())
+    if found is None:
+        names = ", ".join(f"{name!r} ({char!r})" for char, name in DELIMITERS.items())
+        raise LeadFileError("--delimiter", f"{value!r} is not a delimiter; use one of {names}")
+    return found
+
+
+def _widths(text: str, delimiter: str) -> list[int]:
+    """Cells per record in the first records of ``text`` split on ``delimiter``."""
+    sample = text[:_SNIFF_CHARS]
+    cut = len(text) > _SNIFF_CHARS
+    reader = csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter)
+    widths: list[int] = []
+    try:
+        for cells in reader:
+            if cells and any(c.strip() for c in cells):
+                widths.append(len(cells))
+                if len(widths) > _SNIFF_RECORDS:
+                    break
+    except csv.Error:
+        return []
+    if cut and len(widths) <= _SNIFF_RECORDS:
+        widths = widths[:-1]  # the sample may end inside the last record
+    return widths
+
+
+def _consistent(widths: list[int]) -> bool:
+    return bool(widths) and widths[0] > 1 and all(w == widths[0] for w in widths)
+
+
+def sniff_delimiter(text: str) -> str:
+    """The delimiter that splits every sampled record into the header's number of cells.
+
+    Of those that do, the one giving the most columns wins (ties go to comma,
+    then semicolon, tab, pipe): a semicolon file whose descriptions hold commas
+    splits evenly on semicolons only. With no clear winner, comma.
+    """
+    best, best_width = ",", 0
+    for delimiter in DELIMITERS:
+        widths = _widths(text, delimiter)
+        if _consistent(widths) and widths[0] > best_width:
+            best, best_width = delimiter, widths[0]
+    return best
+
+
+def _looks_like(text: str, delimiter: str) -> str:
+    """A hint naming the delimiter the file seems to use, when it is not ``delimiter``."""
+    for other, name in DELIMITERS.items():
+        if other != delimiter and _consistent(_widths(text, other)):
+            return f"; the file looks {name}-delimited: pass --delimiter {name}"
+    return ""
+
+
+def _parse_delimited(
+    path: Path, text: str, delimiter: str, given: str | None = None
+) -> Iterator[SourceRecord]:
+    kind = "TSV" if delimiter == "\t" and given is None else "CSV"
+    split_on = DELIMITERS[delimiter]
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     header: list[str] | None = None
     header_line = 0
@@ -164,7 +275,8 @@ def _parse_delimited(path: Path, text: str, delimiter: str) -> Iterator[SourceRe
                     problem, line = str(exc), reader.line_num
                 raise LeadFileError(
                     path,
-                    f'malformed {kind}: {problem} (a quote inside a quoted cell is written as "")',
+                    f'malformed {kind}: {problem} (a quote inside a quoted cell is written as "")'
+                    + _looks_like(text, delimiter),
                     location=f"line {line}",
                 ) from None
             if not cells or all(c.strip() == "" for c in cells):
@@ -172,13 +284,19 @@ def _parse_delimited(path: Path, text: str, delimiter: str) -> Iterator[SourceRe
             if header is None:
                 header = _header(path, cells, start)
                 header_line = start
+                if len(header) == 1 and (hint := _looks_like(text, delimiter)):
+                    raise LeadFileError(
+                        path,
+                        f"split on {split_on}s, every line is one wide column{hint}",
+                        location=f"line {start}",
+                    )
                 continue
             location = f"line {start}"
             if len(cells) != len(header):
                 raise LeadFileError(
                     path,
                     f"malformed {kind}: {len(cells)} cells but the header (line {header_line}) "
-                    f"has {len(header)} columns",
+                    f"has {len(header)} columns (split on {split_on}s)" + _looks_like(text, delimiter),
                     location=location,
                 )
             yield SourceRecord(
@@ -209,7 +327,7 @@ def _header(path: Path, cells: list[str], line: int) -> list[str]:
 
 
 def _parse_csv(path: Path, text: str) -> Iterator[SourceRecord]:
-    return _parse_delimited(path, text, ",")
+    return _parse_delimited(path, text, sniff_delimiter(text))
 
 
 def _parse_tsv(path: Path, text: str) -> Iterator[SourceRecord]:
@@ -223,7 +341,72 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+class DuplicateKeyError(ValueError):
+    """One JSON object naming the same key twice: which value is meant is a guess."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(f"duplicate key {key!r}")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise DuplicateKeyError(key)
+        found[key] = value
+    return found
+
+
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
+
+
+def _decode_value(path: Path, text: str, pos: int, location: str) -> tuple[Any, int]:
+    """One JSON value at ``pos``; duplicate keys and runaway nesting named by field."""
+    try:
+        return _DECODER.raw_decode(text, pos)
+    except DuplicateKeyError as exc:
+        raise LeadFileError(
+            path,
+            f"the key {exc.key!r} appears twice in one object; keep one of them",
+            location=location,
+            field=exc.key,
+        ) from None
+    except RecursionError:
+        line, field = _deepest_spot(text, pos)
+        raise LeadFileError(
+            path,
+            f"values nest deeper than {MAX_NESTING} levels; a lead's fields are flat or shallow",
+            location=f"{location}, nesting from line {line}" if line else location,
+            field=field,
+        ) from None
+
+
+def _deepest_spot(text: str, pos: int) -> tuple[int | None, str | None]:
+    """Where a value starting at ``pos`` first nests past the cap, and its top-level key.
+
+    Only runs on the error path, so a plain scan is fine.
+    """
+    depth = 0
+    key: str | None = None
+    for match in _TOKENS.finditer(text, pos):
+        token = match.group()
+        if token in "[{":
+            depth += 1
+            if depth > MAX_NESTING:
+                return text.count("\n", 0, match.start()) + 1, key
+        elif token in "]}":
+            depth -= 1
+            if depth <= 0:
+                break
+        elif depth == 1 and match.group("key") is not None:
+            with contextlib.suppress(ValueError):
+                key = json.loads(match.group("key"))
+    return None, key
+
+
+_TOKENS = re.compile(r'(?P<key>"(?:[^"\\]|\\.)*")\s*:|"(?:[^"\\]|\\.)*"|[\[\]{}]')
+MAX_NESTING = 32
 
 
 def _json_error(path: Path, text: str, exc: Exception, pos: int | None = None) -> LeadFileError:
@@ -242,7 +425,9 @@ def _parse_json(path: Path, text: str) -> Iterator[SourceRecord]:
     pos = _WHITESPACE.match(text, 0).end()  # type: ignore[union-attr]
     if not text.startswith("[", pos):
         try:
-            kind = type(_DECODER.decode(text)).__name__
+            kind = type(_decode_value(path, text, pos, "line 1")[0]).__name__
+        except LeadFileError:
+            raise
         except (json.JSONDecodeError, ValueError) as exc:
             raise _json_error(path, text, exc, pos) from None
         raise LeadFileError(
@@ -267,12 +452,14 @@ def _parse_json(path: Path, text: str) -> Iterator[SourceRecord]:
             pos = _WHITESPACE.match(text, pos + 1).end()  # type: ignore[union-attr]
         line += text.count("\n", counted, pos)
         counted = pos
+        location = f"record {index + 1} (line {line})"
         try:
-            value, pos = _DECODER.raw_decode(text, pos)
+            value, pos = _decode_value(path, text, pos, location)
+        except LeadFileError:
+            raise
         except (json.JSONDecodeError, ValueError) as exc:
             raise _json_error(path, text, exc, pos) from None
         index += 1
-        location = f"record {index} (line {line})"
         yield SourceRecord(location, _object(path, value, location))
     rest = text[pos:].strip()
     if rest:
@@ -300,7 +487,9 @@ def _parse_jsonl(path: Path, text: str) -> Iterator[SourceRecord]:
             continue
         location = f"line {number}"
         try:
-            value = _DECODER.decode(line)
+            value = _decode_line(path, line, location)
+        except LeadFileError:
+            raise
         except json.JSONDecodeError as exc:
             raise LeadFileError(
                 path, f"malformed JSON: {exc.msg}", location=f"line {number}, column {exc.colno}"
@@ -308,6 +497,14 @@ def _parse_jsonl(path: Path, text: str) -> Iterator[SourceRecord]:
         except ValueError as exc:
             raise LeadFileError(path, f"malformed JSON: {exc}", location=location) from None
         yield SourceRecord(location, _object(path, value, location))
+
+
+def _decode_line(path: Path, line: str, location: str) -> Any:
+    start = _WHITESPACE.match(line, 0).end()  # type: ignore[union-attr]
+    value, end = _decode_value(path, line, start, location)
+    if line[end:].strip():
+        raise json.JSONDecodeError("Extra data", line, end)
+    return value
 
 
 _TEXT_PARSERS: dict[str, Callable[[Path, str], Iterator[SourceRecord]]] = {

@@ -4,18 +4,49 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from lead_pipeline.leads.errors import LeadFileError
-from lead_pipeline.leads.readers import SourceRecord
+from lead_pipeline.leads.readers import MAX_NESTING, SourceRecord
 
 # A lead's cell is a name, a URL, a description: far below this. A bigger cell is
 # almost always a broken export (a whole page pasted into one cell) and would
 # bloat every prompt and export it reaches.
 MAX_CELL_BYTES = 100_000
 MAX_FIELD_NAME_CHARS = 200
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def has_surrogate(text: str) -> bool:
+    """A lone surrogate (JSON's ``"\\ud800"``): text that cannot be written as UTF-8."""
+    return _SURROGATE.search(text) is not None
+
+
+def value_problem(value: Any) -> str | None:
+    """Why a (possibly nested) value cannot be stored and exported, or None.
+
+    Walked with a stack, not recursion: the value may be nested as deep as the
+    reader allowed.
+    """
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            if has_surrogate(item):
+                return "holds a lone surrogate (an escape like \\ud800 that is no character)"
+            continue
+        if isinstance(item, dict | list):
+            if depth >= MAX_NESTING:
+                return f"nests deeper than {MAX_NESTING} levels"
+            if isinstance(item, dict):
+                stack.extend((k, depth) for k in item)
+                stack.extend((v, depth + 1) for v in item.values())
+            else:
+                stack.extend((v, depth + 1) for v in item)
+    return None
 
 
 def cell_size(value: Any) -> int:
@@ -48,6 +79,14 @@ def validate_records(path: Path, records: Sequence[SourceRecord]) -> None:
                 raise LeadFileError(
                     path, "a field has an empty name", location=record.location, field=name
                 )
+            if has_surrogate(name):
+                raise LeadFileError(
+                    path,
+                    "the field name holds a lone surrogate (an escape like \\ud800 "
+                    "that is no character)",
+                    location=record.location,
+                    field=name,
+                )
             if len(name) > MAX_FIELD_NAME_CHARS:
                 raise LeadFileError(
                     path,
@@ -56,6 +95,9 @@ def validate_records(path: Path, records: Sequence[SourceRecord]) -> None:
                     location=record.location,
                     field=name[:40] + "...",
                 )
+            problem = value_problem(value)
+            if problem is not None:
+                raise LeadFileError(path, problem, location=record.location, field=name)
             try:
                 size = cell_size(value)
             except ValueError as exc:
