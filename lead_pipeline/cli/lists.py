@@ -7,6 +7,16 @@ import argparse
 from rich.table import Table
 
 from lead_pipeline.cli.common import console, open_store
+from lead_pipeline.leads.fields import FieldMapping
+from lead_pipeline.leads.importer import describe_id_rule
+from lead_pipeline.store import LeadListInfo
+
+
+def describe_fields(info: LeadListInfo | None) -> str:
+    """The list's field mapping in one line, as ``lists`` and ``status`` show it."""
+    if info is None or info.field_map is None:
+        return "not recorded yet (imported before mappings were kept; re-import to record it)"
+    return FieldMapping.from_json(info.field_map).describe()
 
 
 def add(sub: argparse._SubParsersAction) -> None:
@@ -36,4 +46,10 @@ def run(args: argparse.Namespace) -> int:
             info.source or "",
         )
     console.print(table)
+    # Below the table, not in it: a mapping is long, and folded cells are hard to read.
+    for info in infos:
+        console.print(
+            f"{info.name}: fields: {describe_fields(info)}; ids: {describe_id_rule(info.id_rule)}",
+            soft_wrap=True,
+        )
     return 0

@@ -7,6 +7,7 @@ import argparse
 from rich.table import Table
 
 from lead_pipeline.cli.common import console, lead_name, open_store
+from lead_pipeline.cli.lists import describe_fields
 
 
 def add(sub: argparse._SubParsersAction) -> None:
@@ -35,9 +36,11 @@ def run(args: argparse.Namespace) -> int:
     store = open_store()
     try:
         status = store.status(args.lead, _workflow_nodes())
+        fields = describe_fields(store.list_info(args.lead))
     finally:
         store.dispose()
     console.print(f"lead list [bold]{status.lead_list}[/bold]: {status.rows} rows")
+    console.print(f"fields: {fields}", soft_wrap=True)
     if not status.workflows:
         console.print("no workflow has run on it yet")
         return 0

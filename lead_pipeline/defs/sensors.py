@@ -8,6 +8,11 @@ it imports it again (import is idempotent: unchanged rows stay, results are
 kept) and launches the chain, which then processes only new, changed-config
 or failed rows.
 
+Each import reuses what the list's first import decided (its ``--map``
+choices and id rule, stored with the list), so a CRM export whose columns
+were mapped on the command line keeps that mapping when the sensor imports
+the next version of the file.
+
 A file that cannot be imported (a bad name, a malformed row) is logged once
 with the file, line and field, and retried only when its content changes; it
 never stops the sensor from importing the other files.

@@ -148,6 +148,9 @@ class FieldMapping:
 
     def to_json(self) -> dict[str, Any]:
         return {
+            # Every canonical field, so the store can give unmapped ones as None
+            # without importing this module.
+            "fields": list(CANONICAL_FIELDS),
             "columns": dict(self.columns),
             "explicit": dict(self.explicit),
             "unmapped": sorted(self.unmapped),

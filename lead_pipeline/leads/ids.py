@@ -39,7 +39,7 @@ def _fit(key: str) -> str:
 
 
 def fold_text(text: str) -> str:
-    """NFC with full- and half-width forms folded: ``ＡＣＭＥ１`` and ``ACME1`` are one id.
+    """NFC with full- and half-width forms folded: full-width ``ACME1`` and ``ACME1`` are one id.
 
     Only width is folded (not all of NFKC), so ``²`` or ``ﬁ`` in an id stay
     what the user wrote.
@@ -84,7 +84,8 @@ def find_column(columns: Sequence[str], candidates: Sequence[str]) -> str | None
     return None
 
 
-def _columns(records: Sequence[SourceRecord]) -> list[str]:
+def file_columns(records: Sequence[SourceRecord]) -> list[str]:
+    """Every field name of the records, in the order they first appear."""
     seen: dict[str, None] = {}
     for record in records:
         for key in record.fields:
@@ -150,7 +151,7 @@ def key_rows(
     """
     if on_duplicate not in DUPLICATE_RULES:
         raise ValueError(f"on_duplicate must be one of {', '.join(DUPLICATE_RULES)}")
-    columns = _columns(records)
+    columns = file_columns(records)
     if id_column is not None and id_column not in columns:
         raise LeadFileError(
             path,

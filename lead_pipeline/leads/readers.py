@@ -80,7 +80,10 @@ def read_records(
     if delimiter is not None:
         if kind != "csv":
             raise LeadFileError(path, f"--delimiter applies to CSV files, and this is {kind}")
-        delimiter = parse_delimiter(delimiter)
+        try:
+            delimiter = parse_delimiter(delimiter)
+        except ValueError as exc:
+            raise LeadFileError(path, f"--delimiter {exc}") from None
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -202,7 +205,7 @@ def parse_delimiter(value: str) -> str:
     found = value if value in DELIMITERS else _DELIMITER_NAMES.get(value.strip().lower())
     if found is None:
         names = ", ".join(f"{name!r} ({char!r})" for char, name in DELIMITERS.items())
-        raise LeadFileError("--delimiter", f"{value!r} is not a delimiter; use one of {names}")
+        raise ValueError(f"{value!r} is not a delimiter; use one of {names}")
     return found
 
 
@@ -234,14 +237,18 @@ def sniff_delimiter(text: str) -> str:
 
     Of those that do, the one giving the most columns wins (ties go to comma,
     then semicolon, tab, pipe): a semicolon file whose descriptions hold commas
-    splits evenly on semicolons only. With no clear winner, comma.
+    splits evenly on semicolons only. When none splits evenly (a ragged file),
+    the one that splits the header widest, so the error names the bad line.
     """
     best, best_width = ",", 0
+    widest, widest_header = ",", 1
     for delimiter in DELIMITERS:
         widths = _widths(text, delimiter)
         if _consistent(widths) and widths[0] > best_width:
             best, best_width = delimiter, widths[0]
-    return best
+        if widths and widths[0] > widest_header:
+            widest, widest_header = delimiter, widths[0]
+    return best if best_width else widest
 
 
 def _looks_like(text: str, delimiter: str) -> str:
@@ -296,7 +303,8 @@ def _parse_delimited(
                 raise LeadFileError(
                     path,
                     f"malformed {kind}: {len(cells)} cells but the header (line {header_line}) "
-                    f"has {len(header)} columns (split on {split_on}s)" + _looks_like(text, delimiter),
+                    f"has {len(header)} columns (split on {split_on}s)"
+                    + _looks_like(text, delimiter),
                     location=location,
                 )
             yield SourceRecord(
@@ -377,7 +385,10 @@ def _decode_value(path: Path, text: str, pos: int, location: str) -> tuple[Any, 
         raise LeadFileError(
             path,
             f"values nest deeper than {MAX_NESTING} levels; a lead's fields are flat or shallow",
-            location=f"{location}, nesting from line {line}" if line else location,
+            # A JSONL location is its line already; a JSON record's says where it starts.
+            location=location
+            if not line or location.startswith("line ")
+            else f"{location}, nesting from line {line}",
             field=field,
         ) from None
 

@@ -1,6 +1,12 @@
 """The lead store: schema, migrations, every read and write, the wide view."""
 
-from lead_pipeline.store.lead_store import ID_COLUMN, LeadStore, UnknownLeadListError
+from lead_pipeline.store.lead_store import (
+    ID_COLUMN,
+    IMPORTED_PREFIX,
+    LeadStore,
+    UnknownLeadListError,
+    imported_name,
+)
 from lead_pipeline.store.names import InvalidNameError, check_name
 from lead_pipeline.store.records import (
     FAILED,
@@ -19,6 +25,7 @@ from lead_pipeline.store.records import (
 __all__ = [
     "FAILED",
     "ID_COLUMN",
+    "IMPORTED_PREFIX",
     "OK",
     "SKIPPED",
     "ImportReport",
@@ -33,4 +40,5 @@ __all__ = [
     "UnknownLeadListError",
     "WorkflowStatus",
     "check_name",
+    "imported_name",
 ]

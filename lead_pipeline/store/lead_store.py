@@ -102,10 +102,17 @@ class LeadStore:
             .order_by(lead_lists.c.name)
         )
         with self.engine.connect() as conn:
-            return [
-                LeadListInfo(name=r.name, rows=r[-1], source=r.source, updated_at=r.updated_at)
-                for r in conn.execute(query)
-            ]
+            return [_list_info(r, r[-1]) for r in conn.execute(query)]
+
+    def list_info(self, name: str) -> LeadListInfo | None:
+        """One list's row count and import rules; None when it was never imported."""
+        check_name(name)
+        count = select(func.count()).select_from(leads).where(leads.c.lead_list == name)
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(lead_lists, count.scalar_subquery()).where(lead_lists.c.name == name)
+            ).first()
+        return None if row is None else _list_info(row, row[-1])
 
     def has_list(self, name: str) -> bool:
         check_name(name)
@@ -128,15 +135,24 @@ class LeadStore:
         *,
         source: str | None = None,
         prune: bool = False,
+        field_map: dict[str, Any] | None = None,
+        id_rule: str | None = None,
     ) -> ImportReport:
         """Upsert a whole file's rows in one transaction.
 
         Results live in another table, so re-importing never touches enrichment;
-        rows absent from the file stay unless ``prune`` is asked for.
+        rows absent from the file stay unless ``prune`` is asked for. The field
+        mapping and id rule, when given, are stored with the list in the same
+        transaction (the importer decides them; the store only keeps them).
         """
         check_name(name)
-        report = ImportReport(lead_list=name)
+        report = ImportReport(lead_list=name, source=source, field_map=field_map, id_rule=id_rule)
         now = utcnow()
+        rules: dict[str, Any] = {}
+        if field_map is not None:
+            rules["field_map"] = field_map
+        if id_rule is not None:
+            rules["id_rule"] = id_rule
         with self.engine.begin() as conn:
             exists = conn.execute(
                 select(lead_lists.c.name).where(lead_lists.c.name == name)
@@ -145,12 +161,12 @@ class LeadStore:
                 conn.execute(
                     update(lead_lists)
                     .where(lead_lists.c.name == name)
-                    .values(updated_at=now, source=source)
+                    .values(updated_at=now, source=source, **rules)
                 )
             else:
                 conn.execute(
                     lead_lists.insert().values(
-                        name=name, source=source, created_at=now, updated_at=now
+                        name=name, source=source, created_at=now, updated_at=now, **rules
                     )
                 )
             existing = {
@@ -422,18 +438,57 @@ class LeadStore:
                     columns.setdefault(key, None)
         return outputs, list(columns)
 
+    def output_columns(self, name: str) -> list[str]:
+        """Every output column some ok result of the list holds, in node order."""
+        return self._enrichment(name)[1]
+
     def row_values(
         self, name: str, row_ids: Sequence[str] | None = None
     ) -> dict[str, dict[str, Any]]:
-        """What a node sees of each row: base fields overlaid by every ok output so far."""
+        """What a node sees of each row: imported columns, canonical fields, ok outputs.
+
+        The imported columns keep their own names (``Company Name``); the list's
+        field mapping adds the canonical fields (``name``) read from them, so a
+        workflow reads the same names whatever the file called them. Outputs
+        come last: what the pipeline decided is never hidden by imported data.
+        """
         rows = self.rows(name, row_ids)
+        canonical, columns = self._mapped_columns(name)
         outputs, _ = self._enrichment(name, [r.row_id for r in rows] if row_ids else None)
         return {
-            r.row_id: {**r.fields, **outputs.get(r.row_id, {}), ID_COLUMN: r.row_id} for r in rows
+            r.row_id: {
+                **r.fields,
+                **{
+                    field: r.fields.get(columns[field]) if field in columns else None
+                    for field in canonical
+                },
+                **outputs.get(r.row_id, {}),
+                ID_COLUMN: r.row_id,
+            }
+            for r in rows
         }
 
+    def _mapped_columns(self, name: str) -> tuple[list[str], dict[str, str]]:
+        """(every canonical field, field -> imported column) from the list's field mapping.
+
+        An unmapped field is None. A list imported before mappings were stored
+        has none: its rows are read as they are until its next import.
+        """
+        with self.engine.connect() as conn:
+            stored = conn.execute(
+                select(lead_lists.c.field_map).where(lead_lists.c.name == name)
+            ).scalar()
+        stored = stored or {}
+        return list(stored.get("fields") or []), dict(stored.get("columns") or {})
+
     def wide_frame(self, name: str) -> pd.DataFrame:
-        """One row per lead: ``_id``, the base fields, then every workflow's outputs."""
+        """One row per lead: ``_id``, the base fields, then every workflow's outputs.
+
+        An imported column with the name of an output is shown as
+        ``imported_<name>`` so the output keeps its own name: an export always
+        shows what the pipeline decided. (The importer renames such columns
+        on the way in; this covers outputs of workflows added later.)
+        """
         self.require_list(name)
         rows = self.rows(name)
         outputs, output_columns = self._enrichment(name)
@@ -441,15 +496,15 @@ class LeadStore:
         for row in rows:
             for key in row.fields:
                 base_columns.setdefault(key, None)
-        extra = [c for c in output_columns if c not in base_columns]
+        shown = {key: imported_name(key, output_columns) for key in base_columns}
         records = []
         for row in rows:
             enriched = outputs.get(row.row_id, {})
             record: dict[str, Any] = {ID_COLUMN: row.row_id}
-            record.update({k: row.fields.get(k) for k in base_columns})
-            record.update({k: enriched.get(k) for k in extra})
+            record.update({shown[k]: row.fields.get(k) for k in base_columns})
+            record.update({k: enriched.get(k) for k in output_columns})
             records.append(record)
-        columns = [ID_COLUMN, *base_columns, *extra]
+        columns = [ID_COLUMN, *shown.values(), *output_columns]
         # Built as object dtype (not inferred, then cast): a column of ints with a
         # gap would otherwise pass through float64 and export 3 as 3.0.
         return pd.DataFrame(records, columns=columns, dtype=object)
@@ -681,6 +736,32 @@ class LeadStore:
                 )
             ).rowcount
         return deleted == 1
+
+
+IMPORTED_PREFIX = "imported_"
+
+
+def imported_name(column: str, outputs: Iterable[str]) -> str:
+    """The name an imported column goes by: its own, or ``imported_<name>`` beside an output.
+
+    Repeated until free, so an imported ``is_b2b`` beside an imported
+    ``imported_is_b2b`` cannot collide either.
+    """
+    taken = set(outputs)
+    while column in taken:
+        column = IMPORTED_PREFIX + column
+    return column
+
+
+def _list_info(row: Any, count: int) -> LeadListInfo:
+    return LeadListInfo(
+        name=row.name,
+        rows=count,
+        source=row.source,
+        updated_at=_aware(row.updated_at),
+        field_map=row.field_map,
+        id_rule=row.id_rule,
+    )
 
 
 def _lock(row: Any) -> RunLock:

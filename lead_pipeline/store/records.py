@@ -47,6 +47,11 @@ class ImportReport:
     updated: int = 0
     unchanged: int = 0
     pruned: int = 0
+    # What the import decided about the file, for the user to read.
+    source: str | None = None
+    field_map: dict[str, Any] | None = None
+    id_rule: str | None = None
+    notes: list[str] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -76,6 +81,8 @@ class LeadListInfo:
     rows: int
     source: str | None
     updated_at: datetime
+    field_map: dict[str, Any] | None = None  # leads.fields.FieldMapping as JSON
+    id_rule: str | None = None  # "derived" or "column:<name>"; None before its next import
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,11 @@ lead_lists = Table(
     Column("source", Text, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # How the list was imported, reused by every re-import: which column each
+    # canonical lead field reads (leads.fields.FieldMapping as JSON) and where
+    # row ids come from ("derived" or "column:<name>").
+    Column("field_map", JSON, nullable=True),
+    Column("id_rule", Text, nullable=True),
 )
 
 leads = Table(

@@ -81,8 +81,11 @@ def test_results_survive_reimport_and_stay_apart_from_base_fields(store: LeadSto
     assert kept.outputs == {"is_b2b": True, "name": "not a base"}
     frame = store.wide_frame("acme")
     first = frame.iloc[0].to_dict()
-    # The base field wins its own column; the output never overwrites it.
-    assert first["name"] == "A" and first["size"] == 4 and first["is_b2b"] is True
+    # Changed on purpose (issue 11): the output keeps its own column, so the wide view
+    # shows what the pipeline decided; the imported value stays beside it, prefixed.
+    assert first["name"] == "not a base" and first["imported_name"] == "A"
+    assert first["size"] == 4 and first["is_b2b"] is True
+    assert store.rows("acme")[0].fields["name"] == "A"  # the stored base field is untouched
 
 
 def test_record_result_counts_attempts_and_replaces_outcome(store: LeadStore) -> None:

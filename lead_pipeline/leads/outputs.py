@@ -1,0 +1,43 @@
+"""The output columns workflows declare, as the importer and exporter need them.
+
+Import must know which columns are the pipeline's (so an imported ``is_b2b``
+never hides the workflow's answer, and our own export re-imports as it was);
+export must know which outputs are declared ``preview: false``. Both read the
+declarations, not the results: a workflow that has not run yet still owns its
+columns.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from lead_pipeline.workflows import BUILTIN_DIR, OutputSpec, WorkflowError, load_workflows
+
+log = logging.getLogger(__name__)
+
+
+def declared_outputs() -> dict[str, OutputSpec]:
+    """Every output column of the built-in and user workflows.
+
+    A broken user workflow file must not block an import or an export: then
+    only the built-ins are read, with a warning naming the problem.
+    """
+    try:
+        workflows = load_workflows()
+    except WorkflowError as exc:
+        log.warning("workflows did not load (%s); using the built-in ones' outputs", exc)
+        try:
+            workflows = load_workflows([], builtin_dirs=[BUILTIN_DIR])
+        except WorkflowError:
+            return {}
+    found: dict[str, OutputSpec] = {}
+    for spec in workflows:
+        for node in spec.nodes:
+            for column, output in node.outputs.items():
+                found.setdefault(column, output)
+    return found
+
+
+def singular(column: str) -> str:
+    """``founders`` -> ``founder``: the stem of an array's flattened columns."""
+    return column[:-1] if column.endswith("s") and len(column) > 1 else column
