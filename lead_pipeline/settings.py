@@ -311,6 +311,14 @@ class Settings(BaseSettings):
     )
 
     # runs
+    confirm_above_usd: float = var(
+        "LEAD_PIPELINE_CONFIRM_ABOVE_USD",
+        "`enrich` shows the plan and asks before a run that could cost more than this (USD); "
+        "`--yes` skips the question",
+        1.0,
+        group="runs",
+        ge=0,
+    )
     run_lock_stale_s: float = var(
         "LEAD_PIPELINE_RUN_LOCK_STALE_S",
         "seconds without a heartbeat after which another run takes a run's lock over",

@@ -88,13 +88,15 @@ def add_option_flags(parser: argparse.ArgumentParser) -> None:
     """
     for name, info in RunOptionFields.model_fields.items():
         kind = _scalar(info.annotation)
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        flag = str(extra.get("flag") or _flag(name))  # a field may name its own flag
         if kind is bool:
-            parser.add_argument(_flag(name), action="store_true", help=info.description)
+            parser.add_argument(flag, dest=name, action="store_true", help=info.description)
             continue
         default = "" if info.default is None else f" (default {info.default})"
-        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
         parser.add_argument(
-            _flag(name),
+            flag,
+            dest=name,
             type=kind,
             default=None,
             metavar=extra.get("metavar") or ("N" if kind in (int, float) else "VALUE"),

@@ -41,6 +41,11 @@ def add(sub: argparse._SubParsersAction) -> None:
         metavar="NAME=VALUE",
         help="a workflow parameter, e.g. llm_threshold=0.9 (repeatable)",
     )
+    p.add_argument(
+        "--yes",
+        action="store_true",
+        help="do not ask before a run above LEAD_PIPELINE_CONFIRM_ABOVE_USD (for scripts)",
+    )
     p.set_defaults(func=run)
 
 
@@ -58,12 +63,20 @@ def _options(args: argparse.Namespace) -> dict:
 def run(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from lead_pipeline.cli import spend
     from lead_pipeline.defs.launch import enrich
     from lead_pipeline.store import ListStatus
 
     options = _options(args)
     store = open_store()
     store.require_list(args.lead)
+    if options.get("plan_only") or not args.yes:
+        plan = spend.make_plan(args, options, store)
+        if options.get("plan_only"):
+            spend.show(plan)
+            store.dispose()
+            return 0
+        spend.confirm(plan, yes=args.yes, max_cost=args.max_cost)
     total = store.row_count(args.lead)
     progress = Progress(
         TextColumn("{task.description}"),

@@ -16,6 +16,8 @@ from lead_pipeline.defs.partitions import PROVIDER_POOLS, lead_lists_partitions
 from lead_pipeline.defs.preview import markdown_preview
 from lead_pipeline.defs.resources import EnrichOptions, LeadStoreResource
 from lead_pipeline.engine.compile import CompiledWorkflow, WorkflowConfigError
+from lead_pipeline.engine.options import RunOptions
+from lead_pipeline.engine.plan import RunPlan, plan_workflow, render_plan
 from lead_pipeline.engine.registry import NotConfigured
 from lead_pipeline.engine.runlock import STALE_ENV, LockKeeper, LockLost, stale_after_s
 from lead_pipeline.engine.runner import run_shard
@@ -84,6 +86,36 @@ def take_run_lock(
     return stale
 
 
+def plan_only_selection(
+    context: dg.OpExecutionContext,
+    db: LeadStore,
+    workflow: CompiledWorkflow,
+    lead_list: str,
+    options: RunOptions,
+) -> dg.Output:
+    """The launchpad's ``plan_only``: log the plan, write nothing, hand on no row to run."""
+    plan = plan_workflow(db, workflow, lead_list, options)
+    lines = render_plan(RunPlan(lead_list=lead_list, parallel=options.parallel, workflows=[plan]))
+    for line in lines:
+        context.log.info(line)
+    selection = Selection(
+        lead_list=lead_list,
+        workflow=workflow.name,
+        up_to_date=plan.up_to_date,
+        not_eligible=plan.not_eligible,
+        total_rows=plan.total_rows,
+        started_at=time.time(),
+    )
+    metadata = {
+        "plan_only": True,
+        "plan_rows": plan.rows,
+        "plan_cost_min_usd": round(plan.cost_min, 6),
+        "plan_cost_max_usd": round(plan.cost_max, 6),
+        "plan": dg.MetadataValue.md("```\n" + "\n".join(lines) + "\n```"),
+    }
+    return dg.Output(selection, "selection", metadata=metadata)
+
+
 def build_workflow_asset(
     workflow: CompiledWorkflow, known_params: frozenset[str] | None = None
 ) -> dg.AssetsDefinition:
@@ -122,6 +154,9 @@ def build_workflow_asset(
             db.require_list(lead_list)
         except UnknownLeadListError as exc:
             raise dg.Failure(description=str(exc), allow_retries=False) from None
+        if enrich.plan_only:
+            yield plan_only_selection(context, db, workflow, lead_list, options)
+            return
         # Before anything is written: a refused run must leave the store as it found it.
         take_run_lock(context, db, lead_list, name)
         try:
@@ -178,6 +213,7 @@ def build_workflow_asset(
         selection: Selection,
         summaries: list[ShardSummary],
         store: LeadStoreResource,
+        enrich: EnrichOptions,
     ) -> dg.Output[RunSummary]:
         summary = RunSummary(
             lead_list=selection.lead_list,
@@ -209,6 +245,8 @@ def build_workflow_asset(
             "shards": summary.shards,
             "preview": dg.MetadataValue.md(markdown_preview(frame, workflow)),
         }
+        if enrich.plan_only:
+            metadata["plan_only"] = True  # nothing was run: the plan is in the select step's log
         db.release_run_lock(selection.lead_list, name, context.run_id)
         return dg.Output(summary, metadata=metadata)
 

@@ -42,6 +42,12 @@ class RunOptionFields(BaseModel):
         description="stop starting rows once this many USD are spent",
         json_schema_extra={"metavar": "USD"},
     )
+    plan_only: bool = Field(
+        False,
+        description="show what the run would process, call and cost, and run no row "
+        "(calls no provider)",
+        json_schema_extra={"flag": "--plan"},
+    )
 
     @classmethod
     def option_names(cls) -> list[str]:

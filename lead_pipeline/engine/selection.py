@@ -85,9 +85,16 @@ def _failed(workflow: CompiledWorkflow, found: dict[tuple[str, str], NodeResult]
 
 
 def select_rows(
-    store: LeadStore, workflow: CompiledWorkflow, lead_list: str, options: RunOptions
+    store: LeadStore,
+    workflow: CompiledWorkflow,
+    lead_list: str,
+    options: RunOptions,
+    *,
+    record: bool = True,
 ) -> Selection:
     """Decide each row's fate, recording rows outside ``where`` as skipped.
+
+    ``record=False`` decides without writing anything (the ``--plan`` preview).
 
     By default a run processes rows that are missing, failed or stale;
     ``retry_failed`` narrows it to rows whose last attempt failed, ``force``
@@ -134,7 +141,8 @@ def select_rows(
             selection.held_back += 1
             continue
         selection.work.append(RowWork(row_id=row_id, start=start))
-    store.record_results(skipped)
+    if record:
+        store.record_results(skipped)
     return selection
 
 

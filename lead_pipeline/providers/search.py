@@ -86,6 +86,16 @@ def parse_brave(data: Any) -> list[dict[str, str]]:
     return _results(web.get("results") if isinstance(web, dict) else None, "url", "description")
 
 
+def search_request(provider: str, query: str, num: int = 10) -> dict[str, Any]:
+    """What a search is cached under: base URL, normalised query, capped count (no key)."""
+    backend = BACKENDS[provider]
+    return {
+        "base_url": backend.base_url(),
+        "q": normalise_query(query),
+        "num": max(1, min(int(num), backend.max_num)),
+    }
+
+
 async def web_search(
     query: str,
     *,
@@ -160,5 +170,4 @@ async def web_search(
             return Paid(results, 2 * price)
         return Paid(results, price)
 
-    request = {"base_url": base, "q": q, "num": count}
-    return await policy.run(request, call, use_cache=use_cache)
+    return await policy.run(search_request(provider, query, num), call, use_cache=use_cache)

@@ -1,0 +1,63 @@
+"""What ``enrich`` shows and asks before it spends: the plan, and a question above a threshold.
+
+A run that could cost more than ``LEAD_PIPELINE_CONFIRM_ABOVE_USD`` (default $1,
+so a new user's first run on a real list cannot surprise them) shows its plan and
+asks; ``--yes`` skips the question for scripts; without a terminal to ask on and
+without ``--yes``, the run is refused. ``--max-cost`` lowers what the run can
+spend, so a cap under the threshold needs no question. Schedules and sensors
+never come here: they are bounded by ``max_cost``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from lead_pipeline.cli.common import CliError, console
+from lead_pipeline.engine.plan import CONFIRM_ENV, RunPlan, confirm_above_usd
+from lead_pipeline.store import LeadStore
+
+
+def make_plan(args: argparse.Namespace, options: dict[str, Any], store: LeadStore) -> RunPlan:
+    """The plan of the run ``enrich`` was asked for, from the same options and workflows."""
+    from lead_pipeline.defs.definitions import compiled_workflows
+    from lead_pipeline.defs.launch import plan_workflows, run_config
+    from lead_pipeline.defs.resources import EnrichOptions
+    from lead_pipeline.engine.plan import plan_run
+
+    every = compiled_workflows()
+    config = run_config(options)["resources"]["enrich"]["config"]
+    enrich_options = EnrichOptions(**config)
+    enrich_options.check_params(name for w in every for name in w.spec.params)
+    workflows, skipped = plan_workflows(args.workflow, every)
+    return plan_run(store, args.lead, workflows, enrich_options.for_workflow, skipped=skipped)
+
+
+def show(plan: RunPlan) -> None:
+    for line in _lines(plan):
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
+
+
+def _lines(plan: RunPlan) -> list[str]:
+    from lead_pipeline.engine.plan import render_plan
+
+    return render_plan(plan)
+
+
+def confirm(plan: RunPlan, *, yes: bool, max_cost: float | None) -> None:
+    """Return when the run may go ahead; raise :class:`CliError` when it must not."""
+    threshold = confirm_above_usd()
+    at_most = plan.cost_max if max_cost is None else min(plan.cost_max, max_cost)
+    if yes or at_most <= threshold:
+        return
+    show(plan)
+    question = f"This run may cost up to ${at_most:.2f}, above {CONFIRM_ENV} (${threshold:.2f})."
+    if not sys.stdin.isatty():
+        raise CliError(
+            f"{question} Not started: there is no terminal to ask on. Pass --yes to run it, "
+            "--max-cost to cap it, or raise the threshold"
+        )
+    answer = console.input(f"{question} Run it? [y/N] ").strip().lower()
+    if answer not in ("y", "yes"):
+        raise CliError("not started: the run was declined; nothing was called or spent")

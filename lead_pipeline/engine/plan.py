@@ -1,0 +1,337 @@
+"""A price before the run: what ``enrich`` would process, call and spend, calling nothing.
+
+The plan reuses the run's own row selection (``select_rows`` with
+``record=False``, so nothing is written) and asks each node's estimator
+(:mod:`lead_pipeline.engine.estimates`) what one row would cost. Per workflow
+and node it gives the rows and why (missing, failed, stale, forced), the calls
+expected as a range, how many the response cache would answer, the cost range
+from the price table, and a time estimate from ``parallel`` and the providers'
+rate limits.
+
+In a chain, a later workflow's rows depend on what earlier ones will write
+(``founder_linkedin`` runs where ``b2b_only`` says ``is_b2b``). Rows that an
+earlier workflow of the same run will process and that are outside ``where``
+today are counted as *possible*: in the upper bounds, never in the lower ones.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from lead_pipeline.engine.compile import CompiledWorkflow
+from lead_pipeline.engine.estimates import (
+    TYPICAL_LATENCY_S,
+    CallEstimate,
+    EstimateContext,
+    estimate,
+)
+from lead_pipeline.engine.options import RunOptions
+from lead_pipeline.engine.selection import select_rows
+from lead_pipeline.providers import PriceTable
+from lead_pipeline.settings import get_settings
+from lead_pipeline.store import FAILED, LeadStore
+
+CONFIRM_ENV = "LEAD_PIPELINE_CONFIRM_ABOVE_USD"
+# A Dagster run's fixed cost (docs/performance.md: 5-9 s), added once per run with work.
+RUN_OVERHEAD_S = 8.0
+
+
+def confirm_above_usd() -> float:
+    """The cost above which ``enrich`` asks before spending (``CONFIRM_ENV``, default $1)."""
+    return float(get_settings().confirm_above_usd)
+
+
+@dataclass
+class NodePlan:
+    node: str
+    type: str
+    provider: str | None = None
+    rows: int = 0  # rows that reach this node for certain
+    rows_possible: int = 0  # rows that may reach it (earlier nodes or workflows decide)
+    calls_min: int = 0
+    calls_max: int = 0
+    cached: int = 0
+    cost_min: float = 0.0
+    cost_max: float = 0.0
+    estimated: bool = True  # False: the node type has no estimator
+    seconds_min: float = 0.0
+    seconds_max: float = 0.0
+
+    def add(self, est: CallEstimate, *, known_inputs: bool) -> str:
+        """Count one row's estimate: in both bounds when its inputs are known, else the upper."""
+        if known_inputs:
+            self.rows += 1
+            self.calls_min += est.calls_min
+            self.cost_min += est.cost_min
+            self.cached += est.cached
+        else:
+            self.rows_possible += 1
+        self.calls_max += est.calls_max
+        self.cost_max += est.cost_max
+        self.provider = self.provider or est.provider
+        self.estimated = self.estimated and est.known
+        return est.kind
+
+
+@dataclass
+class WorkflowPlan:
+    workflow: str
+    total_rows: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+    possible: int = 0
+    up_to_date: int = 0
+    not_eligible: int = 0
+    held_back: int = 0
+    nodes: list[NodePlan] = field(default_factory=list)
+    row_ids: set[str] = field(default_factory=set)  # rows it may (re)process
+
+    @property
+    def rows(self) -> int:
+        return sum(self.reasons.values())
+
+    @property
+    def cost_min(self) -> float:
+        return sum(n.cost_min for n in self.nodes)
+
+    @property
+    def cost_max(self) -> float:
+        return sum(n.cost_max for n in self.nodes)
+
+    @property
+    def calls_max(self) -> int:
+        return sum(n.calls_max for n in self.nodes)
+
+
+@dataclass
+class RunPlan:
+    lead_list: str
+    parallel: int
+    workflows: list[WorkflowPlan] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def cost_min(self) -> float:
+        return sum(w.cost_min for w in self.workflows)
+
+    @property
+    def cost_max(self) -> float:
+        return sum(w.cost_max for w in self.workflows)
+
+    @property
+    def has_work(self) -> bool:
+        return any(w.rows or w.possible for w in self.workflows)
+
+    @property
+    def seconds_min(self) -> float:
+        nodes = [n for w in self.workflows for n in w.nodes]
+        work = any(w.rows for w in self.workflows)
+        return sum(n.seconds_min for n in nodes) + (RUN_OVERHEAD_S if work else 0.0)
+
+    @property
+    def seconds_max(self) -> float:
+        nodes = [n for w in self.workflows for n in w.nodes]
+        return sum(n.seconds_max for n in nodes) + (RUN_OVERHEAD_S if self.has_work else 0.0)
+
+    @property
+    def unestimated(self) -> list[str]:
+        return [
+            f"{w.workflow}.{n.node} ({n.type})"
+            for w in self.workflows
+            for n in w.nodes
+            if not n.estimated and (n.rows or n.rows_possible)
+        ]
+
+
+def _rate(provider: str | None) -> float | None:
+    """Requests per second for ``provider``: configured, else its documented default."""
+    from lead_pipeline.engine.services import configured_limits
+    from lead_pipeline.providers.email_finders import (
+        BACKENDS,
+        HUNTER_VERIFY,
+        VERIFY_REQUESTS_PER_SECOND,
+    )
+
+    if provider is None:
+        return None
+    limit = configured_limits().get(provider)
+    if limit is not None and limit.requests_per_second:
+        return limit.requests_per_second
+    if provider in BACKENDS:
+        return BACKENDS[provider].requests_per_second
+    return VERIFY_REQUESTS_PER_SECOND if provider == HUNTER_VERIFY else None
+
+
+def _seconds(calls: int, provider: str | None, kind: str, parallel: int) -> float:
+    """The longer of the two bounds a run meets: rows in flight and the provider's pace."""
+    if calls == 0:
+        return 0.0
+    latency = TYPICAL_LATENCY_S.get(kind, 0.0) * calls / parallel
+    rate = _rate(provider)
+    return max(latency, calls / rate if rate else 0.0)
+
+
+def _reason(workflow: CompiledWorkflow, found: Mapping[Any, Any], start: int, force: bool) -> str:
+    if force:
+        return "forced"
+    result = found.get((workflow.name, workflow.nodes[start].id))
+    if result is None:
+        return "missing"
+    return "failed" if result.status == FAILED else "stale"
+
+
+def plan_workflow(
+    store: LeadStore,
+    workflow: CompiledWorkflow,
+    lead_list: str,
+    options: RunOptions,
+    *,
+    upstream_rows: set[str] | None = None,
+    prices: PriceTable | None = None,
+) -> WorkflowPlan:
+    """One workflow's plan; ``upstream_rows`` are rows earlier workflows of the run may change."""
+    selection = select_rows(store, workflow, lead_list, options, record=False)
+    values = store.row_values(lead_list)
+    results = store.results(lead_list, [workflow.name])
+    params = workflow.params(options.params)
+    plan = WorkflowPlan(
+        workflow=workflow.name,
+        total_rows=selection.total_rows,
+        up_to_date=selection.up_to_date,
+        not_eligible=selection.not_eligible,
+        held_back=selection.held_back,
+    )
+    starts = {w.row_id: w.start for w in selection.work}
+    for work in selection.work:
+        plan.reasons[
+            _reason(workflow, results.get(work.row_id, {}), work.start, options.force)
+        ] += 1
+    possible: list[str] = []
+    if upstream_rows and workflow.where is not None:
+        for row_id in sorted(upstream_rows - set(starts)):
+            if row_id in values and not workflow.where.evaluate(values[row_id], params):
+                possible.append(row_id)
+        if options.limit is not None:
+            possible = possible[: max(0, options.limit - len(starts))]
+    plan.possible = len(possible)
+    plan.row_ids = set(starts) | set(possible)
+    context = EstimateContext(prices=prices or PriceTable(), cache=store, params=params)
+    for node in workflow.nodes:
+        node_plan = NodePlan(node=node.id, type=node.spec.type)
+        kind = "api"
+        # Rows whose inputs to this node an earlier node or workflow of the run computes:
+        # they count in the upper bounds only.
+        unknown = len(possible)
+        for row_id, start in starts.items():
+            if start < node.index:
+                unknown += 1
+            elif start == node.index:
+                # Earlier nodes are up to date: this node's inputs are known now.
+                row = values.get(row_id, {})
+                if node.when is not None and not node.when.evaluate(row, params):
+                    continue
+                kind = node_plan.add(estimate(node, row, context), known_inputs=True)
+        if unknown:
+            est = estimate(node, None, context)
+            for _ in range(unknown):
+                kind = node_plan.add(est, known_inputs=False)
+        node_plan.seconds_min = _seconds(
+            node_plan.calls_min - node_plan.cached, node_plan.provider, kind, options.parallel
+        )
+        node_plan.seconds_max = _seconds(
+            node_plan.calls_max, node_plan.provider, kind, options.parallel
+        )
+        plan.nodes.append(node_plan)
+    return plan
+
+
+def plan_run(
+    store: LeadStore,
+    lead_list: str,
+    workflows: Sequence[CompiledWorkflow],
+    options_for: Callable[[CompiledWorkflow], RunOptions],
+    *,
+    skipped: Mapping[str, str] | None = None,
+    prices: PriceTable | None = None,
+) -> RunPlan:
+    """The plan of a run of ``workflows`` (in dependency order) on ``lead_list``; writes nothing."""
+    store.require_list(lead_list)
+    prices = prices or PriceTable()
+    first = options_for(workflows[0]) if workflows else RunOptions()
+    run = RunPlan(lead_list=lead_list, parallel=first.parallel, skipped=dict(skipped or {}))
+    planned: dict[str, WorkflowPlan] = {}
+    for workflow in workflows:
+        upstream: set[str] = set()
+        for need in workflow.spec.needs:
+            if need in planned:
+                upstream |= planned[need].row_ids
+        plan = plan_workflow(
+            store,
+            workflow,
+            lead_list,
+            options_for(workflow),
+            upstream_rows=upstream,
+            prices=prices,
+        )
+        planned[workflow.name] = plan
+        run.workflows.append(plan)
+    return run
+
+
+def _usd(low: float, high: float) -> str:
+    if abs(high - low) < 5e-5:
+        return f"${high:.4f}"
+    return f"${low:.4f}-${high:.4f}"
+
+
+def _range(low: float, high: float) -> str:
+    return f"{low:g}" if low == high else f"{low:g}-{high:g}"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f}s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def render_plan(plan: RunPlan) -> list[str]:
+    """The plan as text lines, for the terminal and the Dagster event log alike."""
+    lines = [f"Plan for lead list {plan.lead_list!r} (no provider was called):"]
+    for wf in plan.workflows:
+        why = ", ".join(f"{n} {r}" for r, n in sorted(wf.reasons.items())) or "none"
+        head = f"{wf.workflow}: {wf.rows} of {wf.total_rows} rows to process ({why})"
+        extra = [f"{wf.up_to_date} up to date", f"{wf.not_eligible} outside where"]
+        if wf.held_back:
+            extra.append(f"{wf.held_back} held back by --limit")
+        if wf.possible:
+            extra.append(f"up to {wf.possible} more once earlier workflows have run")
+        lines.append(f"{head}; {', '.join(extra)}")
+        if not (wf.rows or wf.possible):
+            continue
+        lines.append(
+            f"  {'node':<18} {'provider':<14} {'rows':>9} {'calls':>11} {'cached':>7}  cost"
+        )
+        for n in wf.nodes:
+            rows = f"{n.rows}" + (f"+{n.rows_possible}" if n.rows_possible else "")
+            cost = _usd(n.cost_min, n.cost_max) if n.estimated else "unknown (no estimator)"
+            lines.append(
+                f"  {n.node:<18} {n.provider or '-':<14} {rows:>9} "
+                f"{_range(n.calls_min, n.calls_max):>11} {n.cached:>7}  {cost}"
+            )
+    for name, reason in plan.skipped.items():
+        lines.append(f"skipped {name}: {reason}")
+    if plan.has_work:
+        lines.append(
+            f"Total: {_usd(plan.cost_min, plan.cost_max)}, about "
+            f"{_duration(plan.seconds_min)}-{_duration(plan.seconds_max)} at --parallel "
+            f"{plan.parallel} (prices from the price table, LEAD_PIPELINE_PRICES to change them)"
+        )
+        if plan.unestimated:
+            lines.append(f"Not priced: {', '.join(plan.unestimated)}")
+    else:
+        lines.append("Nothing to process: every row is up to date.")
+    return lines
