@@ -155,7 +155,9 @@ def test_enrich_above_the_threshold_without_a_terminal_is_refused(
     monkeypatch.setenv("LEAD_PIPELINE_CONFIRM_ABOVE_USD", "lots")
     code = main(["enrich", "--lead", "demo", "--workflow", "founder_email"])
     assert (
-        code == 2 and "LEAD_PIPELINE_CONFIRM_ABOVE_USD must be a number" in capsys.readouterr().err
+        code == 2
+        and "LEAD_PIPELINE_CONFIRM_ABOVE_USD: Input should be a valid number"
+        in capsys.readouterr().err
     )
 
 
