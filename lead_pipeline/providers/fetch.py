@@ -20,7 +20,7 @@ from lead_pipeline.providers.http import RETRYABLE_STATUS
 from lead_pipeline.providers.policy import Paid, ProviderResponse
 from lead_pipeline.providers.redact import get_logger
 from lead_pipeline.providers.session import ProviderSession
-from lead_pipeline.providers.urlguard import UrlGuard, normalise_url
+from lead_pipeline.providers.urlguard import UrlGuard, normalise_url, pinned
 
 FETCH = "fetch"
 DEFAULT_MAX_BYTES = 2_000_000
@@ -63,27 +63,18 @@ class _Body:
     redirects: list[str]
 
 
-def _host_header(url: httpx.URL) -> str:
-    default = 443 if url.scheme == "https" else 80
-    host = f"[{url.host}]" if ":" in url.host else url.host
-    return host if url.port in (None, default) else f"{host}:{url.port}"
-
-
 async def _connect(
     client: httpx.AsyncClient, target: httpx.URL, addresses: list[str], timeout: float
 ) -> httpx.Response:
-    """Send the request to each checked address in turn until one accepts the connection.
-
-    The URL's host is replaced by the checked IP and named again in ``Host`` and
-    in TLS SNI (certificates are still verified against the name), so no second
-    DNS lookup happens between the check and the connection.
-    """
+    """Send the request to each checked address in turn until one accepts the connection
+    (pinned to that address: see :func:`urlguard.pinned`)."""
     for index, ip in enumerate(addresses):
+        url, host, extensions = pinned(target, ip)
         request = client.build_request(
             "GET",
-            target.copy_with(host=ip),
-            headers={"Host": _host_header(target), "Accept": ACCEPT},
-            extensions={"sni_hostname": target.host} if target.scheme == "https" else {},
+            url,
+            headers={**host, "Accept": ACCEPT},
+            extensions=extensions,
             timeout=httpx.Timeout(timeout),
         )
         try:

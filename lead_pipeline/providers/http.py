@@ -18,6 +18,7 @@ import httpx
 
 from lead_pipeline.providers.errors import (
     AuthError,
+    BlockedURL,
     InvalidAnswer,
     ProviderError,
     ProviderUnavailable,
@@ -27,10 +28,15 @@ from lead_pipeline.providers.errors import (
 from lead_pipeline.providers.policy import CallPolicy
 from lead_pipeline.providers.redact import get_logger, scrub
 from lead_pipeline.providers.retry import quota_exhausted_wait, server_wait
+from lead_pipeline.providers.urlguard import ALLOWED_SCHEMES, HostList, UrlGuard, pinned
 
 USER_AGENT = "lead-pipeline/0.1 (+https://github.com/lead-pipeline/lead-pipeline)"
 
 RETRYABLE_STATUS = {408, 409, 425, 500, 502, 503, 504, 520, 522, 524, 529}
+REDIRECT_STATUS = {301, 302, 303, 307, 308}
+# Errors in the request itself (a scheme httpx cannot speak, a header with a line break):
+# the same request fails the same way every time, so it is never retried.
+_PERMANENT_TRANSPORT = (httpx.UnsupportedProtocol, httpx.LocalProtocolError)
 
 
 @dataclass(frozen=True)
@@ -112,6 +118,8 @@ async def request_json(
     answer_statuses: Collection[int] = (),
     throttle_statuses: Collection[int] = (429,),
     quota_statuses: Collection[int] = (),
+    guard: UrlGuard | None = None,
+    hosts: HostList | None = None,
 ) -> HttpAnswer:
     """Send one API request under ``policy`` (pace, in-flight cap, retries) and parse JSON.
 
@@ -126,13 +134,39 @@ async def request_json(
     not JSON); ``throttle_statuses`` mean "slow down" (Hunter's 403);
     ``quota_statuses`` mean the plan's credits are spent (Hunter's 429), which
     no retry can fix, so :class:`QuotaExhausted` is raised at once.
+
+    With ``guard`` (URLs a lead row helped build), the URL must go to one of ``hosts``, its
+    scheme and host pass the guard and every address the name resolves to is checked, all
+    before anything is sent; the request then goes to a checked address, never to a second
+    DNS answer. A refusal is :class:`BlockedURL` and is not retried. Redirects are never
+    followed: an API that answers 3xx fails the call, naming where it pointed.
     """
     provider = policy.provider
     retry = policy.retry
     secrets = list(secret) if isinstance(secret, list | tuple) else [secret]
     total = (timeouts or Timeouts()).total
-    path = httpx.URL(url).path
-    where = f"{method} {path}"
+    try:
+        target = httpx.URL(url)
+    except (httpx.InvalidURL, ValueError) as exc:
+        raise BlockedURL(
+            f"{provider}: refused invalid URL: {exc}", provider=provider, secrets=secrets
+        ) from None
+    where = f"{method} {target.path}"
+    if target.scheme not in ALLOWED_SCHEMES:
+        raise BlockedURL(
+            f"{provider}: refused URL with scheme {target.scheme!r}: only http and https",
+            provider=provider,
+            secrets=secrets,
+        )
+    addresses: list[str | None] = [None]
+    if guard is not None:
+        try:
+            guard.check_url(target)
+            if hosts is not None:
+                hosts.check(target)
+            addresses = list(await guard.resolve(target))
+        except ProviderError as exc:
+            raise type(exc)(f"{provider}: {exc}", provider=provider, secrets=secrets) from None
     log = get_logger()
     waited = 0.0
     failure: ProviderError | None = None
@@ -140,9 +174,15 @@ async def request_json(
         delay: float | None = None
         try:
             async with policy.limiter.slot(), asyncio.timeout(total):
-                response = await client.request(
-                    method, url, headers=headers, json=json_body, params=params
+                response = await _send(
+                    client, method, target, addresses, headers, json_body, params
                 )
+        except _PERMANENT_TRANSPORT as exc:
+            raise ProviderError(
+                f"{provider}: {where} cannot be sent: {type(exc).__name__}: {exc}",
+                provider=provider,
+                secrets=secrets,
+            ) from None
         except (httpx.TimeoutException, TimeoutError):
             failure = ProviderUnavailable(
                 f"{provider}: {where} timed out (attempt {attempt} of {retry.max_attempts})",
@@ -227,6 +267,9 @@ async def request_json(
                     secrets=secrets,
                 )
             else:
+                if status in REDIRECT_STATUS:
+                    location = response.headers.get("location", "")
+                    detail = f"redirects to {location[:200]!r}, and API calls follow no redirect"
                 raise ProviderError(
                     f"{provider}: {where} answered HTTP {status}: {detail}",
                     provider=provider,
@@ -244,3 +287,32 @@ async def request_json(
         waited += delay
     assert failure is not None
     raise failure
+
+
+async def _send(
+    client: httpx.AsyncClient,
+    method: str,
+    target: httpx.URL,
+    addresses: list[str | None],
+    headers: Mapping[str, str] | None,
+    json_body: Any,
+    params: Mapping[str, Any] | None,
+) -> httpx.Response:
+    """One request, to each checked address in turn until one accepts the connection;
+    ``[None]`` means no address was checked and the client resolves the name itself."""
+    for index, ip in enumerate(addresses):
+        url, extra, extensions = (target, {}, {}) if ip is None else pinned(target, ip)
+        request = client.build_request(
+            method,
+            url,
+            headers={**(headers or {}), **extra},
+            json=json_body,
+            params=params,
+            extensions=extensions,
+        )
+        try:
+            return await client.send(request)
+        except httpx.ConnectError:
+            if index == len(addresses) - 1:
+                raise
+    raise AssertionError("there is always at least one address")

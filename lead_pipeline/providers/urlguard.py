@@ -13,6 +13,7 @@ import asyncio
 import ipaddress
 import re
 import socket
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import httpx
@@ -110,7 +111,7 @@ class UrlGuard:
             raise BlockedURL(f"refused URL with credentials for host {url.host!r}")
 
     def _trusted(self, url: httpx.URL) -> bool:
-        port = url.port or (443 if url.scheme == "https" else 80)
+        port = default_port(url)
         return url.host in self.trusted_hosts or f"{url.host}:{port}" in self.trusted_hosts
 
     async def resolve(self, url: httpx.URL) -> list[str]:
@@ -122,7 +123,7 @@ class UrlGuard:
         """
         self.check_url(url)
         host = url.host
-        port = url.port or (443 if url.scheme == "https" else 80)
+        port = default_port(url)
         try:
             addresses = [ipaddress.ip_address(host)]
         except ValueError:
@@ -147,3 +148,90 @@ class UrlGuard:
                         f"{address}; set {ALLOW_PRIVATE_ENV}=1 to allow private addresses"
                     )
         return [str(a) for a in addresses]
+
+
+def default_port(url: httpx.URL) -> int:
+    """The port a request to ``url`` goes to."""
+    return url.port or (443 if url.scheme == "https" else 80)
+
+
+def host_header(url: httpx.URL) -> str:
+    """``Host`` for ``url``: the name, and the port when it is not the scheme's default."""
+    default = 443 if url.scheme == "https" else 80
+    host = f"[{url.host}]" if ":" in url.host else url.host
+    return host if url.port in (None, default) else f"{host}:{url.port}"
+
+
+def pinned(url: httpx.URL, ip: str) -> tuple[httpx.URL, dict[str, str], dict[str, str]]:
+    """``(url, headers, extensions)`` that send a request for ``url`` to the checked ``ip``.
+
+    The URL's host is replaced by the IP and named again in ``Host`` and in TLS SNI
+    (certificates are still verified against the name), so no second DNS lookup happens
+    between the check and the connection.
+    """
+    extensions = {"sni_hostname": url.host} if url.scheme == "https" else {}
+    return url.copy_with(host=ip), {"Host": host_header(url)}, extensions
+
+
+@dataclass(frozen=True)
+class HostList:
+    """The hosts one caller may reach: ``api.example.com``, ``*.example.com`` (any name under
+    it, not the bare domain), either with ``:port`` to allow that port only.
+
+    Narrower than the address check: a workflow's ``http`` node whose URL a row can shape
+    declares where it may go, so a row cannot send the node's secret headers elsewhere.
+    """
+
+    entries: frozenset[tuple[str, int | None]]
+
+    @classmethod
+    def of(cls, entries: Iterable[str]) -> HostList:
+        """From ``allowed_hosts`` entries; ValueError names an entry that is not a host."""
+        return cls(frozenset(_host_entry(entry) for entry in entries))
+
+    @classmethod
+    def exactly(cls, url: httpx.URL) -> HostList:
+        """Only the host and port of ``url`` (a URL the workflow author wrote literally)."""
+        return cls(frozenset({(url.host.lower().rstrip("."), default_port(url))}))
+
+    def allows(self, url: httpx.URL) -> bool:
+        host = url.host.lower().rstrip(".")
+        port = default_port(url)
+        for pattern, entry_port in self.entries:
+            if entry_port is not None and entry_port != port:
+                continue
+            if pattern.startswith("*."):
+                if host.endswith(pattern[1:]) and host != pattern[2:]:
+                    return True
+            elif host == pattern:
+                return True
+        return False
+
+    def __str__(self) -> str:
+        shown = (host if port is None else f"{host}:{port}" for host, port in self.entries)
+        return ", ".join(sorted(shown)) or "none"
+
+    def check(self, url: httpx.URL) -> None:
+        """:class:`BlockedURL` unless ``url`` goes to one of the listed hosts."""
+        if not self.allows(url):
+            raise BlockedURL(
+                f"refused {url.scheme}://{host_header(url)}: not a host this node may reach "
+                f"({self})"
+            )
+
+
+_HOST_ENTRY = re.compile(
+    r"^(?P<host>(?:\*\.)?[a-z0-9_](?:[a-z0-9_.-]*[a-z0-9_])?)(?::(?P<port>\d{1,5}))?$"
+)
+
+
+def _host_entry(entry: str) -> tuple[str, int | None]:
+    text = str(entry).strip().lower().rstrip(".")
+    match = _HOST_ENTRY.match(text)
+    if not match or ".." in text or "*" in match.group("host")[1:]:
+        raise ValueError(
+            f"{entry!r} is not a host name: write api.example.com, *.example.com or "
+            "host:port, without a scheme or a path"
+        )
+    port = match.group("port")
+    return match.group("host"), int(port) if port else None

@@ -20,8 +20,9 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
+from urllib.parse import quote
 
 import jinja2
 import jinja2.meta
@@ -34,7 +35,9 @@ __all__ = [
     "MAX_TEMPLATE_LENGTH",
     "Template",
     "TemplateError",
+    "UrlTemplate",
     "compile_template",
+    "compile_url_template",
     "is_template",
     "render",
     "render_value",
@@ -82,6 +85,18 @@ def _domain(value: Any) -> str:
     return host_of(value) or ""
 
 
+def _url_component(value: Any) -> str:
+    """A value as one URL component: every character that could end it (``/ ? # @ &``, CR,
+    LF, ``%``) is percent-encoded, so ``../admin`` stays one path segment. A value of only
+    dots is refused: ``.`` and ``..`` are path steps that every URL parser resolves."""
+    if value is None:
+        return ""
+    text = str(value)
+    if text and not text.strip("."):
+        raise SecurityError(f"a URL value of {text[:10]!r} would climb the URL's path")
+    return quote(text, safe="")
+
+
 class _Environment(ImmutableSandboxedEnvironment):
     """The sandbox, plus limits on ``*`` and ``**``: each can exhaust memory in a few characters."""
 
@@ -121,6 +136,7 @@ def _make_environment() -> _Environment:
     env.filters["tojson"] = _tojson
     env.filters["truncate_words"] = _truncate_words
     env.filters["domain"] = _domain
+    env.filters["url_component"] = _url_component
     return env
 
 
@@ -157,7 +173,10 @@ class Template:
 
     __slots__ = ("_expression", "_template", "fields", "text")
 
-    def __init__(self, text: str) -> None:
+    def __init__(
+        self, text: str, *, transform: Callable[[nodes.Template], None] | None = None
+    ) -> None:
+        """``transform`` rewrites the checked tree before it is compiled (URL encoding)."""
         if not isinstance(text, str):
             raise TemplateError(f"a template must be text, got {type(text).__name__}")
         if len(text) > MAX_TEMPLATE_LENGTH:
@@ -168,13 +187,15 @@ class Template:
         try:
             tree = _ENV.parse(text)
             _check_tree(tree)
+            #: Top-level names the template reads: the row's columns (and ``params``).
+            self.fields: frozenset[str] = frozenset(jinja2.meta.find_undeclared_variables(tree))
+            if transform is not None:
+                transform(tree)
             self._template = _ENV.from_string(tree)
-            self._expression = self._single_expression(text, tree)
+            self._expression = None if transform else self._single_expression(text, tree)
         except jinja2.TemplateSyntaxError as exc:
             raise TemplateError(f"syntax error: {exc.message}", line=exc.lineno) from None
         self.text = text
-        #: Top-level names the template reads: the row's columns (and ``params``).
-        self.fields: frozenset[str] = frozenset(jinja2.meta.find_undeclared_variables(tree))
 
     @staticmethod
     def _single_expression(text: str, tree: nodes.Template) -> Any:
@@ -237,6 +258,87 @@ def _render_error(exc: Exception) -> TemplateError:
 def compile_template(text: str) -> Template:
     """Compile (once; later calls hit a cache) a template. Raises :class:`TemplateError`."""
     return Template(text)
+
+
+# Where a URL's origin (scheme and authority) ends: the first "/", "?" or "#" after "://".
+_ORIGIN_END = re.compile(r"[/?#]")
+_HOLE = "\x00"  # stands for a template expression while the origin is being read
+
+
+class UrlTemplate:
+    """A URL template whose row values cannot steer the request.
+
+    Everything a template puts in the path or query is encoded as one component (see
+    :func:`_url_component`): a row's ``../admin``, ``x?y=1#``, ``a@b`` or CRLF stays inside
+    its segment. ``fixed_origin`` is the literal ``scheme://host[:port]`` when the author wrote
+    it out; it is ``None`` when a template expression takes part in the scheme or the host,
+    and then the node must say which hosts it may reach.
+    """
+
+    __slots__ = ("fixed_origin", "template", "text")
+
+    def __init__(self, text: str) -> None:
+        origins: list[str | None] = []
+        self.template = Template(
+            text, transform=lambda tree: origins.append(_encode_after_origin(tree))
+        )
+        self.fixed_origin = origins[0]
+        self.text = text
+
+    def render(self, values: Mapping[str, Any], params: Mapping[str, Any] | None = None) -> str:
+        """The URL for one row. Raises :class:`TemplateError`."""
+        return self.template.render(values, params)
+
+
+def _encode_after_origin(tree: nodes.Template) -> str | None:
+    """Wrap every expression after the origin in ``url_component``; the literal origin, or
+    ``None`` when an expression or a block comes before the origin ends."""
+    literal = ""
+    dynamic = False
+    closed_at: int | None = None
+    for node in tree.body:
+        if closed_at is not None:
+            _wrap_outputs(node)
+            continue
+        parts = node.nodes if isinstance(node, nodes.Output) else [node]
+        for index, part in enumerate(parts):
+            if closed_at is not None:
+                if isinstance(part, nodes.Node) and not isinstance(part, nodes.TemplateData):
+                    parts[index] = _component(part)
+                continue
+            if isinstance(part, nodes.TemplateData):
+                literal += part.data
+            else:
+                literal += _HOLE
+                dynamic = True
+            start = literal.find("://")
+            found = _ORIGIN_END.search(literal, start + 3 if start >= 0 else 0)
+            if found and (start >= 0 or dynamic):
+                closed_at = found.start()
+    origin = literal[:closed_at] if closed_at is not None else literal
+    return None if dynamic or _HOLE in origin else origin
+
+
+def _wrap_outputs(node: nodes.Node) -> None:
+    outputs = [node] if isinstance(node, nodes.Output) else list(node.find_all(nodes.Output))
+    for output in outputs:
+        output.nodes = [
+            part if isinstance(part, nodes.TemplateData) else _component(part)
+            for part in output.nodes
+        ]
+
+
+def _component(expr: nodes.Expr) -> nodes.Expr:
+    # An author's own ``| urlencode`` keeps "/" and would be encoded twice: ours replaces it.
+    if isinstance(expr, nodes.Filter) and expr.name in ("urlencode", "url_component"):
+        expr = expr.node
+    return nodes.Filter(expr, "url_component", [], [], None, None, lineno=expr.lineno)
+
+
+@functools.lru_cache(maxsize=1024)
+def compile_url_template(text: str) -> UrlTemplate:
+    """Compile (once; later calls hit a cache) a URL template. Raises :class:`TemplateError`."""
+    return UrlTemplate(text)
 
 
 def is_template(text: Any) -> bool:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from lead_pipeline.engine.compile import CompiledWorkflow, load_compiled
+from lead_pipeline.providers.urlguard import TRUSTED_HOSTS_ENV
 from lead_pipeline.store import LeadStore
 from lead_pipeline_tests.servers import RecordedRequest, Reply, StubServer
 
@@ -73,8 +74,10 @@ nodes:
 
 
 @pytest.fixture
-def api() -> Iterator[CompanyApi]:
+def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[CompanyApi]:
     with CompanyApi() as server:
+        # The operator vouches for this stand-in: http nodes refuse loopback otherwise.
+        monkeypatch.setenv(TRUSTED_HOSTS_ENV, f"127.0.0.1:{server.port}")
         yield server
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lead_pipeline.providers.urlguard import TRUSTED_HOSTS_ENV
 from lead_pipeline.store import OK, LeadStore
 from lead_pipeline_tests.servers import RecordedRequest, Reply, StubServer
 
@@ -114,6 +115,12 @@ def write_workflow(folder: Path, text: str, name: str = WORKFLOW) -> Path:
 def cli_env(workflows: Path, **extra: str) -> dict[str, str]:
     """The test's environment (its own data folder and Dagster home) plus ``extra``."""
     return {**os.environ, "LEAD_PIPELINE_WORKFLOWS": str(workflows), **extra}
+
+
+def trusted(*servers: StubServer) -> dict[str, str]:
+    """The operator's allow-list naming these stand-ins: ``http`` nodes refuse loopback
+    addresses (a stand-in's) unless the operator vouches for the host and port."""
+    return {TRUSTED_HOSTS_ENV: ",".join(f"127.0.0.1:{server.port}" for server in servers)}
 
 
 @dataclass

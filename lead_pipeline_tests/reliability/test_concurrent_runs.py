@@ -23,6 +23,7 @@ from lead_pipeline_tests.reliability.harness import (
     enrich_args,
     lead_rows,
     ok_nodes,
+    trusted,
     write_workflow,
 )
 from lead_pipeline_tests.servers import Reply
@@ -33,7 +34,10 @@ pytestmark = pytest.mark.slow
 def test_a_second_run_of_the_same_workflow_on_the_same_list_is_refused(tmp_path: Path) -> None:
     rows = lead_rows(12)
     with RowApi() as api:
-        env = cli_env(write_workflow(tmp_path / "wf", WORKFLOW_YAML.format(base=api.root_url)))
+        env = cli_env(
+            write_workflow(tmp_path / "wf", WORKFLOW_YAML.format(base=api.root_url)),
+            **trusted(api),
+        )
         store = LeadStore()
         store.import_rows(LEAD, rows)
         api.hold_after(3)  # the first run is mid-way, holding the list, while the second starts
@@ -89,6 +93,7 @@ def test_a_hundred_rows_in_flight_across_processes(db_url: str, tmp_path: Path) 
         env = cli_env(
             write_workflow(tmp_path / "wf", WORKFLOW_YAML.format(base=api.root_url)),
             LEAD_PIPELINE_DB_URL=db_url,
+            **trusted(api),
         )
         store = LeadStore(db_url)
         store.import_rows(LEAD, rows)

@@ -34,6 +34,7 @@ from lead_pipeline_tests.reliability.harness import (
     enrich_args,
     lead_rows,
     ok_nodes,
+    trusted,
     wait_for,
     write_workflow,
 )
@@ -66,6 +67,7 @@ def _uninterrupted(api: RowApi, workflows: Path, tmp_path: Path) -> dict:
         workflows,
         LEAD_PIPELINE_DATA_DIR=str(fresh),
         DAGSTER_HOME=str(fresh / "dagster_home"),
+        **trusted(api),
     )
     env.pop("LEAD_PIPELINE_DB_URL", None)  # the reference run: a fresh SQLite store
     store = LeadStore(f"sqlite:///{fresh / 'lead_pipeline.db'}")
@@ -87,7 +89,7 @@ def test_killed_runs_resume_without_calling_finished_nodes_again(
     # On both backends: results share commits (group commit) and must still be durable.
     monkeypatch.setenv("LEAD_PIPELINE_DB_URL", db_url)
     workflows = write_workflow(tmp_path / "workflows", WORKFLOW_YAML.format(base=api.root_url))
-    env = cli_env(workflows)
+    env = cli_env(workflows, **trusted(api))
     store = LeadStore()
     store.import_rows(LEAD, lead_rows(ROWS))
     # Per kill: the (row, node) pairs ok in the store, the calls so far, the calls in flight.

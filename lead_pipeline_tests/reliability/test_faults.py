@@ -32,6 +32,7 @@ from lead_pipeline_tests.reliability.harness import (
     cli_env,
     enrich_args,
     lead_rows,
+    trusted,
     write_workflow,
 )
 from lead_pipeline_tests.servers import Reply
@@ -103,6 +104,7 @@ def test_every_row_ends_ok_or_failed_with_its_reason_and_the_counts_agree(
             **{
                 RETRY_ENV: json.dumps({"max_attempts": ATTEMPTS, "base_delay": 0.05}),
                 TIMEOUTS_ENV: json.dumps({"total": TIMEOUT_S}),
+                **trusted(api),
             },
         )
         store = LeadStore()

@@ -14,6 +14,7 @@ from lead_pipeline.engine.options import RunOptions
 from lead_pipeline.engine.runlock import STALE_ENV, LockKeeper, LockLost, stale_after_s
 from lead_pipeline.engine.runner import run_shard
 from lead_pipeline.engine.selection import make_shards, select_rows
+from lead_pipeline.providers.urlguard import TRUSTED_HOSTS_ENV
 from lead_pipeline.store import LeadStore
 from lead_pipeline_tests.reliability.harness import (
     LEAD,
@@ -29,8 +30,9 @@ STALE = 2.0  # heartbeats every 0.5 s
 
 
 @pytest.fixture
-def api() -> Iterator[RowApi]:
+def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[RowApi]:
     with RowApi() as server:
+        monkeypatch.setenv(TRUSTED_HOSTS_ENV, f"127.0.0.1:{server.port}")
         yield server
 
 

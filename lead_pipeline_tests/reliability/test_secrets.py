@@ -22,7 +22,7 @@ from lead_pipeline.defs.partitions import instance as dagster_instance
 from lead_pipeline.engine.services import RETRY_ENV
 from lead_pipeline.leads import export_list
 from lead_pipeline.store import FAILED, LeadStore
-from lead_pipeline_tests.reliability.harness import Enrich, cli_env, write_workflow
+from lead_pipeline_tests.reliability.harness import Enrich, cli_env, trusted, write_workflow
 from lead_pipeline_tests.servers import OpenAIServer, RecordedRequest, Reply, StubServer
 
 pytestmark = pytest.mark.slow
@@ -86,6 +86,7 @@ def test_echoed_keys_reach_no_store_output_export_or_event_log(tmp_path: Path) -
             ACME_CLIENT_ID=CLIENT_ID,
             ACME_CLIENT_KEY=CLIENT_KEY,
             **{RETRY_ENV: json.dumps({"max_attempts": 2, "base_delay": 0.05})},
+            **trusted(api),
         )
         store = LeadStore()
         store.import_rows("crm", rows)

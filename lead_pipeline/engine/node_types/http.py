@@ -5,14 +5,24 @@ not go through templates: ``secret_headers`` names the environment variable
 that holds each secret, so a key never sits in a workflow file, a rendered
 value, the cache key or a log line. Requests go through the same provider
 policy as every API call: pacing, retries on 429/5xx, optional cache, cost.
+
+Rows are untrusted, so a row cannot choose where a request goes. Values a template puts in
+the URL's path or query are encoded as one component each. A URL whose scheme or host a
+template decides is refused when the workflow loads unless the node lists ``allowed_hosts``;
+every request must go to the URL's literal host or one of those, and passes the same
+address guard as page fetches (private, loopback and link-local addresses refused after DNS,
+unless the operator trusts the host in ``LEAD_PIPELINE_TRUSTED_HOSTS`` or sets
+``LEAD_PIPELINE_ALLOW_PRIVATE_URLS``). Redirects are not followed, so a secret header only
+ever travels to a host the node declares.
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
+import httpx
 import jmespath
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from lead_pipeline.engine.registry import (
     NodeCall,
@@ -24,14 +34,20 @@ from lead_pipeline.engine.registry import (
 )
 from lead_pipeline.providers import Paid, ProviderError
 from lead_pipeline.providers.http import request_json
+from lead_pipeline.providers.urlguard import ALLOWED_SCHEMES, HostList, UrlGuard
 from lead_pipeline.settings import env_secret
-from lead_pipeline.workflows.templates import render, render_value
+from lead_pipeline.workflows.templates import compile_url_template, render_value
 
 
 class HttpConfig(NodeConfig):
     template_fields: ClassVar[tuple[str, ...]] = ("url", "headers", "params", "body")
 
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "GET"
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="hosts the request may go to (api.example.com, *.example.com, host:port); "
+        "needed when a template decides the URL's scheme or host",
+    )
     url: str
     headers: dict[str, str] = Field(default_factory=dict)
     params: dict[str, str] = Field(default_factory=dict)
@@ -43,6 +59,43 @@ class HttpConfig(NodeConfig):
     provider: str = Field(default="http", pattern=r"^[a-z0-9_]+$")
     cost_per_request: float = Field(default=0.0, ge=0)
     cache: bool = Field(default=False, description="reuse answers to identical requests")
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _hosts(cls, allowed_hosts: list[str]) -> list[str]:
+        HostList.of(allowed_hosts)  # ValueError names the entry that is not a host
+        return allowed_hosts
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, url: str, info: ValidationInfo) -> str:
+        template = compile_url_template(url)
+        origin = template.fixed_origin
+        if origin is None:
+            if not info.data.get("allowed_hosts"):
+                raise ValueError(
+                    "a template decides the URL's scheme or host, so a lead row could choose "
+                    "where the request (and its secret headers) goes: write the scheme and "
+                    "host literally, or list the hosts this node may reach in allowed_hosts"
+                )
+            return url
+        try:
+            parsed = httpx.URL(origin)
+        except (httpx.InvalidURL, ValueError) as exc:
+            raise ValueError(f"{origin!r} is not a URL: {exc}") from None
+        if parsed.scheme not in ALLOWED_SCHEMES or not parsed.host:
+            raise ValueError(f"{url!r} must start with http:// or https:// and a host")
+        if parsed.userinfo:
+            raise ValueError("credentials in the URL are not allowed: use secret_headers")
+        return url
+
+    def hosts(self) -> HostList:
+        """Where this node's requests may go: ``allowed_hosts``, else the URL's literal host."""
+        if self.allowed_hosts:
+            return HostList.of(self.allowed_hosts)
+        origin = compile_url_template(self.url).fixed_origin
+        assert origin is not None, "the url validator requires allowed_hosts"
+        return HostList.exactly(httpx.URL(origin))
 
     @field_validator("extract")
     @classmethod
@@ -71,8 +124,11 @@ def _preflight(config: HttpConfig, _services: Any) -> None:
 async def run_http(call: NodeCall[HttpConfig]) -> NodeOutcome:
     """One request per row; a non-2xx answer (after retries) or a non-JSON body fails the row."""
     config = call.config
-    url = render(config.url, call.values, params=call.params)
+    url = compile_url_template(config.url).render(call.values, call.params)
     headers = render_value(config.headers, call.values, params=call.params)
+    for name, value in headers.items():
+        if any(c in str(value) for c in "\r\n\x00"):
+            raise NodeError(f"header {name!r}: the value has a line break or NUL character")
     query = render_value(config.params, call.values, params=call.params)
     body = None
     if config.body is not None:
@@ -93,6 +149,8 @@ async def run_http(call: NodeCall[HttpConfig]) -> NodeOutcome:
             params=query or None,
             secret=list(secrets.values()),  # every one of them, not just the first
             timeouts=session.timeouts,
+            guard=UrlGuard.from_env(),
+            hosts=config.hosts(),
         )
         return Paid(answer.data, config.cost_per_request)
 
