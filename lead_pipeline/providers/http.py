@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import ssl
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +26,7 @@ from lead_pipeline.providers.errors import (
     RateLimited,
 )
 from lead_pipeline.providers.policy import CallPolicy
-from lead_pipeline.providers.redact import get_logger, scrub
+from lead_pipeline.providers.redact import excerpt, get_logger
 from lead_pipeline.providers.retry import quota_exhausted_wait, server_wait
 from lead_pipeline.providers.urlguard import ALLOWED_SCHEMES, HostList, UrlGuard, pinned
 
@@ -77,13 +77,17 @@ def make_client(
     )
 
 
-def error_detail(body: bytes, limit: int = 300) -> str:
-    """The provider's own error message, short, from the usual JSON error shapes."""
+def error_detail(body: bytes, limit: int = 300, secrets: Iterable[object | None] = ()) -> str:
+    """The provider's own error message, short, from the usual JSON error shapes.
+
+    Scrubbed of ``secrets`` (and every known key) before it is cut to ``limit``: cutting first
+    could leave the start of an echoed key too short to recognise.
+    """
     text = body.decode("utf-8", "replace")
     try:
         payload = json.loads(text)
     except ValueError:
-        return text[:limit].strip()
+        return excerpt(text, limit, secrets).strip()
     candidates: list[Any] = []
     if isinstance(payload, dict):
         error = payload.get("error")
@@ -92,8 +96,8 @@ def error_detail(body: bytes, limit: int = 300) -> str:
         candidates += [error, payload.get("message"), payload.get("detail")]
     for c in candidates:
         if isinstance(c, str) and c.strip():
-            return c.strip()[:limit]
-    return text[:limit].strip()
+            return excerpt(c.strip(), limit, secrets)
+    return excerpt(text, limit, secrets).strip()
 
 
 @dataclass(frozen=True)
@@ -198,7 +202,7 @@ async def request_json(
             )
         else:
             status = response.status_code
-            detail = error_detail(response.content) if status >= 400 else ""
+            detail = error_detail(response.content, secrets=secrets) if status >= 400 else ""
             if 200 <= status < 300:
                 if (pause := quota_exhausted_wait(response.headers)) is not None:
                     policy.limiter.pause(min(pause, retry.max_total_wait))
@@ -207,7 +211,7 @@ async def request_json(
                 except ValueError:
                     raise InvalidAnswer(
                         f"{provider}: {where} answered HTTP {status} with a body that is not "
-                        f"JSON (truncated?): {scrub(response.text[:200], secrets)!r}",
+                        f"JSON (truncated?): {excerpt(response.text, 200, secrets)!r}",
                         provider=provider,
                         status=status,
                         secrets=secrets,
@@ -269,7 +273,8 @@ async def request_json(
             else:
                 if status in REDIRECT_STATUS:
                     location = response.headers.get("location", "")
-                    detail = f"redirects to {location[:200]!r}, and API calls follow no redirect"
+                    shown = excerpt(location, 200, secrets)
+                    detail = f"redirects to {shown!r}, and API calls follow no redirect"
                 raise ProviderError(
                     f"{provider}: {where} answered HTTP {status}: {detail}",
                     provider=provider,

@@ -8,10 +8,13 @@ cannot travel from a provider's answer into Dagster's event log or the database.
 
 from __future__ import annotations
 
+import base64
+import functools
 import logging
 import re
 from collections.abc import Iterable
-from urllib.parse import quote
+from typing import Any
+from urllib.parse import quote, quote_plus
 
 from pydantic import SecretStr
 
@@ -31,32 +34,159 @@ _PATTERNS = [
 LOGGER_NAME = "lead_pipeline.providers"
 
 
-def _variants(secret: str) -> set[str]:
-    """A secret as it may appear in text: raw, URL-encoded, JSON-escaped."""
-    return {secret, quote(secret, safe=""), secret.replace("/", "\\/")}
+# A run of this many characters of a key, in any case, is masked wherever it appears: a
+# provider that cuts its message mid-key, or echoes "sk-abc...", must not leave a prefix.
+FRAGMENT = 8
 
 
-def scrub(text: str, extra: Iterable[object | None] = ()) -> str:
-    """``text`` with every known secret and every credential-looking token masked.
+def _base64_cores(raw: bytes) -> set[str]:
+    """The part of any base64 text containing ``raw`` that depends on ``raw`` alone.
 
-    ``extra`` takes the calling provider's own key (a ``SecretStr`` or a
-    plain string), which matters when it lives in a variable whose name
-    ``settings.known_secrets`` does not recognise.
+    Base64 encodes three bytes as four characters, so the same key inside different text
+    (``user:key`` of Basic auth, a JSON blob) encodes three ways depending on its offset; the
+    groups made only of key bytes are fixed for each offset, and that is what is searched.
     """
-    if not text:
-        return text
-    secrets: set[str] = set()
+    cores: set[str] = set()
+    for offset in range(3):
+        lead = (3 - offset) % 3  # bytes before the key in its first group
+        encoded = base64.b64encode(b"\0" * lead + raw)
+        first = 4 if lead else 0
+        last = (lead + len(raw)) // 3 * 4
+        core = encoded[first:last].decode()
+        if len(core) >= FRAGMENT:
+            cores |= {core, core.replace("+", "-").replace("/", "_")}
+    return cores
+
+
+def _variants(secret: str) -> set[str]:
+    """A secret as it may appear in text: raw, URL-encoded (both ways), JSON-escaped, base64
+    (standard and URL-safe, at each alignment). Case is handled by matching case-blind."""
+    return {
+        secret,
+        quote(secret, safe=""),
+        quote_plus(secret, safe=""),
+        secret.replace("/", "\\/"),
+        *_base64_cores(secret.encode()),
+    }
+
+
+def _secret_values(extra: Iterable[object | None]) -> list[str]:
+    values: list[str] = []
     for value in [*settings.known_secrets(), *extra]:
         if value is None:
             continue
         raw = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
         if len(raw) >= 4:
-            secrets |= _variants(raw)
-    for secret in sorted(secrets, key=len, reverse=True):
-        text = text.replace(secret, MASK)
+            values.append(raw)
+    return values
+
+
+@functools.lru_cache(maxsize=32)
+def _index(forms: frozenset[str]) -> tuple[list[str], dict[str, list[str]]]:
+    """Short forms, and every ``FRAGMENT``-character piece of the long ones (lower case)."""
+    short: list[str] = []
+    grams: dict[str, list[str]] = {}
+    for form in {f.lower() for f in forms}:
+        if len(form) < FRAGMENT:
+            short.append(form)
+            continue
+        for i in range(len(form) - FRAGMENT + 1):
+            grams.setdefault(form[i : i + FRAGMENT], []).append(form)
+    return short, grams
+
+
+def _secret_spans(text: str, forms: Iterable[str]) -> list[tuple[int, int]]:
+    """Where ``text`` holds a form of a secret or a run of ``FRAGMENT`` or more of its
+    characters, case-blind; overlapping spans are merged."""
+    folded = text.lower()
+    if len(folded) != len(text):  # a few characters lower-case to two; keep offsets aligned
+        folded = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
+    spans: list[tuple[int, int]] = []
+    short, grams = _index(frozenset(forms))
+    for form in short:  # a short secret is only masked whole
+        start = folded.find(form)
+        while start >= 0:
+            spans.append((start, start + len(form)))
+            start = folded.find(form, start + 1)
+    i = 0
+    while grams and i <= len(folded) - FRAGMENT:
+        candidates = grams.get(folded[i : i + FRAGMENT])
+        if not candidates:
+            i += 1
+            continue
+        end = i + FRAGMENT
+        for form in candidates:
+            j = i + FRAGMENT
+            while j < len(folded) and folded[i : j + 1] in form:
+                j += 1
+            end = max(end, j)
+        spans.append((i, end))
+        i = end
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def scrub(text: str, extra: Iterable[object | None] = ()) -> str:
+    """``text`` with every known secret, every part of one, and every credential-looking
+    token masked.
+
+    A secret is masked raw, URL-encoded, JSON-escaped and base64-encoded, in any case, and
+    so is any run of ``FRAGMENT`` or more of its characters (what survives when a provider
+    or a length limit cuts a message mid-key). Scrub the whole text *before* cutting it to
+    length: a cut can leave a piece too short to recognise. ``extra`` takes the calling
+    provider's own key (a ``SecretStr`` or a plain string), which matters when it lives
+    in a variable whose name ``settings.known_secrets`` does not recognise.
+    """
+    return _scrub(text, _forms(extra))
+
+
+def _forms(extra: Iterable[object | None]) -> set[str]:
+    forms: set[str] = set()
+    for secret in _secret_values(extra):
+        forms |= _variants(secret)
+    return forms
+
+
+def _scrub(text: str, forms: set[str]) -> str:
+    if not text:
+        return text
+    if forms:
+        pieces: list[str] = []
+        last = 0
+        for start, end in _secret_spans(text, forms):
+            pieces += [text[last:start], MASK]
+            last = end
+        text = "".join([*pieces, text[last:]])
     for pattern in _PATTERNS:
         text = pattern.sub(lambda m: m.group(1) + MASK, text)
     return text
+
+
+def scrub_value(value: Any, extra: Iterable[object | None] = ()) -> Any:
+    """``value`` (JSON-like: dicts, lists, text) with :func:`scrub` applied to every string in
+    it, keys included: for answers a provider echoed a key into, before they are stored."""
+    forms = _forms(extra)
+
+    def walk(item: Any) -> Any:
+        if isinstance(item, str):
+            return _scrub(item, forms)
+        if isinstance(item, dict):
+            return {walk(k): walk(v) for k, v in item.items()}
+        if isinstance(item, list | tuple):
+            return [walk(i) for i in item]
+        return item
+
+    return walk(value)
+
+
+def excerpt(text: str, limit: int, extra: Iterable[object | None] = ()) -> str:
+    """At most ``limit`` characters of ``text``, scrubbed first (never cut, then scrubbed)."""
+    return scrub(text, extra)[:limit]
 
 
 class RedactingFilter(logging.Filter):

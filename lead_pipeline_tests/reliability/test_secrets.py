@@ -1,18 +1,22 @@
 """API keys a provider echoes back never land anywhere a run writes.
 
 Providers do echo keys ("Incorrect API key provided: sk-..."), in 401s, in 5xx
-bodies, even in broken 200 answers. One enrich run meets all of these, with an
-OpenAI key and with an API whose two credentials live in variables no naming
-rule recognises; then every byte the run left behind is searched for them: the
+bodies, even in broken and in good 200 answers; and not always as sent: upper-cased,
+base64-encoded (Basic auth), URL-encoded, or cut off by a length limit mid-key. One enrich
+run meets all of these, with an OpenAI key and with an API whose two credentials live in
+variables no naming rule recognises; then every byte the run left behind is searched for them: the
 store (results, errors, run records), the CLI's output, exports, the Dagster
-event log as the instance serves it, and every file under the data folder.
+event log as the instance serves it, and every file under the data folder, for each key
+and for every run of 8 of its characters, in any case, plain or base64-encoded.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 from pathlib import Path
+from urllib.parse import quote
 
 import dagster as dg
 import pytest
@@ -46,8 +50,8 @@ nodes:
     url: "{base}/lookup"
     params: {{row: "{{{{ _id }}}}"}}
     secret_headers: {{X-Client-Id: ACME_CLIENT_ID, X-Client-Key: ACME_CLIENT_KEY}}
-    extract: {{size: "size"}}
-    outputs: {{size: integer}}
+    extract: {{size: "size", note: "note"}}
+    outputs: {{size: integer, note: string}}
 """
 
 
@@ -62,7 +66,23 @@ class EchoingApi(StubServer):
             return Reply(status=400, json={"error": {"message": f"unknown credentials: {sent}"}})
         if kind.startswith("broken"):
             return Reply(status=503, body=f"upstream failed for {sent}")
+        key = headers.get("x-client-key") or ""
+        if kind.startswith("cut"):  # the key straddles the 300-character limit on error text
+            return Reply(status=400, json={"message": "." * 294 + key + " was not recognised"})
+        if kind.startswith("shout"):
+            basic = base64.b64encode(f"{headers.get('x-client-id')}:{key}".encode()).decode()
+            return Reply(status=502, body=f"BAD KEY {key.upper()} (Basic {basic}) {quote(key)}")
+        if kind.startswith("echo"):  # a good answer that quotes the credentials back
+            return Reply(json={"size": 3, "note": f"served to {sent} / {key.upper()}"})
         return Reply(body=f"<html>welcome, {sent}</html>", content_type="application/json")
+
+
+def _pieces(secret: str) -> set[str]:
+    """Every 8-character run of ``secret`` and of its base64 forms, lower-cased."""
+    forms = [secret] + [
+        base64.b64encode((":" * n + secret).encode()).decode()[4 if n else 0 : -4] for n in range(3)
+    ]
+    return {form[i : i + 8].lower() for form in forms for i in range(len(form) - 7)}
 
 
 def _everything_under(folder: Path) -> dict[Path, bytes]:
@@ -76,6 +96,9 @@ def test_echoed_keys_reach_no_store_output_export_or_event_log(tmp_path: Path) -
         ("refused-1", {"name": "Initech", "kind": "api"}),
         ("broken-1", {"name": "Umbrella", "kind": "api"}),
         ("garbled-1", {"name": "Hooli", "kind": "api"}),
+        ("cut-1", {"name": "Stark", "kind": "api"}),
+        ("shout-1", {"name": "Wayne", "kind": "api"}),
+        ("echo-1", {"name": "Wonka", "kind": "api"}),
     ]
     # The stand-in expects another key, and says which one it was given.
     with OpenAIServer(api_key="sk-the-right-one-000000") as llm, EchoingApi() as api:
@@ -103,7 +126,11 @@ def test_echoed_keys_reach_no_store_output_export_or_event_log(tmp_path: Path) -
         for r in found.values()
         if r.status == FAILED
     }
-    assert sorted(errors) == sorted(row for row, _ in rows)  # every row hit an echo
+    assert sorted(errors) == sorted(row for row, _ in rows if row != "echo-1")  # echoes all
+    assert results["echo-1"][("leaky", "lookup")].outputs == {
+        "size": 3,
+        "note": "served to client id ***, key *** / ***",
+    }
     assert all("***" in error for error in errors.values()), errors  # masked, not dropped
     assert "check OPENAI_API_KEY" in errors["llm-1"]
 
@@ -125,11 +152,12 @@ def test_echoed_keys_reach_no_store_output_export_or_event_log(tmp_path: Path) -
             for path, data in _everything_under(Path(os.environ["LEAD_PIPELINE_DATA_DIR"])).items()
         },
     }
+    folded = {
+        where: (text.decode("utf-8", "replace") if isinstance(text, bytes) else text).lower()
+        for where, text in places.items()
+    }
     for secret in SECRETS:
-        leaked = [
-            where
-            for where, text in places.items()
-            if (secret.encode() if isinstance(text, bytes) else secret) in text
-        ]
-        assert leaked == [], f"{secret[:8]}... found in {leaked}"
+        for piece in _pieces(secret):
+            leaked = [where for where, text in folded.items() if piece in text]
+            assert leaked == [], f"a piece of {secret[:4]}... ({piece!r}) found in {leaked}"
     assert run.status == dg.DagsterRunStatus.SUCCESS

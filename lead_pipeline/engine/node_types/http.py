@@ -34,6 +34,7 @@ from lead_pipeline.engine.registry import (
 )
 from lead_pipeline.providers import Paid, ProviderError
 from lead_pipeline.providers.http import request_json
+from lead_pipeline.providers.redact import scrub_value
 from lead_pipeline.providers.urlguard import ALLOWED_SCHEMES, HostList, UrlGuard
 from lead_pipeline.settings import env_secret
 from lead_pipeline.workflows.templates import compile_url_template, render_value
@@ -159,7 +160,8 @@ async def run_http(call: NodeCall[HttpConfig]) -> NodeOutcome:
         response = await policy.run(request, send, use_cache=config.cache)
     except ProviderError as exc:
         raise NodeError(str(exc)) from None
-    data = response.data
+    # An API that echoes a credential into its answer must not get it stored as an output.
+    data = scrub_value(response.data, list(secrets.values()))
     if config.extract:
         outputs = {col: jmespath.search(path, data) for col, path in config.extract.items()}
     else:
