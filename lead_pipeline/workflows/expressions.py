@@ -56,6 +56,8 @@ __all__ = [
     "FUNCTIONS",
     "MAX_DEPTH",
     "MAX_LENGTH",
+    "MAX_NUMBER_BITS",
+    "MAX_TEXT_LENGTH",
     "Expression",
     "ExpressionError",
     "ExpressionEvaluationError",
@@ -65,6 +67,10 @@ __all__ = [
 
 MAX_LENGTH = 2000
 MAX_DEPTH = 32
+# Bounds on what arithmetic may build from row values: no expression is a loop, but a
+# product of products of a big number, or text added to itself, still grows fast.
+MAX_NUMBER_BITS = 20_000  # about 6,000 decimal digits
+MAX_TEXT_LENGTH = 1_000_000
 
 _KEYWORDS = frozenset({"and", "or", "not", "in", "is", "null", "true", "false", "params"})
 # Python words that are never column names here: refusing them by name gives a
@@ -660,20 +666,31 @@ def _arith(op: str, a: Any, b: Any, pos: int) -> Any:
     if a is None or b is None:
         return None
     if op == "+" and isinstance(a, str) and isinstance(b, str):
+        if len(a) + len(b) > MAX_TEXT_LENGTH:
+            raise _EvalError(f"text longer than {MAX_TEXT_LENGTH:,} characters", pos)
         return a + b
     x, y = _as_number(a), _as_number(b)
     if x is None or y is None:
         verb = {"+": "add", "-": "subtract", "*": "multiply", "/": "divide"}[op]
         raise _EvalError(f"cannot {verb} {_type_name(a)} and {_type_name(b)}", pos)
-    if op == "+":
-        return x + y
-    if op == "-":
-        return x - y
-    if op == "*":
-        return x * y
-    if y == 0:
-        raise _EvalError("division by zero", pos)
-    return x / y
+    for number in (x, y):
+        if isinstance(number, int) and number.bit_length() > MAX_NUMBER_BITS:
+            raise _EvalError(f"a number larger than {MAX_NUMBER_BITS:,} bits", pos)
+    ints = isinstance(x, int) and isinstance(y, int)
+    if op == "*" and ints and x.bit_length() + y.bit_length() > MAX_NUMBER_BITS:
+        raise _EvalError(f"a product larger than {MAX_NUMBER_BITS:,} bits", pos)
+    try:
+        if op == "+":
+            return x + y
+        if op == "-":
+            return x - y
+        if op == "*":
+            return x * y
+        if y == 0:
+            raise _EvalError("division by zero", pos)
+        return x / y
+    except OverflowError:
+        raise _EvalError("the result is too large for a number", pos) from None
 
 
 # --------------------------------------------------------------------------- functions

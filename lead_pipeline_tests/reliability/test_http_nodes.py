@@ -303,3 +303,49 @@ async def test_an_unsupported_scheme_fails_at_once_even_without_the_guard(
             await request_json(client, policy, "GET", url)
     assert not caught.value.retryable
     assert "retrying" not in caplog.text
+
+
+def test_a_bomb_in_one_row_fails_that_row_and_the_shard_goes_on(
+    store: LeadStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Row values that drive a template or an expression past its budget fail their own row
+    with the reason; the other rows of the same shard finish."""
+    with EchoApi() as api:
+        monkeypatch.setenv(TRUSTED_HOSTS_ENV, f"127.0.0.1:{api.port}")
+        folder = tmp_path / "wf"
+        folder.mkdir()
+        (folder / "probe.yaml").write_text(
+            "name: probe\nnodes:\n"
+            "  - id: calc\n    type: expression\n"
+            "    values: {big: '(big * big) * (big * big)'}\n"
+            "    outputs: {big: number}\n"
+            "  - id: call\n    type: http\n    method: POST\n"
+            f"    url: '{api.root_url}/v1/{{{{ name }}}}'\n"
+            "    body:\n"
+            "      loops: '{% for a in range(n) %}{% for b in range(n) %}{% endfor %}"
+            "{% endfor %}{{ name }}'\n"
+            "      padded: '{{ name|center(width) }}'\n"
+            "    extract: {path: path}\n    outputs: {path: string}\n"
+        )
+        (workflow,) = load_compiled([folder], builtin_dirs=[])
+        ok = {"n": 3, "width": 10, "big": 7}
+        rows = [
+            ("ok-1", {"name": "a", **ok}),
+            ("loops", {"name": "b", **ok, "n": 99999}),
+            ("width", {"name": "c", **ok, "width": 10**9}),
+            ("bigint", {"name": "d", **ok, "big": 10**4000}),
+            ("ok-2", {"name": "e", **ok}),
+        ]
+        store.import_rows("demo", rows)
+        options = RunOptions(parallel=5)
+        selection = select_rows(store, workflow, "demo", options)
+        [shard] = make_shards(selection, options)
+        summary = run_shard(store, workflow, shard, options)
+        results = store.results("demo")
+    assert (summary.ok, summary.failed) == (2, 3)
+    assert results["ok-1"][("probe", "call")].outputs == {"path": "/v1/a"}
+    assert results["ok-2"][("probe", "call")].status == OK
+    assert "took more than" in (results["loops"][("probe", "call")].error or "")
+    assert "would build" in (results["width"][("probe", "call")].error or "")
+    assert "bits" in (results["bigint"][("probe", "calc")].error or "")
+    assert sorted(r.path for r in api.requests) == ["/v1/a", "/v1/e"]

@@ -529,3 +529,41 @@ def test_an_error_position_is_right_on_a_second_line() -> None:
     with pytest.raises(ExpressionError) as info:
         compile_where("a == 1 and\n  b.c")
     assert info.value.column == 15
+
+
+# --------------------------------------------------------------------------- bounded arithmetic
+
+
+def _squares(depth: int) -> str:
+    """``((x*x)*(x*x))*...``: each level squares the last, as long as the text allows."""
+    text = "x"
+    for _ in range(depth):
+        text = f"({text})*({text})"
+    return text
+
+
+@pytest.mark.parametrize(
+    ("text", "row", "message"),
+    [
+        # Repeated squaring of a row's big number: 2**7 copies of a 6,000-digit number.
+        (_squares(7), {"x": 10**5000}, "bits"),
+        (_squares(8), {"x": 10**40}, "bits"),
+        (" * ".join(["x"] * 400), {"x": 10**300}, "bits"),
+        ("x * 1", {"x": 10**10000}, "bits"),
+        ("x / 3", {"x": 10**400}, "too large"),
+        ("x * 1.5", {"x": 10**400}, "too large"),
+        # Text added to itself: 400 copies of a 100,000-character cell.
+        (" + ".join(["x"] * 400), {"x": "a" * 100_000}, "longer than"),
+        ("(x + x) + (x + x)", {"x": "a" * 300_000}, "longer than"),
+    ],
+)
+def test_arithmetic_cannot_build_huge_values(text: str, row: dict[str, Any], message: str) -> None:
+    assert len(text) <= MAX_LENGTH
+    with pytest.raises(ExpressionEvaluationError, match=message):
+        value(text, row)
+
+
+def test_ordinary_arithmetic_on_big_values_still_works() -> None:
+    assert value("x * x", {"x": 10**100}) == 10**200
+    assert value("x + x", {"x": "a" * 400_000}) == "a" * 800_000
+    assert value("x / 4", {"x": 10**300}) == 2.5e299

@@ -331,3 +331,109 @@ def test_template_strings_walks_with_readable_paths() -> None:
         ("headers.X", "{{ b }}"),
         ("body[1].q", "{{ c }}"),
     ]
+
+
+# --------------------------------------------------------------------------- bounded work
+
+# Every way we know of to build a huge value, or to run for minutes, from a short template.
+# Each must be refused well before it allocates gigabytes or runs past the time budget.
+BOMBS = {
+    "nested loops with an empty body": (
+        "{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}"
+    ),
+    "three nested loops": "{% for a in range(999) %}{% for b in range(999) %}"
+    "{% for c in range(999) %}{% endfor %}{% endfor %}{% endfor %}",
+    "nested loops printing": "{% for a in range(99999) %}{% for b in range(99999) %}x"
+    "{% endfor %}{% endfor %}",
+    "loops over a repeated string": "{% for a in 'x' * 99999 %}{% for b in 'x' * 99999 %}"
+    "{% endfor %}{% endfor %}",
+    "printf width": "{{ '%999999999s'|format('x') }}",
+    "printf width from an argument": "{{ '%*s'|format(999999999, 'x') }}",
+    "printf precision": "{{ '%.999999999f'|format(1.5) }}",
+    "% operator width": "{{ '%999999999d' % 1 }}",
+    "% operator named width": "{{ '%(a)999999999s' % {'a': 1} }}",
+    "str.format width": "{{ '{:999999999}'.format(1) }}",
+    "str.format nested width": "{{ '{:{}}'.format(1, 999999999) }}",
+    "str.format_map width": "{{ '{a:>999999999}'.format_map({'a': 1}) }}",
+    "center method": "{{ 'x'.center(10**9) }}",
+    "center filter": "{{ 'x'|center(10**9) }}",
+    "ljust": "{{ 'x'.ljust(999999999) }}",
+    "rjust": "{{ 'x'.rjust(999999999, '-') }}",
+    "zfill": "{{ '1'.zfill(999999999) }}",
+    "expandtabs": "{{ '\t\t'.expandtabs(999999999) }}",
+    "replace the empty string": "{{ ('x' * 99999).replace('', 'y' * 99999) }}",
+    "replace filter": "{{ ('x' * 99999)|replace('x', 'y' * 99999) }}",
+    "join a range with a long separator": "{{ range(99999)|join('y' * 99999) }}",
+    "str.join": "{{ ('y' * 99999).join(range(99999)|map('string')) }}",
+    "indent": "{{ 'x'|indent(999999999) }}",
+    "indent many lines": "{{ ('\n' * 99999)|indent(99999) }}",
+    "wordwrap": "{{ 'x'|wordwrap(999999999) }}",
+    "batch padding": "{{ [1]|batch(999999999, 0)|list }}",
+    "slice count": "{{ [1]|slice(999999999)|list }}",
+    "tojson indent": "{{ {'a': [1]}|tojson(indent=999999999) }}",
+    "doubling with ~": "{% set ns = namespace(s='x') %}{% for i in range(64) %}"
+    "{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s|length }}",
+    "doubling with +": "{% set ns = namespace(s='x') %}{% for i in range(64) %}"
+    "{% set ns.s = ns.s + ns.s %}{% endfor %}{{ ns.s|length }}",
+    "doubling a list": "{% set ns = namespace(s=[1]) %}{% for i in range(64) %}"
+    "{% set ns.s = ns.s + ns.s %}{% endfor %}{{ ns.s|length }}",
+    "doubling with a set block": "{% set ns = namespace(s='x') %}{% for i in range(64) %}"
+    "{% set ns.s %}{{ ns.s }}{{ ns.s }}{% endset %}{% endfor %}{{ ns.s|length }}",
+    "doubling with join": "{% set ns = namespace(s='x') %}{% for i in range(64) %}"
+    "{% set ns.s = [ns.s, ns.s]|join %}{% endfor %}{{ ns.s|length }}",
+    "doubling with format": "{% set ns = namespace(s='x') %}{% for i in range(64) %}"
+    "{% set ns.s = '%s%s'|format(ns.s, ns.s) %}{% endfor %}{{ ns.s|length }}",
+    "doubling with replace": "{% set ns = namespace(s='x') %}{% for i in range(64) %}"
+    "{% set ns.s = ns.s|replace('x', 'xx') %}{% endfor %}{{ ns.s|length }}",
+    "doubling with *": "{% set ns = namespace(s='x') %}{% for i in range(64) %}"
+    "{% set ns.s = ns.s * 2 %}{% endfor %}{{ ns.s|length }}",
+    "repeated squaring": "{% set ns = namespace(n=10) %}{% for i in range(64) %}"
+    "{% set ns.n = ns.n * ns.n %}{% endfor %}{{ ns.n }}",
+    "repeated powers": "{% set ns = namespace(n=10**64) %}{% for i in range(9) %}"
+    "{% set ns.n = ns.n ** 64 %}{% endfor %}{{ ns.n }}",
+    "power of a power": "{{ ((10**64)**64)**64 }}",
+    "a huge range": "{{ range(10**9)|list }}",
+    "recursion": "{% macro f(n) %}{{ f(n) }}{{ f(n) }}{% endmacro %}{{ f(1) }}",
+    "a huge output": "{% for i in range(99999) %}{{ 'x' * 99999 }}{% endfor %}",
+    "a huge capture": "{% set x %}{% for i in range(99999) %}{{ 'x' * 99999 }}{% endfor %}"
+    "{% endset %}{{ x|length }}",
+    "many large values": "{{ range(99999)|map('string')|map('center', 99999)|join }}",
+    "growth in steps": "{% set ns = namespace(s='x' * 99999) %}{% for i in range(200) %}"
+    "{% set ns.s = ns.s ~ 'x' * 99999 %}{% endfor %}{{ ns.s|length }}",
+}
+
+
+@pytest.mark.parametrize("text", list(BOMBS.values()), ids=list(BOMBS))
+def test_every_way_of_building_a_huge_value_is_refused(text: str) -> None:
+    with pytest.raises(TemplateError, match=r"refused by the sandbox|Range too big|Recursion"):
+        render(text, {})
+
+
+@pytest.mark.parametrize(
+    "text", [BOMBS["doubling with ~"], BOMBS["repeated squaring"], BOMBS["printf width"]]
+)
+def test_native_rendering_is_bounded_too(text: str) -> None:
+    body = text.replace("{{ ns.s|length }}", "").replace("{{ ns.n }}", "")
+    with pytest.raises(TemplateError, match="refused by the sandbox"):
+        render_value({"a": text, "b": body or "{{ 1 }}"}, {}, native=True)
+    with pytest.raises(TemplateError, match="refused by the sandbox"):
+        render_value("{{ '%999999999s' % n }}", {"n": 1}, native=True)
+
+
+def test_row_values_cannot_drive_a_template_past_its_budget() -> None:
+    loops = "{% for a in range(n) %}{% for b in range(n) %}{% endfor %}{% endfor %}{{ name }}"
+    assert render(loops, {"n": 10, "name": "Acme"}) == "Acme"
+    with pytest.raises(TemplateError, match="took more than"):
+        render(loops, {"n": 99999, "name": "Acme"})
+    with pytest.raises(TemplateError, match="would build"):
+        render("{{ name|center(width) }}", {"name": "Acme", "width": 10**9})
+
+
+def test_ordinary_large_work_stays_within_the_budget() -> None:
+    """The limits are far above what a prompt, URL or body needs."""
+    page = "word " * 150_000  # a 750,000-character page text
+    assert len(render("Summarise: {{ page }}", {"page": page})) == len(page) + 11
+    rows = render("{% for i in range(20000) %}{{ i }},{% endfor %}", {})
+    assert rows.count(",") == 20000
+    assert render("{{ 2 ** 64 * 3 }} {{ ('ab' * 1000) | length }}", {}) == f"{2**64 * 3} 2000"
+    assert render("{{ items|join(', ') }}", {"items": [str(i) for i in range(10000)]})
