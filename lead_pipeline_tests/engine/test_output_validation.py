@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy.exc import StatementError
 
 from lead_pipeline.engine.compile import CompiledWorkflow, load_compiled
+from lead_pipeline.providers.urlguard import TRUSTED_HOSTS_ENV
 from lead_pipeline.store import FAILED, OK, LeadStore
 from lead_pipeline_tests.engine.test_runner import materialize
 from lead_pipeline_tests.servers import OpenAIServer, RecordedRequest, Reply, StubServer
@@ -95,8 +96,11 @@ nodes:
 """
 
 
-def test_http_nan_and_infinity_fail_the_row(store: LeadStore, tmp_path: Path) -> None:
+def test_http_nan_and_infinity_fail_the_row(
+    store: LeadStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with RawJsonApi() as api:
+        monkeypatch.setenv(TRUSTED_HOSTS_ENV, f"127.0.0.1:{api.port}")  # the operator trusts it
         store.import_rows("demo", [(n, {"name": n}) for n in ("ok", "nan", "inf")])
         workflow = compile_one(tmp_path, HTTP.format(base=api.root_url))
         summary = materialize(store, workflow)

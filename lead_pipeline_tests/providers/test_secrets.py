@@ -9,6 +9,7 @@ import traceback
 from urllib.parse import quote, quote_plus
 
 import pytest
+from pydantic import SecretStr
 
 from lead_pipeline.providers import (
     AuthError,
@@ -20,7 +21,6 @@ from lead_pipeline.providers import (
 )
 from lead_pipeline.providers.http import error_detail, request_json
 from lead_pipeline.providers.redact import get_logger, scrub_value
-from lead_pipeline.settings import Secret
 from lead_pipeline_tests.servers import (
     AnthropicServer,
     BraveServer,
@@ -193,7 +193,7 @@ async def test_a_key_echoed_at_the_cut_of_an_error_reaches_no_exception(
                 "GET",
                 server.url("/x"),
                 headers={"X-Key": CUT_KEY},
-                secret=Secret(CUT_KEY),
+                secret=SecretStr(CUT_KEY),
             )
     everything = _all_text(caught.value) + "\n".join(r.getMessage() for r in caplog.records)
     assert "HTTP 400" in str(caught.value)
