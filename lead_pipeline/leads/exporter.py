@@ -6,6 +6,14 @@ description like ``=HYPERLINK(...)`` would run on the reader's machine. Such
 cells are prefixed with a single quote, the OWASP-recommended neutralisation.
 Files are written to a temporary name and moved into place, so a failed export
 never leaves half a file behind.
+
+What the export holds (see :class:`ExportOptions`): every imported column and
+every output, except outputs declared ``preview: false`` (raw search results)
+unless asked for. For people and CRMs, arrays of objects such as ``founders``
+can be flattened into ``founder_1_name``, ``founder_1_title``, ... or exploded
+into one row per item beside the company's id, name and website. Text that
+cannot be written as UTF-8 (a lone surrogate an API returned) is written as
+U+FFFD, so no cell can block an export.
 """
 
 from __future__ import annotations
@@ -16,13 +24,16 @@ import os
 import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 import pandas as pd
 
+from lead_pipeline.leads.outputs import declared_outputs, singular
+from lead_pipeline.leads.validate import SURROGATE, has_surrogate
 from lead_pipeline.settings import get_settings
-from lead_pipeline.store import LeadStore, check_name
+from lead_pipeline.store import ID_COLUMN, LeadStore, check_name
 
 EXPORT_FORMATS = ("csv", "jsonl", "parquet")
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -32,16 +43,189 @@ def default_export_path(name: str, fmt: str) -> Path:
     return get_settings().data_dir / "exports" / f"{check_name(name)}.{fmt}"
 
 
-def export_list(store: LeadStore, name: str, fmt: str, out: str | Path | None = None) -> Path:
+DEFAULT_FLATTEN_MAX = 5
+
+
+class ExportError(ValueError):
+    """An export option that does not fit the list (an unknown ``--explode`` column)."""
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """How the wide view is shaped on its way out.
+
+    ``all_outputs`` keeps outputs declared ``preview: false``; ``flatten``
+    writes each array of objects as numbered columns (at most ``flatten_max``
+    items); ``explode`` writes one row per item of that array column instead
+    of one row per lead; ``excel`` writes CSV with a UTF-8 byte-order mark,
+    which Excel needs to read accents right.
+    """
+
+    all_outputs: bool = False
+    flatten: bool = False
+    flatten_max: int = DEFAULT_FLATTEN_MAX
+    explode: str | None = None
+    excel: bool = False
+
+
+@dataclass
+class ExportResult:
+    path: Path
+    rows: int
+    notes: list[str] = field(default_factory=list)
+
+
+def export_list(
+    store: LeadStore,
+    name: str,
+    fmt: str,
+    out: str | Path | None = None,
+    options: ExportOptions | None = None,
+) -> Path:
     """Write lead list ``name``'s wide view; returns the file written."""
+    return export_lead_list(store, name, fmt, out, options).path
+
+
+def export_lead_list(
+    store: LeadStore,
+    name: str,
+    fmt: str,
+    out: str | Path | None = None,
+    options: ExportOptions | None = None,
+) -> ExportResult:
+    """Write lead list ``name`` shaped by ``options``; says what was written and left out."""
+    options = options or ExportOptions()
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}")
+    if options.excel and fmt != "csv":
+        raise ExportError("--excel writes CSV; use it with --format csv")
     frame = store.wide_frame(name)
+    columns = [str(c) for c in frame.columns]
+    records = [
+        dict(zip(columns, row, strict=True)) for row in frame.itertuples(index=False, name=None)
+    ]
+    notes: list[str] = []
+    declared = declared_outputs()
+    hidden = [c for c in columns if c in declared and not declared[c].preview]
+    if hidden and not options.all_outputs:
+        columns = [c for c in columns if c not in hidden]
+        notes.append(f"left out {', '.join(hidden)} (preview: false; --all-outputs keeps them)")
+    if options.explode is not None:
+        columns, records = _explode(store, name, options.explode, columns, records)
+    elif options.flatten:
+        columns, records = _flatten(columns, records, options.flatten_max, notes)
+    shaped = pd.DataFrame(
+        [{clean_text(c): clean(r.get(c)) for c in columns} for r in records],
+        columns=[clean_text(c) for c in columns],
+        dtype=object,
+    )
     target = Path(out) if out is not None else default_export_path(name, fmt)
     writer = _WRITERS[fmt]
-    with _atomic(target, binary=fmt == "parquet") as handle:
-        writer(frame, handle)
-    return target
+    encoding = "utf-8-sig" if options.excel else "utf-8"
+    with _atomic(target, binary=fmt == "parquet", encoding=encoding) as handle:
+        writer(shaped, handle)
+    return ExportResult(path=target, rows=len(shaped), notes=notes)
+
+
+def clean_text(text: str) -> str:
+    """Lone surrogates as U+FFFD: text that cannot be UTF-8 must not block an export."""
+    return SURROGATE.sub("\ufffd", text) if has_surrogate(text) else text
+
+
+def clean(value: Any) -> Any:
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, list):
+        return [clean(v) for v in value]
+    if isinstance(value, dict):
+        return {clean_text(str(k)): clean(v) for k, v in value.items()}
+    return value
+
+
+def _object_arrays(columns: list[str], records: list[dict[str, Any]]) -> list[str]:
+    """Columns whose values are lists of objects (``founders``), in column order."""
+    found = []
+    for column in columns:
+        values = [r.get(column) for r in records]
+        lists = [v for v in values if isinstance(v, list) and v]
+        if (
+            lists
+            and all(isinstance(item, dict) for v in lists for item in v)
+            and all(v is None or isinstance(v, list) for v in values)
+        ):
+            found.append(column)
+    return found
+
+
+def _item_keys(records: list[dict[str, Any]], column: str) -> list[str]:
+    keys: dict[str, None] = {}
+    for record in records:
+        for item in record.get(column) or []:
+            for key in item:
+                keys.setdefault(str(key), None)
+    return list(keys)
+
+
+def _flatten(
+    columns: list[str], records: list[dict[str, Any]], cap: int, notes: list[str]
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """``founders`` -> ``founder_1_name``, ``founder_1_title``, ... up to ``cap`` items."""
+    arrays = set(_object_arrays(columns, records))
+    out_columns: list[str] = []
+    for column in columns:
+        if column not in arrays:
+            out_columns.append(column)
+            continue
+        keys = _item_keys(records, column)
+        longest = max(len(r.get(column) or []) for r in records)
+        stem = singular(column)
+        count = min(longest, cap)
+        out_columns += [f"{stem}_{i}_{key}" for i in range(1, count + 1) for key in keys]
+        over = sum(1 for r in records if len(r.get(column) or []) > cap)
+        if over:
+            notes.append(
+                f"{over} row(s) have more than {cap} {column}; only the first {cap} are "
+                f"written (--flatten-max N for more, --explode {column} for all)"
+            )
+        for record in records:
+            items = record.get(column) or []
+            for i in range(1, count + 1):
+                item = items[i - 1] if i <= len(items) else {}
+                for key in keys:
+                    record[f"{stem}_{i}_{key}"] = item.get(key)
+    return out_columns, records
+
+
+def _explode(
+    store: LeadStore,
+    name: str,
+    column: str,
+    columns: list[str],
+    records: list[dict[str, Any]],
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """One row per item of ``column``, beside the company's id, name and website."""
+    if column not in _object_arrays(columns, records):
+        arrays = ", ".join(_object_arrays(columns, records)) or "none in this list"
+        raise ExportError(
+            f"--explode {column}: not a column of lists of objects "
+            f"(columns that can be exploded: {arrays})"
+        )
+    values = store.row_values(name)
+    keys = _item_keys(records, column)
+    out_columns = ["company_id", "company_name", "company_website", *keys]
+    rows = []
+    for record in records:
+        company = values.get(record[ID_COLUMN], {})
+        for item in record.get(column) or []:
+            rows.append(
+                {
+                    "company_id": record[ID_COLUMN],
+                    "company_name": company.get("name"),
+                    "company_website": company.get("website"),
+                    **{key: item.get(key) for key in keys},
+                }
+            )
+    return out_columns, rows
 
 
 def neutralise(text: str) -> str:
@@ -63,7 +247,7 @@ def csv_cell(value: Any) -> str:
 
 
 @contextmanager
-def _atomic(target: Path, *, binary: bool) -> Iterator[IO[Any]]:
+def _atomic(target: Path, *, binary: bool, encoding: str = "utf-8") -> Iterator[IO[Any]]:
     target.parent.mkdir(parents=True, exist_ok=True)
     # A unique name opened with "x" (not mkstemp) so the file gets the user's
     # usual permissions rather than 0600.
@@ -73,7 +257,7 @@ def _atomic(target: Path, *, binary: bool) -> Iterator[IO[Any]]:
             with tmp.open("xb") as handle:
                 yield handle
         else:
-            with tmp.open("x", encoding="utf-8", newline="") as handle:
+            with tmp.open("x", encoding=encoding, newline="") as handle:
                 yield handle
         os.replace(tmp, target)
     except BaseException:

@@ -17,12 +17,12 @@ from lead_pipeline.leads.readers import MAX_NESTING, SourceRecord
 # bloat every prompt and export it reaches.
 MAX_CELL_BYTES = 100_000
 MAX_FIELD_NAME_CHARS = 200
-_SURROGATE = re.compile("[\ud800-\udfff]")
+SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def has_surrogate(text: str) -> bool:
     """A lone surrogate (JSON's ``"\\ud800"``): text that cannot be written as UTF-8."""
-    return _SURROGATE.search(text) is not None
+    return SURROGATE.search(text) is not None
 
 
 def value_problem(value: Any) -> str | None:

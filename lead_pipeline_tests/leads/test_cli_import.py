@@ -112,3 +112,24 @@ def test_a_file_name_that_is_not_utf8(capsys: pytest.CaptureFixture[str], tmp_pa
         handle.write(b"name,website\nA,a.com\n")
     code, out, err = run(capsys, "import", os.fsdecode(raw), "--lead", "odd")
     assert (code, err) == (0, "") and "bad-\\xff.csv" in out
+
+
+def test_export_flags_on_the_command_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "crm.csv"
+    path.write_text(CRM, encoding="utf-8")
+    assert run(capsys, "import", str(path), "--lead", "crm")[0] == 0
+    out_file = tmp_path / "crm.csv.out"
+    code, out, err = run(
+        capsys, "export", "--lead", "crm", "--format", "csv", "--excel", "--out", str(out_file)
+    )
+    assert (code, err) == (0, "") and "wrote 2 rows" in out
+    assert out_file.read_bytes().startswith(b"\xef\xbb\xbf")
+    code, _, err = run(capsys, "export", "--lead", "crm", "--format", "csv", "--explode", "x")
+    assert code == 2 and "--explode x" in one_line_error(err)
+    code, _, err = run(capsys, "export", "--lead", "crm", "--format", "jsonl", "--excel")
+    assert code == 2 and "--excel writes CSV" in one_line_error(err)
+    with pytest.raises(SystemExit) as info:
+        main(["export", "--lead", "crm", "--format", "csv", "--flatten-max", "0"])
+    assert info.value.code == 2
