@@ -34,6 +34,7 @@ from lead_pipeline.defs.requests import chain_request
 from lead_pipeline.defs.resources import LeadStoreResource
 from lead_pipeline.engine.compile import CompiledWorkflow
 from lead_pipeline.leads import READ_FORMATS, LeadFileError, import_file
+from lead_pipeline.leads.errors import display_path
 from lead_pipeline.settings import get_settings
 from lead_pipeline.store import InvalidNameError, check_name
 
@@ -84,7 +85,7 @@ def scan(folder: Path, cursor: dict[str, str], store: LeadStoreResource) -> Tick
         try:
             digest = file_digest(path)
         except OSError as exc:
-            tick.errors.append(f"{path}: cannot read it: {exc.strerror or exc}")
+            tick.errors.append(f"{display_path(path)}: cannot read it: {exc.strerror or exc}")
             continue
         if cursor.get(key) == digest:
             continue
@@ -95,22 +96,25 @@ def scan(folder: Path, cursor: dict[str, str], store: LeadStoreResource) -> Tick
         tick.cursor[key] = digest  # recorded even on failure: retried once the file changes
         twins = by_stem[path.stem]
         if len(twins) > 1:
-            names = " and ".join(p.name for p in twins)
+            names = " and ".join(display_path(p.name) for p in twins)
             tick.errors.append(
-                f"{path}: {names} would both be lead list {path.stem!r}; rename one of them"
+                f"{display_path(path)}: {names} would both be lead list {path.stem!r}; "
+                "rename one of them"
             )
             continue
         try:
             name = check_name(path.stem)
             import_file(store.get(), path, name)
         except InvalidNameError as exc:
-            tick.errors.append(f"{path}: the file name is the lead list name, and {exc}")
+            tick.errors.append(
+                f"{display_path(path)}: the file name is the lead list name, and {exc}"
+            )
             continue
         except LeadFileError as exc:
             tick.errors.append(str(exc))
             continue
         except OSError as exc:
-            tick.errors.append(f"{path}: cannot read it: {exc.strerror or exc}")
+            tick.errors.append(f"{display_path(path)}: cannot read it: {exc.strerror or exc}")
             continue
         tick.imported.append((name, digest))
     # Files that disappeared leave the cursor; a file put back is imported again.

@@ -27,3 +27,20 @@ def test_the_sensor_reuses_the_mapping_given_on_the_command_line(
         assert store.row_values("crm")["7"]["description"] == "Insurers"
     finally:
         store.dispose()
+
+
+def test_a_file_name_that_is_not_utf8_is_reported_printably(db_url: str, tmp_path: Path) -> None:
+    import os
+
+    folder = tmp_path / "leads"
+    folder.mkdir()
+    with open(os.fsencode(folder) + b"/Bad-\xff.csv", "wb") as handle:
+        handle.write(b"name,website\nA,a.com\n")
+    resource = LeadStoreResource(db_url=db_url)
+    try:
+        tick = scan(folder, {}, resource)
+    finally:
+        resource.get().dispose()
+    [error] = tick.errors
+    error.encode("utf-8")  # printable, so Dagster's log can hold it
+    assert "Bad-\\xff.csv: the file name is the lead list name" in error
