@@ -5,6 +5,8 @@
 #   make ui     set up, then open the Dagster UI (webserver and daemon) on 127.0.0.1:$(UI_PORT)
 #   make test   set up and run the whole test suite
 #   make lint   ruff check and format check
+#   make cluster-demo  PostgreSQL, Redis and two Celery workers on this machine, the demo
+#                      chain run on them, then everything stopped (docs/deployment.md)
 
 PYTHON ?= python3
 VENV := .venv
@@ -14,7 +16,7 @@ STAMP := $(VENV)/.installed-lead-pipeline
 PYTEST_ARGS ?=
 UI_PORT ?= 3000
 
-.PHONY: setup demo ui test lint
+.PHONY: setup demo ui test lint cluster-demo
 
 setup: $(STAMP)
 
@@ -49,3 +51,7 @@ test: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# Needs PostgreSQL 15's server binaries and redis-server (Debian: postgresql-15 redis-server).
+cluster-demo: setup
+	PYTHON=$(BIN)/python deploy/cluster-demo/run.sh

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from lead_pipeline_tests.conftest import REPO_ROOT
 
@@ -108,6 +109,18 @@ class Cluster:
     backend: str
     extra_env: dict[str, str] = field(default_factory=dict)
     workers: list[Worker] = field(default_factory=list)
+
+    @classmethod
+    def on(cls, root: Path, leads_url: str, dagster_url: str, redis: str, **kw: Any) -> Cluster:
+        """A cluster in ``root`` over the two (psycopg) database URLs and a Redis URL."""
+        return cls(
+            root=root,
+            leads_url=leads_url,
+            dagster_url=dagster_url.replace("postgresql+psycopg://", "postgresql+psycopg2://"),
+            broker=f"{redis}/0",
+            backend=f"{redis}/1",
+            **kw,
+        )
 
     def env(self, home: Path) -> dict[str, str]:
         """What docs/deployment.md tells a machine to export, for the home ``home``."""

@@ -29,13 +29,7 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
         fresh_pg_database(admin) as dagster_url,
         redis_server(tmp_path / "redis") as redis,
     ):
-        running = Cluster(
-            root=tmp_path,
-            leads_url=leads_url,
-            dagster_url=dagster_url.replace("postgresql+psycopg://", "postgresql+psycopg2://"),
-            broker=f"{redis}/0",
-            backend=f"{redis}/1",
-        )
+        running = Cluster.on(tmp_path, leads_url, dagster_url, redis)
         try:
             yield running
         finally:

@@ -50,12 +50,13 @@ def step_workers(cluster: Cluster, monkeypatch: pytest.MonkeyPatch) -> dict[str,
 def test_chain_runs_on_two_celery_workers(cluster: Cluster, monkeypatch) -> None:
     with OpenAIServer() as llm, SerperServer(results=founder_results) as serper:
         cluster.extra_env.update({**llm.env(), **serper.env()})
+        env = cluster.client_env()
+        # First: it makes Dagster's tables, which workers starting together would race to make.
+        imported = cli(env, "import", str(SAMPLE), "--lead", "yc-f25")
+        assert imported.returncode == 0, imported.stderr
         cluster.start_worker("w1")
         cluster.start_worker("w2")
         cluster.wait_ready()
-        env = cluster.client_env()
-        imported = cli(env, "import", str(SAMPLE), "--lead", "yc-f25")
-        assert imported.returncode == 0, imported.stderr
         done = cli(env, "enrich", "--lead", "yc-f25", "--workflow", "all", *RUN_OPTIONS)
         assert done.returncode == 0, done.stdout + done.stderr + cluster.logs()
 

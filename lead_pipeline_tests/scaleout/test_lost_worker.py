@@ -28,11 +28,12 @@ def test_a_killed_worker_s_step_is_redelivered_to_the_survivor(
     with SerperServer(results=founder_results, latency=0.4) as serper:
         cluster.extra_env.update(serper.env())
         cluster.extra_env["LEAD_PIPELINE_CELERY_LOST_AFTER"] = "8"
+        env = cluster.client_env()
+        # First: it makes Dagster's tables, which workers starting together would race to make.
+        assert cli(env, "import", str(SAMPLE), "--lead", "yc-f25").returncode == 0
         w1 = cluster.start_worker("w1")
         cluster.start_worker("w2")
         cluster.wait_ready()
-        env = cluster.client_env()
-        assert cli(env, "import", str(SAMPLE), "--lead", "yc-f25").returncode == 0
         run = subprocess.Popen(
             [
                 sys.executable,
