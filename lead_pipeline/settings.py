@@ -327,6 +327,15 @@ class Settings(BaseSettings):
         gt=0,
     )
 
+    run_launcher: str | None = var(
+        "LEAD_PIPELINE_RUN_LAUNCHER",
+        "set by `lead-pipeline enrich` for its own step processes (host, pid and start time "
+        "of the command), so a lock whose command died is taken over at once; never set it",
+        None,
+        group="runs",
+        shown_default="unset",
+    )
+
     # deployment
     executor: Literal["multiprocess", "celery", "k8s"] = var(
         "LEAD_PIPELINE_EXECUTOR",
@@ -472,6 +481,12 @@ def _describe(exc: ValidationError) -> str:
         where = ".".join(part for part in rest if not part.isdigit())
         lines.append(f"{name}: {where + ': ' if where else ''}{message}")
     return "; ".join(lines)
+
+
+def export_setting(field: str, value: str) -> None:
+    """Set ``field``'s variable in this process's environment, for the processes it starts
+    (``lead-pipeline enrich`` names itself to its step processes this way)."""
+    os.environ[env_name(field)] = value
 
 
 def load_settings(**values: Any) -> Settings:

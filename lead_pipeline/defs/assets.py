@@ -19,7 +19,15 @@ from lead_pipeline.engine.compile import CompiledWorkflow, WorkflowConfigError
 from lead_pipeline.engine.options import RunOptions
 from lead_pipeline.engine.plan import RunPlan, plan_workflow, render_plan
 from lead_pipeline.engine.registry import NotConfigured
-from lead_pipeline.engine.runlock import STALE_ENV, LockKeeper, LockLost, stale_after_s
+from lead_pipeline.engine.runlock import (
+    STALE_ENV,
+    LockKeeper,
+    LockLost,
+    current_launcher,
+    holder_is_gone,
+    stale_after_s,
+    watch_launcher,
+)
 from lead_pipeline.engine.runner import run_shard
 from lead_pipeline.engine.selection import Selection, Shard, make_shards, select_rows
 from lead_pipeline.engine.summary import RunSummary, ShardSummary
@@ -59,10 +67,16 @@ def take_run_lock(
     take the lock under their own run id).
     """
     stale = stale_after_s()
-    attempt = db.acquire_run_lock(lead_list, workflow, context.run_id, stale)
+    watch_launcher()  # this step process ends itself if the command that launched it dies
+    launcher = current_launcher()
+    process = {
+        "holder": launcher.text() if launcher else None,
+        "holder_gone": holder_is_gone,  # a dead command's lock is free at once, not in 120 s
+    }
+    attempt = db.acquire_run_lock(lead_list, workflow, context.run_id, stale, **process)
     if not attempt.acquired and _run_ended(context.instance, attempt.holder.owner):
         attempt = db.acquire_run_lock(
-            lead_list, workflow, context.run_id, stale, take_from=attempt.holder.owner
+            lead_list, workflow, context.run_id, stale, take_from=attempt.holder.owner, **process
         )
     if not attempt.acquired:
         holder = attempt.holder

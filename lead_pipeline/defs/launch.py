@@ -20,11 +20,13 @@ from typing import Any
 
 import dagster as dg
 
+from lead_pipeline.defs.deadruns import LAUNCHER_TAG, fail_runs_of_dead_launchers
 from lead_pipeline.defs.definitions import chain_job, compiled_workflows
 from lead_pipeline.defs.partitions import instance, register_lead_list
 from lead_pipeline.defs.resources import EnrichOptions
 from lead_pipeline.engine.compile import CompiledWorkflow, WorkflowConfigError
 from lead_pipeline.engine.registry import NotConfigured
+from lead_pipeline.engine.runlock import mark_launcher
 from lead_pipeline.store import LeadStore, ListStatus
 
 ProgressFn = Callable[[ListStatus], None]
@@ -116,6 +118,8 @@ def enrich(
         return LaunchResult(success=True, dagster_run_id=None, workflows=[], skipped=skipped)
     dagster_instance = instance()
     register_lead_list(lead_list, dagster_instance)
+    fail_runs_of_dead_launchers(dagster_instance)  # a killed command's runs end here
+    launcher = mark_launcher()  # inherited by the step processes: see engine/runlock.py
     nodes = {w.name: [n.id for n in w.nodes] for w in workflows}
     outcome: dict[str, Any] = {}
 
@@ -125,7 +129,11 @@ def enrich(
                 dg.reconstructable(chain_job),
                 instance=dagster_instance,
                 run_config=run_config(options or {}),
-                tags={"dagster/partition": lead_list, "lead_pipeline/source": "cli"},
+                tags={
+                    "dagster/partition": lead_list,
+                    "lead_pipeline/source": "cli",
+                    LAUNCHER_TAG: launcher.text(),
+                },
                 asset_selection=[dg.AssetKey(w.name) for w in workflows],
             )
             outcome["success"] = result.success

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -639,13 +639,17 @@ class LeadStore:
         *,
         take_from: str | None = None,
         now: datetime | None = None,
+        holder: str | None = None,
+        holder_gone: Callable[[str | None], bool] | None = None,
     ) -> LockAttempt:
         """Take the run lock of ``workflow`` on ``lead_list`` for ``owner``, if it is free.
 
         Free means: nobody holds it, ``owner`` already does (a retried step, a
         heartbeat), its holder's heartbeat is older than ``stale_after_s``
-        seconds (the holder's processes died), or its holder is ``take_from``
-        (a run the caller knows has ended). Taking over marks the old holder's
+        seconds (the holder's processes died), its holder is ``take_from``
+        (a run the caller knows has ended), or ``holder_gone`` says the process
+        recorded as the lock's ``holder`` (its launching command) no longer exists.
+        ``holder`` is recorded for this owner. Taking over marks the old holder's
         open ``runs`` records as abandoned. Check and write happen in one
         transaction under a row lock, so two runs racing for it cannot both win.
         """
@@ -653,7 +657,7 @@ class LeadStore:
         now = now or utcnow()
         cutoff = now - timedelta(seconds=stale_after_s)
         key = and_(run_locks.c.lead_list == lead_list, run_locks.c.workflow == workflow)
-        mine = RunLock(lead_list, workflow, owner, now, now)
+        mine = RunLock(lead_list, workflow, owner, now, now, holder)
         insert = (
             self._insert(run_locks)
             .values(
@@ -662,6 +666,7 @@ class LeadStore:
                 owner=owner,
                 acquired_at=now,
                 heartbeat_at=now,
+                holder=holder,
             )
             .on_conflict_do_nothing(index_elements=["lead_list", "workflow"])
         )
@@ -674,15 +679,22 @@ class LeadStore:
                     continue
                 current = _lock(row)
                 if current.owner == owner:
-                    conn.execute(update(run_locks).where(key).values(heartbeat_at=now))
-                    held = RunLock(lead_list, workflow, owner, current.acquired_at, now)
+                    kept = holder or current.holder
+                    conn.execute(update(run_locks).where(key).values(heartbeat_at=now, holder=kept))
+                    held = RunLock(lead_list, workflow, owner, current.acquired_at, now, kept)
                     return LockAttempt(acquired=True, holder=held)
-                if current.heartbeat_at >= cutoff and current.owner != take_from:
+                gone = holder_gone is not None and holder_gone(current.holder)
+                if current.heartbeat_at >= cutoff and current.owner != take_from and not gone:
                     return LockAttempt(acquired=False, holder=current)
                 conn.execute(
                     update(run_locks)
                     .where(key)
-                    .values(owner=owner, acquired_at=now, heartbeat_at=now)
+                    .values(owner=owner, acquired_at=now, heartbeat_at=now, holder=holder)
+                )
+                why = (
+                    f"its launching process ({current.holder}) is gone"
+                    if gone
+                    else f"last heartbeat {current.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC"
                 )
                 conn.execute(
                     update(runs)
@@ -698,8 +710,7 @@ class LeadStore:
                         status="abandoned",
                         finished_at=now,
                         message=f"{workflow} on {lead_list}: stopped without finishing "
-                        f"(last heartbeat {current.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC); "
-                        f"taken over by run {owner}",
+                        f"({why}); taken over by run {owner}",
                     )
                 )
                 return LockAttempt(acquired=True, holder=mine, replaced=current)
@@ -771,4 +782,5 @@ def _lock(row: Any) -> RunLock:
         owner=row.owner,
         acquired_at=_aware(row.acquired_at),
         heartbeat_at=_aware(row.heartbeat_at),
+        holder=row.holder,
     )

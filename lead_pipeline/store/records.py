@@ -95,6 +95,7 @@ class RunLock:
     owner: str
     acquired_at: datetime
     heartbeat_at: datetime
+    holder: str | None = None  # the launching process, "host pid start-time", when known
 
 
 @dataclass(frozen=True)

@@ -122,6 +122,9 @@ run_locks = Table(
     Column("owner", String(64), nullable=False),
     Column("acquired_at", DateTime(timezone=True), nullable=False),
     Column("heartbeat_at", DateTime(timezone=True), nullable=False),
+    # "host pid start-time" of the command that launched the run, when one did (the CLI):
+    # a later run on that host that finds the process gone takes the lock over at once.
+    Column("holder", String(200), nullable=True),
 )
 
 # One row per rate-limited provider: its pace, shared by every shard of every run

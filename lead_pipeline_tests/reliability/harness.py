@@ -183,8 +183,9 @@ def session_pids(session: int) -> list[int]:
             stat = (entry / "stat").read_text()
         except OSError:
             continue
+        # After the command name: state, ppid, pgrp, session, ...
         fields = stat.rsplit(")", 1)[1].split()
-        state, sid = fields[0], int(fields[4])
+        state, sid = fields[0], int(fields[3])
         if sid == session and state != "Z":
             found.append(int(entry.name))
     return found

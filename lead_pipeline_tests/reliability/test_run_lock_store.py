@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import multiprocessing
+import socket
+import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
 
+from lead_pipeline.engine.runlock import Launcher, holder_is_gone
 from lead_pipeline.store import InvalidNameError, LeadStore
 from lead_pipeline.store.lead_store import utcnow
 from lead_pipeline_tests.reliability import _lock_workers
@@ -135,3 +139,63 @@ def test_processes_racing_to_take_over_a_stale_lock_one_wins(demo: LeadStore, db
     winners = [(owner, replaced) for owner, acquired, _, replaced, _ in reports if acquired]
     assert len(winners) == 1 and winners[0][1] == "dead-run"
     assert demo.run_lock("demo", "wf").owner == winners[0][0]  # type: ignore[union-attr]
+
+
+# --------------------------------------------------------------------------- the launching process
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_a_lock_whose_launching_process_is_gone_is_taken_at_once(demo: LeadStore) -> None:
+    """A ``kill -9`` of the CLI leaves a fresh heartbeat behind; its dead pid frees the lock."""
+    dead = Launcher(socket.gethostname(), _dead_pid(), None)
+    demo.acquire_run_lock("demo", "wf", "run-a", STALE, holder=dead.text())
+    record = demo.start_run("demo", "wf", {}, dagster_run_id="run-a")
+    assert demo.run_lock("demo", "wf").holder == dead.text()  # type: ignore[union-attr]
+    # Without the check, the heartbeat rule refuses for the whole stale period.
+    assert not demo.acquire_run_lock("demo", "wf", "run-b", STALE).acquired
+    mine = Launcher.this_process()
+    taken = demo.acquire_run_lock(
+        "demo", "wf", "run-b", STALE, holder=mine.text(), holder_gone=holder_is_gone
+    )
+    assert taken.acquired and taken.replaced is not None and taken.replaced.owner == "run-a"
+    assert demo.run_lock("demo", "wf").holder == mine.text()  # type: ignore[union-attr]
+    runs = {r["id"]: r for r in demo.recent_runs("demo")}
+    assert runs[record]["status"] == "abandoned"
+    assert "launching process" in runs[record]["message"] and "is gone" in runs[record]["message"]
+
+
+def test_a_lock_whose_launcher_is_alive_or_elsewhere_keeps_the_heartbeat_rule(
+    demo: LeadStore,
+) -> None:
+    start = utcnow()
+    holders = {
+        "alive": Launcher.this_process(),
+        "another host": Launcher("build-server-7", _dead_pid(), None),
+    }
+    for workflow, holder in holders.items():
+        name = workflow.replace(" ", "_")
+        demo.acquire_run_lock("demo", name, "run-a", STALE, holder=holder.text(), now=start)
+        fresh = start + timedelta(seconds=STALE - 1)
+        kw = {"holder_gone": holder_is_gone}
+        refused = demo.acquire_run_lock("demo", name, "run-b", STALE, now=fresh, **kw)
+        assert not refused.acquired, workflow
+        assert refused.holder.holder == holder.text()
+        stale = start + timedelta(seconds=STALE + 1)
+        assert demo.acquire_run_lock("demo", name, "run-b", STALE, now=stale, **kw).acquired
+
+
+def test_a_reused_pid_is_not_the_launcher() -> None:
+    """The start time tells the launcher from a later process that got its pid."""
+    me = Launcher.this_process()
+    assert not me.is_gone()
+    if me.started is None:
+        pytest.skip("no /proc here: the pid alone is checked")
+    assert Launcher(me.host, me.pid, str(int(me.started) + 1)).is_gone()
+    assert not Launcher("another-host", _dead_pid(), None).is_gone()
+    assert Launcher.parse("nonsense") is None and Launcher.parse(None) is None
+    assert Launcher.parse(me.text()) == me
