@@ -66,7 +66,13 @@ def _load_plugins() -> None:
             _FROM_PLUGINS.add(point.name)
         before = set(_FUNCTIONS)
         for module in get_settings().plugins:
-            importlib.import_module(module)
+            try:
+                importlib.import_module(module)
+            except Exception as exc:
+                raise ImportError(
+                    f"LEAD_PIPELINE_PLUGINS names module {module!r}, which cannot be "
+                    f"imported: {type(exc).__name__}: {exc}"
+                ) from exc
         _FROM_PLUGINS.update(set(_FUNCTIONS) - before)
         _plugins_loaded = True
 

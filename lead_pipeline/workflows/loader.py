@@ -45,6 +45,9 @@ BUILTIN_DIR = Path(__file__).resolve().parent / "builtin"
 MAX_FILE_BYTES = 1_000_000
 # YAML aliases can make a small file expand exponentially; nothing real comes close.
 MAX_YAML_VALUES = 100_000
+# Deeper than any workflow needs; PyYAML composes nodes recursively and would hit Python's
+# recursion limit (a traceback) somewhere past a few hundred levels.
+MAX_YAML_DEPTH = 64
 _SUFFIXES = (".yaml", ".yml")
 
 
@@ -112,6 +115,22 @@ _StrictLoader.add_constructor(
     yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
     _construct_mapping,  # type: ignore[arg-type]
 )
+
+
+def _check_depth(label: str, text: str) -> None:
+    """Refuse nesting deeper than ``MAX_YAML_DEPTH`` from the parser's events, which come
+    without recursion, before anything is composed."""
+    depth = 0
+    for event in yaml.parse(text, Loader=_StrictLoader):
+        if isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
+            depth += 1
+            if depth > MAX_YAML_DEPTH:
+                raise WorkflowError(
+                    f"{label}: line {event.start_mark.line + 1}: nested more than "
+                    f"{MAX_YAML_DEPTH} levels deep"
+                )
+        elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+            depth -= 1
 
 
 def _count_values(data: Any, limit: int) -> int:
@@ -208,9 +227,12 @@ def parse_workflow(text: str, source: Path | str | None = None) -> WorkflowSpec:
     """
     label = _display(source)
     try:
+        _check_depth(label, text)
         data = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         raise WorkflowError(_yaml_error(label, exc)) from None
+    except RecursionError:  # nesting built through aliases
+        raise WorkflowError(f"{label}: nested too deeply to read") from None
     if not isinstance(data, dict):
         kind = "empty" if data is None else f"a {type(data).__name__}"
         raise WorkflowError(
@@ -224,6 +246,8 @@ def parse_workflow(text: str, source: Path | str | None = None) -> WorkflowSpec:
         spec = WorkflowSpec.model_validate(data)
     except ValidationError as exc:
         raise WorkflowError(_schema_problems(label, exc, data)) from None
+    except RecursionError:  # a value that contains itself (a recursive YAML alias)
+        raise WorkflowError(f"{label}: a value contains itself (a recursive alias)") from None
     if source is not None:
         spec.source = Path(source)
     return spec

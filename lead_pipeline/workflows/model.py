@@ -152,6 +152,20 @@ class WorkflowSpec(BaseModel):
     nodes: list[NodeSpec] = Field(min_length=1)
     source: Path | None = Field(default=None, exclude=True)
 
+    @field_validator("name")
+    @classmethod
+    def _not_generated(cls, name: str) -> str:
+        # Dagster names each workflow's ops <name>__select, <name>__run_shard and
+        # <name>__summarize: a workflow called "scoring__select" would collide with them.
+        if "__" in name:
+            raise ValueError(
+                f"workflow name {name!r} contains '__', which the names Dagster makes for "
+                "each workflow's steps use; use a single '_'"
+            )
+        if name == "all":
+            raise ValueError("'all' is reserved: `--workflow all` means every workflow")
+        return name
+
     @field_validator("nodes")
     @classmethod
     def _unique_ids(cls, nodes: list[NodeSpec]) -> list[NodeSpec]:

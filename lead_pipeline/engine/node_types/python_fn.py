@@ -25,7 +25,7 @@ class PythonConfig(NodeConfig):
         # A ValueError, so the loader reports it against the file and node.
         try:
             get_function(name)
-        except KeyError as exc:
+        except (KeyError, ImportError) as exc:  # unregistered, or a plugin that cannot load
             raise ValueError(exc.args[0]) from None
         return name
 
