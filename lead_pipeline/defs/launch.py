@@ -27,7 +27,7 @@ from lead_pipeline.defs.resources import EnrichOptions
 from lead_pipeline.engine.compile import CompiledWorkflow, WorkflowConfigError
 from lead_pipeline.engine.registry import NotConfigured
 from lead_pipeline.engine.runlock import mark_launcher
-from lead_pipeline.store import LeadStore, ListStatus
+from lead_pipeline.store import LeadStore, ListStatus, StoreUnwritable
 
 ProgressFn = Callable[[ListStatus], None]
 
@@ -201,6 +201,12 @@ def _failure_message(result: dg.JobExecutionResult) -> str:
             user = event.step_failure_data.user_failure_data
             if user is not None and user.description:
                 return f"{event.step_key}: {user.description}"
+            cause = error
+            while cause is not None and cause.cls_name != StoreUnwritable.__name__:
+                cause = cause.cause
+            if cause is not None:  # the store cannot be written: say which, not "op failed"
+                text = cause.message.strip()
+                return f"{event.step_key}: {text.split(f'{cause.cls_name}: ', 1)[-1]}"
             if error is not None:
                 return f"{event.step_key}: {error.message.strip()}"
     for event in result.all_events:

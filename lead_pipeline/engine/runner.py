@@ -23,7 +23,7 @@ from lead_pipeline.engine.runlock import LockKeeper, LockLost
 from lead_pipeline.engine.selection import RowWork, Shard
 from lead_pipeline.engine.services import Services, open_services
 from lead_pipeline.engine.summary import ShardSummary
-from lead_pipeline.store import FAILED, OK, SKIPPED, LeadStore, NodeResult
+from lead_pipeline.store import FAILED, OK, SKIPPED, LeadStore, NodeResult, StoreUnwritable
 from lead_pipeline.store.committer import GroupCommitter, group_commit
 from lead_pipeline.store.lead_store import utcnow
 from lead_pipeline.workflows.outputs import InvalidOutput, output_validator
@@ -74,6 +74,7 @@ class ShardRunner:
         self.summary = ShardSummary(shard=shard.index, rows=len(shard.rows))
         self.lock = lock
         self._committer: GroupCommitter
+        self._unwritable: StoreUnwritable | None = None  # the store refused a write: stop
 
     async def run(self) -> ShardSummary:
         started = time.perf_counter()
@@ -99,6 +100,8 @@ class ShardRunner:
                     keeper.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await keeper
+        if self._unwritable is not None:
+            raise self._unwritable
         if self.lock is not None and self.lock.lost:
             raise LockLost(self.lock.lost_message())
         self.summary.duration_s = time.perf_counter() - started
@@ -114,12 +117,17 @@ class ShardRunner:
                 work = queue.get_nowait()
             except asyncio.QueueEmpty:
                 return
-            if services.budget.exhausted or (self.lock is not None and self.lock.lost):
+            lost = self.lock is not None and self.lock.lost
+            if services.budget.exhausted or lost or self._unwritable is not None:
                 self.summary.not_started += 1
                 continue
             state = _RowState(work=work, values=dict(values.get(work.row_id, {})))
             try:
                 await self._run_row(state, services)
+            except StoreUnwritable as exc:  # no later row could be saved: stop paying for them
+                self._unwritable = exc
+                self.summary.not_started += 1
+                continue
             except Exception as exc:  # a bug in a node type must not kill the shard
                 log.exception("row %s crashed", work.row_id)
                 state.failed, state.error = True, f"internal error: {type(exc).__name__}"

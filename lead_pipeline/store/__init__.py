@@ -19,6 +19,7 @@ from lead_pipeline.store.records import (
     LockAttempt,
     NodeResult,
     RunLock,
+    StoreUnwritable,
     WorkflowStatus,
 )
 
@@ -37,6 +38,7 @@ __all__ = [
     "LockAttempt",
     "NodeResult",
     "RunLock",
+    "StoreUnwritable",
     "UnknownLeadListError",
     "WorkflowStatus",
     "check_name",

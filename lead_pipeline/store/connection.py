@@ -6,7 +6,9 @@ import json
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
+
+from lead_pipeline.store.records import StoreUnwritable
 
 SQLITE_BUSY_TIMEOUT_MS = 60_000
 
@@ -34,7 +36,9 @@ def make_engine(url: str) -> Engine:
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, future=True, json_serializer=strict_json)
+        engine = create_engine(url, pool_pre_ping=True, future=True, json_serializer=strict_json)
+        _name_unwritable(engine, parsed)
+        return engine
 
     engine = create_engine(
         url,
@@ -58,4 +62,39 @@ def make_engine(url: str) -> Engine:
     def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
+    _name_unwritable(engine, parsed)
+
     return engine
+
+
+# What SQLite says, and PostgreSQL's SQLSTATEs, when no write can succeed until someone
+# fixes the disk, the file or the server: retrying row after row would only pay providers
+# for answers that cannot be saved.
+_SQLITE_UNWRITABLE = (
+    "attempt to write a readonly database",
+    "database or disk is full",
+    "disk i/o error",
+    "unable to open database file",
+    "readonly database",
+)
+_PG_UNWRITABLE = {"53100": "disk full", "25006": "read-only transaction", "42501": "permission"}
+
+
+def _name_unwritable(engine: Engine, url: URL) -> None:
+    """Turn "cannot write" database errors into :class:`StoreUnwritable` naming the file
+    (SQLite) or the server and database (PostgreSQL, password hidden)."""
+    where = (
+        f"file {url.database}"
+        if url.get_backend_name() == "sqlite"
+        else url.render_as_string(hide_password=True)
+    )
+
+    @event.listens_for(engine, "handle_error")
+    def _on_error(context) -> None:  # type: ignore[no-untyped-def]
+        original = context.original_exception
+        text = str(original).strip()
+        state = getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)
+        if state in _PG_UNWRITABLE or any(m in text.lower() for m in _SQLITE_UNWRITABLE):
+            raise StoreUnwritable(
+                f"cannot write the lead store ({where}): {text.splitlines()[0] if text else state}"
+            ) from None

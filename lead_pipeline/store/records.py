@@ -85,6 +85,11 @@ class LeadListInfo:
     id_rule: str | None = None  # "derived" or "column:<name>"; None before its next import
 
 
+class StoreUnwritable(RuntimeError):
+    """The lead store cannot be written (a read-only or full disk, a file the process may not
+    write, a read-only replica): no later write can succeed, so the run stops, naming it."""
+
+
 @dataclass(frozen=True)
 class RunLock:
     """The run of ``workflow`` on ``lead_list`` in progress: its owner (a Dagster run id),
