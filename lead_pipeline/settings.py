@@ -262,12 +262,21 @@ class Settings(BaseSettings):
         "https://api.peopledatalabs.com",
         group="providers",
     )
+    hubspot_access_token: SecretStr | None = var(
+        "HUBSPOT_ACCESS_TOKEN",
+        "a HubSpot private app's access token (CRM objects read/write scopes), for "
+        "`sync hubspot` and the `hubspot_sync` asset",
+        group="providers",
+    )
+    hubspot_base_url: str = var(
+        "HUBSPOT_BASE_URL", "where HubSpot's API is", "https://api.hubapi.com", group="providers"
+    )
     rate_limits: Annotated[dict[str, RateLimitSetting], NoDecode] = var(
         "LEAD_PIPELINE_RATE_LIMITS",
         "per-provider pacing, JSON: "
         '`{"openai": {"requests_per_second": 5, "max_in_flight": 10, "burst": 1}}`; '
         "providers are `openai`, `anthropic`, `serper`, `brave`, `fetch`, `hunter`, "
-        "`hunter_verify`, `apollo`, `pdl` and the "
+        "`hunter_verify`, `apollo`, `pdl`, `hubspot` and the "
         "`provider` name of your `http` nodes",
         {},
         shown_default="paced only by `--parallel` and the providers' 429 answers",
@@ -428,6 +437,7 @@ class Settings(BaseSettings):
         "hunter_base_url",
         "apollo_base_url",
         "pdl_base_url",
+        "hubspot_base_url",
     )
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from lead_pipeline import __version__
-from lead_pipeline.cli import enrich, export_list, import_list, lists, status, workflows
+from lead_pipeline.cli import enrich, export_list, import_list, lists, status, sync, workflows
 from lead_pipeline.cli.common import USER_ERROR_EXIT, USER_ERRORS
 from lead_pipeline.providers import scrub
 
@@ -25,6 +25,7 @@ SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     lists.add,
     enrich.add,
     workflows.add,
+    sync.add,
 ]
 
 

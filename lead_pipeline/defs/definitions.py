@@ -12,6 +12,7 @@ import dagster as dg
 from lead_pipeline.defs.assets import build_workflow_asset
 from lead_pipeline.defs.checks import CheckSettings, build_workflow_checks
 from lead_pipeline.defs.executor import build_executor
+from lead_pipeline.defs.hubspot import build_hubspot_asset
 from lead_pipeline.defs.io_manager import LeadStoreIOManager
 from lead_pipeline.defs.partitions import lead_lists_partitions
 from lead_pipeline.defs.resources import EnrichOptions, LeadStoreResource
@@ -39,7 +40,7 @@ def build_definitions() -> dg.Definitions:
         description="Every workflow for one lead list, in dependency order.",
     )
     return dg.Definitions(
-        assets=assets,
+        assets=[*assets, build_hubspot_asset(workflows)],
         asset_checks=[build_workflow_checks(workflow) for workflow in workflows],
         jobs=[chain],
         sensors=[build_lead_files_sensor(workflows, CHAIN_JOB)],

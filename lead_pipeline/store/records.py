@@ -115,3 +115,14 @@ class LockAttempt:
     acquired: bool
     holder: RunLock
     replaced: RunLock | None = None
+
+
+@dataclass(frozen=True)
+class CrmRecord:
+    """What a lead list last sent to a CRM for one record, and the CRM's id for it."""
+
+    object_type: str  # "companies" | "contacts"
+    key: str  # the record's unique property in the CRM: a domain, an email
+    row_id: str
+    crm_id: str
+    synced_hash: str

@@ -138,3 +138,20 @@ provider_pace = Table(
     Column("tat", Float, nullable=False),
     Column("paused_until", Float, nullable=False),
 )
+
+# What each lead list last sent to a CRM: one row per (list, CRM, object type, key),
+# the key being the record's unique property there (a company's domain, a contact's
+# email). ``synced_hash`` is the hash of the properties sent, so a re-sync sends only
+# records whose values changed; ``crm_id`` is the CRM's own id of the record.
+crm_records = Table(
+    "crm_records",
+    metadata,
+    Column("lead_list", String(64), primary_key=True),
+    Column("crm", String(32), primary_key=True),
+    Column("object_type", String(32), primary_key=True),
+    Column("key", String(320), primary_key=True),
+    Column("row_id", String(255), nullable=False),
+    Column("crm_id", String(64), nullable=False),
+    Column("synced_hash", String(64), nullable=False),
+    Column("synced_at", DateTime(timezone=True), nullable=False),
+)

@@ -31,6 +31,7 @@ from lead_pipeline_tests.servers.email import (
     HunterServer,
     PdlServer,
 )
+from lead_pipeline_tests.servers.hubspot import HUBSPOT_TOKEN, HubSpotServer
 from lead_pipeline_tests.servers.llm import (
     DEFAULT_KEY,
     AnthropicServer,
@@ -46,6 +47,7 @@ __all__ = [
     "APOLLO_KEY",
     "BRAVE_KEY",
     "DEFAULT_KEY",
+    "HUBSPOT_TOKEN",
     "HUNTER_KEY",
     "PDL_KEY",
     "SERPER_KEY",
@@ -53,6 +55,7 @@ __all__ = [
     "AnthropicServer",
     "ApolloServer",
     "BraveServer",
+    "HubSpotServer",
     "HunterServer",
     "OpenAIServer",
     "PdlServer",

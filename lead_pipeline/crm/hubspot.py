@@ -1,0 +1,202 @@
+"""HubSpot's CRM APIs: batch upserts of companies and contacts, and their default association.
+
+HubSpot's documented protocol, as read for this module
+(developers.hubspot.com/docs/api-reference, CRM v3 objects and v4 associations):
+
+- ``POST /crm/v3/objects/{companies|contacts}/batch/upsert`` with
+  ``{"inputs": [{"idProperty": "domain", "id": "acme.com", "properties": {...}}]}``
+  creates or updates records "identified by a unique property value as specified
+  by the idProperty"; at most 100 inputs per batch. 200 (all done) or **207
+  Multi-Status** with ``results`` (``id``, ``properties``, ``new``) for the inputs
+  that succeeded and ``errors`` (``category``, ``message``, ``context``) for the
+  others, so one bad row never hides the rest.
+- ``POST /crm/v4/associations/contacts/companies/batch/associate/default`` with
+  ``{"inputs": [{"from": {"id"}, "to": {"id"}}]}`` creates "the default (most
+  generic) association type between two object types".
+- Auth: ``Authorization: Bearer <private app access token>``; 401 for a bad token.
+- Limits (API usage guidelines): private apps get 100 requests per 10 seconds
+  (Free and Starter; 150 on Professional and Enterprise) and a daily cap. Every
+  answer carries ``X-HubSpot-RateLimit-Max``, ``-Remaining`` and
+  ``-Interval-Milliseconds`` for the 10-second window; over it, a 429 with
+  ``policyName: TEN_SECONDLY_ROLLING`` (or ``DAILY``). We pace at 10 requests per
+  second by default (``LEAD_PIPELINE_RATE_LIMITS`` overrides ``hubspot``), pause
+  for the window when ``-Remaining`` reaches 1, and honour a 429's Retry-After.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import SecretStr
+
+from lead_pipeline.providers.errors import InvalidAnswer, NotConfigured, ProviderError
+from lead_pipeline.providers.http import HttpAnswer, request_json
+from lead_pipeline.providers.policy import CallPolicy
+from lead_pipeline.providers.ratelimit import Limit
+from lead_pipeline.providers.session import ProviderSession
+from lead_pipeline.settings import get_settings
+
+HUBSPOT = "hubspot"
+TOKEN_ENV = "HUBSPOT_ACCESS_TOKEN"
+BATCH_SIZE = 100  # the documented maximum of a batch upsert
+# 100 requests per 10 s, the lowest tier's burst limit, spread evenly.
+DEFAULT_LIMIT = Limit(requests_per_second=10.0, max_in_flight=4)
+COMPANIES = "companies"
+CONTACTS = "contacts"
+ID_PROPERTY = {COMPANIES: "domain", CONTACTS: "email"}
+
+
+def hubspot_token() -> SecretStr:
+    token = get_settings().hubspot_access_token
+    if token is None:
+        raise NotConfigured("HubSpot sync", [TOKEN_ENV])
+    return token
+
+
+@dataclass
+class BatchOutcome:
+    """Per key: the HubSpot id of each record written, or why it was not."""
+
+    ids: dict[str, str] = field(default_factory=dict)
+    created: set[str] = field(default_factory=set)
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def _error_message(error: Any) -> str:
+    if not isinstance(error, dict):
+        return str(error)[:300]
+    parts = [str(error.get("category") or "").strip(), str(error.get("message") or "").strip()]
+    return ": ".join(p for p in parts if p)[:300] or "rejected by HubSpot"
+
+
+def parse_upsert(answer: HttpAnswer, object_type: str, keys: Sequence[str]) -> BatchOutcome:
+    """Match HubSpot's results and errors (200 or 207) back to the keys sent."""
+    data = answer.data
+    if not isinstance(data, dict) or not isinstance(data.get("results", []), list):
+        raise InvalidAnswer("hubspot: batch answer has no 'results' list", provider=HUBSPOT)
+    id_property = ID_PROPERTY[object_type]
+    wanted = {k.lower(): k for k in keys}
+    outcome = BatchOutcome()
+    for result in data.get("results") or []:
+        if not isinstance(result, dict) or not result.get("id"):
+            continue
+        properties = result.get("properties") if isinstance(result.get("properties"), dict) else {}
+        value = str(properties.get(id_property) or "").lower()
+        key = wanted.get(value)
+        if key is None:
+            continue  # an answer for nothing we sent: never attach it to a row
+        outcome.ids[key] = str(result["id"])
+        if result.get("new"):
+            outcome.created.add(key)
+    unexplained = "rejected by HubSpot (no result for it in the answer)"
+    for error in data.get("errors") or []:
+        message = _error_message(error)
+        context = error.get("context") if isinstance(error, dict) else None
+        ids = context.get("ids") if isinstance(context, dict) else None
+        named = [wanted[i.lower()] for i in ids or [] if isinstance(i, str) and i.lower() in wanted]
+        for key in named:
+            outcome.errors[key] = message
+        if not named:
+            unexplained = message
+    for key in keys:
+        if key not in outcome.ids and key not in outcome.errors:
+            outcome.errors[key] = unexplained
+    return outcome
+
+
+class HubSpotClient:
+    """The calls the sync makes, through the shared provider policy (pace, retries)."""
+
+    def __init__(self, session: ProviderSession, token: SecretStr | None = None) -> None:
+        self.session = session
+        self.token = token or hubspot_token()
+        self.base = get_settings().hubspot_base_url
+        self.policy: CallPolicy = session.policy(HUBSPOT)
+
+    async def _post(self, path: str, body: dict[str, Any]) -> HttpAnswer:
+        answer = await request_json(
+            self.session.client,
+            self.policy,
+            "POST",
+            f"{self.base}{path}",
+            headers={
+                "Authorization": f"Bearer {self.token.get_secret_value()}",
+                "Content-Type": "application/json",
+            },
+            json_body=body,
+            secret=self.token,
+            key_env=TOKEN_ENV,
+            timeouts=self.session.timeouts,
+        )
+        self._pace(answer)
+        return answer
+
+    def _pace(self, answer: HttpAnswer) -> None:
+        """Wait out the 10-second window before its last request is spent."""
+        try:
+            remaining = int(answer.headers.get("x-hubspot-ratelimit-remaining", ""))
+            interval = float(answer.headers.get("x-hubspot-ratelimit-interval-milliseconds", ""))
+        except ValueError:
+            return
+        if remaining <= 1:
+            self.policy.limiter.pause(min(interval / 1000, self.policy.retry.max_total_wait))
+
+    async def upsert(
+        self, object_type: str, records: Sequence[tuple[str, dict[str, Any]]]
+    ) -> BatchOutcome:
+        """Upsert ``(key, properties)`` records in batches; a failed batch fails its keys only."""
+        outcome = BatchOutcome()
+        for start in range(0, len(records), BATCH_SIZE):
+            batch = records[start : start + BATCH_SIZE]
+            body = upsert_body(object_type, batch)
+            keys = [key for key, _ in batch]
+            try:
+                answer = await self._post(f"/crm/v3/objects/{object_type}/batch/upsert", body)
+                part = parse_upsert(answer, object_type, keys)
+            except ProviderError as exc:
+                part = BatchOutcome(errors={key: exc.message for key in keys})
+            outcome.ids |= part.ids
+            outcome.created |= part.created
+            outcome.errors |= part.errors
+        return outcome
+
+    async def associate(self, pairs: Sequence[tuple[str, str, str]]) -> dict[str, str]:
+        """Associate ``(contact key, contact id, company id)``; returns errors by contact key."""
+        errors: dict[str, str] = {}
+        for start in range(0, len(pairs), BATCH_SIZE):
+            batch = pairs[start : start + BATCH_SIZE]
+            try:
+                answer = await self._post(
+                    "/crm/v4/associations/contacts/companies/batch/associate/default",
+                    association_body(batch),
+                )
+            except ProviderError as exc:
+                errors |= {key: exc.message for key, _, _ in batch}
+                continue
+            data = answer.data if isinstance(answer.data, dict) else {}
+            done = {
+                str(r.get("from", {}).get("id"))
+                for r in data.get("results") or []
+                if isinstance(r, dict) and isinstance(r.get("from"), dict)
+            }
+            failure = next((_error_message(e) for e in data.get("errors") or []), None)
+            for key, contact_id, _ in batch:
+                if contact_id not in done:
+                    errors[key] = failure or "association not confirmed by HubSpot"
+        return errors
+
+
+def upsert_body(object_type: str, batch: Sequence[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    id_property = ID_PROPERTY[object_type]
+    return {
+        "inputs": [
+            {"idProperty": id_property, "id": key, "properties": properties}
+            for key, properties in batch
+        ]
+    }
+
+
+def association_body(batch: Sequence[tuple[str, str, str]]) -> dict[str, Any]:
+    return {"inputs": [{"from": {"id": c}, "to": {"id": k}} for _, c, k in batch]}
