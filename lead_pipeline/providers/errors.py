@@ -13,7 +13,8 @@ from lead_pipeline.providers.redact import scrub
 
 class ProviderError(Exception):
     """Base class. ``cost`` is money already spent on the failed call (an invalid
-    LLM answer is still billed), so the caller can charge it to the row and run."""
+    LLM answer is still billed), so the caller can charge it to the row and run.
+    ``retry_after`` is the wait the provider asked for, when it said (seconds)."""
 
     retryable = False
 
@@ -24,12 +25,14 @@ class ProviderError(Exception):
         provider: str | None = None,
         status: int | None = None,
         cost: float = 0.0,
+        retry_after: float | None = None,
         secrets: Iterable[object | None] = (),
     ) -> None:
         self.message = scrub(message, secrets)
         self.provider = provider
         self.status = status
         self.cost = cost
+        self.retry_after = retry_after
         super().__init__(self.message)
 
     def __str__(self) -> str:
@@ -55,10 +58,6 @@ class RateLimited(ProviderError):
     """429s persisted past the retry budget, or asked for a wait longer than allowed."""
 
     retryable = True
-
-    def __init__(self, message: str, *, retry_after: float | None = None, **kw: object) -> None:
-        super().__init__(message, **kw)  # type: ignore[arg-type]
-        self.retry_after = retry_after
 
 
 class ProviderUnavailable(ProviderError):

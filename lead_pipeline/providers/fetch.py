@@ -19,6 +19,7 @@ from lead_pipeline.providers.errors import FetchFailed, ProviderUnavailable
 from lead_pipeline.providers.http import RETRYABLE_STATUS
 from lead_pipeline.providers.policy import Paid, ProviderResponse
 from lead_pipeline.providers.redact import get_logger
+from lead_pipeline.providers.retry import Try, retrying
 from lead_pipeline.providers.session import ProviderSession
 from lead_pipeline.providers.urlguard import UrlGuard, normalise_url, pinned
 
@@ -214,24 +215,21 @@ async def fetch_page(
     policy = session.policy(FETCH)
     attempts = max(1, min(policy.retry.max_attempts, 3))
 
+    async def download(_: Try) -> _Body:
+        return await _download(
+            session, guard, start, max_bytes=max_bytes, max_redirects=max_redirects, timeout=timeout
+        )
+
     async def call() -> Paid:
-        for attempt in range(1, attempts + 1):
-            try:
-                got = await _download(
-                    session,
-                    guard,
-                    start,
-                    max_bytes=max_bytes,
-                    max_redirects=max_redirects,
-                    timeout=timeout,
-                )
-                break
-            except ProviderUnavailable as exc:
-                if attempt == attempts:
-                    raise
-                delay = policy.retry.backoff(attempt)
-                get_logger().info("fetch: %s; retrying in %.2fs", exc, delay)
-                await asyncio.sleep(delay)
+        got = await retrying(
+            download,
+            policy.retry,
+            retry_on=ProviderUnavailable,
+            max_attempts=attempts,
+            log=lambda error, delay: get_logger().info(
+                "fetch: %s; retrying in %.2fs", error, delay
+            ),
+        )
         title, text = await asyncio.to_thread(
             extract_text, got.body, got.content_type, str(got.url)
         )

@@ -27,7 +27,7 @@ from lead_pipeline.providers.errors import (
 )
 from lead_pipeline.providers.policy import CallPolicy
 from lead_pipeline.providers.redact import excerpt, get_logger
-from lead_pipeline.providers.retry import quota_exhausted_wait, server_wait
+from lead_pipeline.providers.retry import Try, quota_exhausted_wait, retrying, server_wait
 from lead_pipeline.providers.urlguard import ALLOWED_SCHEMES, HostList, UrlGuard, pinned
 
 USER_AGENT = "lead-pipeline/0.1 (+https://github.com/lead-pipeline/lead-pipeline)"
@@ -172,10 +172,9 @@ async def request_json(
         except ProviderError as exc:
             raise type(exc)(f"{provider}: {exc}", provider=provider, secrets=secrets) from None
     log = get_logger()
-    waited = 0.0
-    failure: ProviderError | None = None
-    for attempt in range(1, retry.max_attempts + 1):
-        delay: float | None = None
+
+    async def once(attempt: Try) -> HttpAnswer:
+        """One request; a failure worth another try raises with the wait it was asked for."""
         try:
             async with policy.limiter.slot(), asyncio.timeout(total):
                 response = await _send(
@@ -188,110 +187,106 @@ async def request_json(
                 secrets=secrets,
             ) from None
         except (httpx.TimeoutException, TimeoutError):
-            failure = ProviderUnavailable(
-                f"{provider}: {where} timed out (attempt {attempt} of {retry.max_attempts})",
+            raise ProviderUnavailable(
+                f"{provider}: {where} timed out (attempt {attempt.number} of {attempt.of})",
                 provider=provider,
                 secrets=secrets,
-            )
+            ) from None
         except httpx.TransportError as exc:
-            failure = ProviderUnavailable(
+            raise ProviderUnavailable(
                 f"{provider}: {where} failed: {type(exc).__name__}: {exc} "
-                f"(attempt {attempt} of {retry.max_attempts})",
+                f"(attempt {attempt.number} of {attempt.of})",
                 provider=provider,
                 secrets=secrets,
+            ) from None
+        status = response.status_code
+        detail = error_detail(response.content, secrets=secrets) if status >= 400 else ""
+        if 200 <= status < 300:
+            if (pause := quota_exhausted_wait(response.headers)) is not None:
+                policy.limiter.pause(min(pause, retry.max_total_wait))
+            try:
+                data = json.loads(response.content)
+            except ValueError:
+                raise InvalidAnswer(
+                    f"{provider}: {where} answered HTTP {status} with a body that is not "
+                    f"JSON (truncated?): {excerpt(response.text, 200, secrets)!r}",
+                    provider=provider,
+                    status=status,
+                    secrets=secrets,
+                ) from None
+            return HttpAnswer(data, response.headers, status)
+        if status in answer_statuses:
+            try:
+                data = json.loads(response.content)
+            except ValueError:
+                data = None
+            return HttpAnswer(data, response.headers, status)
+        if status in quota_statuses:
+            raise QuotaExhausted(
+                f"{provider}: {where} answered HTTP {status}: the account's usage limit "
+                f"is reached: {detail}",
+                provider=provider,
+                status=status,
+                secrets=secrets,
             )
-        else:
-            status = response.status_code
-            detail = error_detail(response.content, secrets=secrets) if status >= 400 else ""
-            if 200 <= status < 300:
-                if (pause := quota_exhausted_wait(response.headers)) is not None:
-                    policy.limiter.pause(min(pause, retry.max_total_wait))
-                try:
-                    data = json.loads(response.content)
-                except ValueError:
-                    raise InvalidAnswer(
-                        f"{provider}: {where} answered HTTP {status} with a body that is not "
-                        f"JSON (truncated?): {excerpt(response.text, 200, secrets)!r}",
-                        provider=provider,
-                        status=status,
-                        secrets=secrets,
-                    ) from None
-                return HttpAnswer(data, response.headers, status)
-            if status in answer_statuses:
-                try:
-                    data = json.loads(response.content)
-                except ValueError:
-                    data = None
-                return HttpAnswer(data, response.headers, status)
-            if status in quota_statuses:
-                raise QuotaExhausted(
-                    f"{provider}: {where} answered HTTP {status}: the account's usage limit "
-                    f"is reached: {detail}",
-                    provider=provider,
-                    status=status,
-                    secrets=secrets,
-                ) from None
-            if status in (401, 403) and status not in throttle_statuses:
-                hint = f"; check {key_env}" if key_env else ""
-                raise AuthError(
-                    f"{provider}: {where} refused the credentials (HTTP {status}){hint}: {detail}",
-                    provider=provider,
-                    status=status,
-                    secrets=secrets,
-                ) from None
-            if status in throttle_statuses:
-                delay = server_wait(response.headers)
-                if delay is not None and waited + delay > retry.max_total_wait:
-                    raise RateLimited(
-                        f"{provider}: {where} rate limited (HTTP {status}) and asked to wait "
-                        f"{delay:.1f}s, more than the {retry.max_total_wait:.0f}s allowed: "
-                        f"{detail}",
-                        provider=provider,
-                        status=status,
-                        retry_after=delay,
-                        secrets=secrets,
-                    ) from None
-                if delay is not None:
-                    policy.limiter.pause(delay)
-                failure = RateLimited(
-                    f"{provider}: {where} still rate limited (HTTP {status}) after "
-                    f"{attempt} attempts: {detail}",
+        if status in (401, 403) and status not in throttle_statuses:
+            hint = f"; check {key_env}" if key_env else ""
+            raise AuthError(
+                f"{provider}: {where} refused the credentials (HTTP {status}){hint}: {detail}",
+                provider=provider,
+                status=status,
+                secrets=secrets,
+            )
+        if status in throttle_statuses:
+            delay = server_wait(response.headers)
+            if delay is not None and attempt.waited + delay > retry.max_total_wait:
+                # Raised as retryable, but the wait is past the budget: no further try.
+                raise RateLimited(
+                    f"{provider}: {where} rate limited (HTTP {status}) and asked to wait "
+                    f"{delay:.1f}s, more than the {retry.max_total_wait:.0f}s allowed: "
+                    f"{detail}",
                     provider=provider,
                     status=status,
                     retry_after=delay,
                     secrets=secrets,
                 )
-            elif status in RETRYABLE_STATUS:
-                delay = server_wait(response.headers)
-                failure = ProviderUnavailable(
-                    f"{provider}: {where} answered HTTP {status} "
-                    f"(attempt {attempt} of {retry.max_attempts}): {detail}",
-                    provider=provider,
-                    status=status,
-                    secrets=secrets,
-                )
-            else:
-                if status in REDIRECT_STATUS:
-                    location = response.headers.get("location", "")
-                    shown = excerpt(location, 200, secrets)
-                    detail = f"redirects to {shown!r}, and API calls follow no redirect"
-                raise ProviderError(
-                    f"{provider}: {where} answered HTTP {status}: {detail}",
-                    provider=provider,
-                    status=status,
-                    secrets=secrets,
-                ) from None
-        if delay is None:
-            delay = retry.backoff(attempt)
-        if attempt == retry.max_attempts or waited + delay > retry.max_total_wait:
-            break
-        log.info("%s; retrying in %.2fs", failure, delay)
-        # A 429's wait is already a pause on the shared limiter: the next slot() sleeps it.
-        if not (isinstance(failure, RateLimited) and failure.retry_after is not None):
-            await asyncio.sleep(delay)
-        waited += delay
-    assert failure is not None
-    raise failure
+            if delay is not None:
+                # Every caller sharing this limiter waits too, not only this one.
+                policy.limiter.pause(delay)
+            raise RateLimited(
+                f"{provider}: {where} still rate limited (HTTP {status}) after "
+                f"{attempt.number} attempts: {detail}",
+                provider=provider,
+                status=status,
+                retry_after=delay,
+                secrets=secrets,
+            )
+        if status in RETRYABLE_STATUS:
+            raise ProviderUnavailable(
+                f"{provider}: {where} answered HTTP {status} "
+                f"(attempt {attempt.number} of {attempt.of}): {detail}",
+                provider=provider,
+                status=status,
+                retry_after=server_wait(response.headers),
+                secrets=secrets,
+            )
+        if status in REDIRECT_STATUS:
+            location = response.headers.get("location", "")
+            shown = excerpt(location, 200, secrets)
+            detail = f"redirects to {shown!r}, and API calls follow no redirect"
+        raise ProviderError(
+            f"{provider}: {where} answered HTTP {status}: {detail}",
+            provider=provider,
+            status=status,
+            secrets=secrets,
+        )
+
+    return await retrying(
+        once,
+        retry,
+        retry_on=(RateLimited, ProviderUnavailable),
+        log=lambda error, delay: log.info("%s; retrying in %.2fs", error, delay),
+    )
 
 
 async def _send(

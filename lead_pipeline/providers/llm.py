@@ -18,6 +18,7 @@ from lead_pipeline.providers.errors import InvalidAnswer, NotConfigured
 from lead_pipeline.providers.http import request_json
 from lead_pipeline.providers.policy import Paid, ProviderResponse
 from lead_pipeline.providers.redact import get_logger
+from lead_pipeline.providers.retry import Try, retrying
 from lead_pipeline.providers.schema import build_schema, validate
 from lead_pipeline.providers.session import ProviderSession
 from lead_pipeline.settings import get_settings
@@ -281,21 +282,28 @@ async def complete_json(
         usage = Usage()
         extra: list[dict[str, str]] = []
         limit = tokens
-        problem = ""
-        for attempt in (1, 2):
+
+        async def once(attempt: Try) -> Paid:
+            """One question; an invalid answer raises, after setting up the next question."""
+            nonlocal spent, usage, extra, limit
             try:
                 result = await ask(extra, limit)
             except InvalidAnswer as exc:  # the body itself was not JSON
                 result = _Attempt(None, exc.message, True, Usage(), None)
-            cost = policy.prices.token_cost(model_name, result.usage)
-            spent += cost
+            spent += policy.prices.token_cost(model_name, result.usage)
             usage = usage + result.usage
             if result.problem is None:
                 return Paid(result.value, spent, usage, result.model or model_name)
             problem = result.problem
-            get_logger().info("%s: invalid answer (attempt %d of 2): %s", chosen, attempt, problem)
+            get_logger().info(
+                "%s: invalid answer (attempt %d of %d): %s",
+                chosen,
+                attempt.number,
+                attempt.of,
+                problem,
+            )
             if result.truncated and limit is not None:
-                limit *= 2
+                limit *= 2  # cut off: the same question with room for the whole answer
             elif result.value is not None:
                 extra = [
                     {"role": "assistant", "content": json.dumps(result.value)},
@@ -305,11 +313,16 @@ async def complete_json(
                         "Answer again with every field and the right types.",
                     },
                 ]
-        raise InvalidAnswer(
-            f"{chosen} ({model_name}) gave no valid answer after 2 attempts: {problem}",
-            provider=chosen,
-            cost=spent,
-            secrets=[key],
+            raise InvalidAnswer(
+                f"{chosen} ({model_name}) gave no valid answer after {attempt.number} "
+                f"attempts: {problem}",
+                provider=chosen,
+                cost=spent,
+                secrets=[key],
+            )
+
+        return await retrying(
+            once, policy.retry, retry_on=InvalidAnswer, max_attempts=2, wait=False
         )
 
     return await policy.run(request, call, use_cache=use_cache)

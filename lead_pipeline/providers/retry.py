@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import TypeVar
+
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
+
+from lead_pipeline.providers.errors import ProviderError
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -165,3 +173,63 @@ def quota_exhausted_wait(headers: Mapping[str, str], now: float | None = None) -
         return None
     lower.pop("retry-after", None)
     return server_wait(lower, now)
+
+
+@dataclass(frozen=True)
+class Try:
+    """Which try a retried call is on: ``number`` of at most ``of``, after ``waited`` seconds."""
+
+    number: int
+    of: int
+    waited: float
+
+
+async def retrying(
+    attempt: Callable[[Try], Awaitable[T]],
+    policy: RetryPolicy,
+    *,
+    retry_on: type[BaseException] | tuple[type[BaseException], ...],
+    max_attempts: int | None = None,
+    wait: bool = True,
+    log: Callable[[BaseException, float], None] | None = None,
+) -> T:
+    """Call ``attempt`` until it returns or raises something not in ``retry_on``; the one
+    retry loop every provider shares (on tenacity).
+
+    Between tries it waits what the error says the provider asked for
+    (``retry_after``: ``Retry-After``, a rate-limit reset), else the policy's
+    backoff with jitter; ``wait=False`` asks again at once (a re-ask after an
+    invalid answer, not an outage). It gives up after ``max_attempts`` tries
+    (default the policy's) or when the next wait would take the total past
+    ``max_total_wait``, and raises the last error as it was.
+    """
+    limit = max_attempts or policy.max_attempts
+
+    def delay(state: RetryCallState) -> float:
+        if not wait or state.outcome is None:
+            return 0.0
+        error = state.outcome.exception()
+        asked = error.retry_after if isinstance(error, ProviderError) else None
+        return float(asked) if asked is not None else policy.backoff(state.attempt_number)
+
+    def too_long(state: RetryCallState) -> bool:
+        return state.idle_for + (state.upcoming_sleep or 0.0) > policy.max_total_wait
+
+    def before_sleep(state: RetryCallState) -> None:
+        if log is not None and state.outcome is not None:
+            error = state.outcome.exception()
+            if error is not None:
+                log(error, state.upcoming_sleep)
+
+    async for tried in AsyncRetrying(
+        stop=stop_after_attempt(limit) | too_long,
+        wait=delay,
+        retry=retry_if_exception_type(retry_on),
+        before_sleep=before_sleep,
+        sleep=asyncio.sleep,
+        reraise=True,
+    ):
+        with tried:
+            state = tried.retry_state
+            return await attempt(Try(state.attempt_number, limit, state.idle_for))
+    raise AssertionError("unreachable: tenacity either returns or re-raises")

@@ -10,6 +10,7 @@ from pydantic import SecretStr
 from lead_pipeline.providers.errors import InvalidAnswer, NotConfigured
 from lead_pipeline.providers.http import request_json
 from lead_pipeline.providers.policy import Paid, ProviderResponse
+from lead_pipeline.providers.retry import Try, retrying
 from lead_pipeline.providers.session import ProviderSession
 from lead_pipeline.settings import setting
 
@@ -159,15 +160,20 @@ async def web_search(
 
     async def call() -> Paid:
         price = policy.prices.request_cost(provider)
+        tries = 0
+
+        async def ask(attempt: Try) -> Any:
+            nonlocal tries
+            tries = attempt.number
+            return await once()
+
         try:
-            results = await once()
-        except InvalidAnswer:
-            try:
-                results = await once()
-            except InvalidAnswer as exc:
-                exc.cost = 2 * price
-                raise
-            return Paid(results, 2 * price)
-        return Paid(results, price)
+            results = await retrying(
+                ask, policy.retry, retry_on=InvalidAnswer, max_attempts=2, wait=False
+            )
+        except InvalidAnswer as exc:
+            exc.cost = tries * price  # every answer was billed
+            raise
+        return Paid(results, tries * price)
 
     return await policy.run(search_request(provider, query, num), call, use_cache=use_cache)
