@@ -328,6 +328,14 @@ class Settings(BaseSettings):
         group="runs",
         ge=0,
     )
+    run_stall_timeout_s: float = var(
+        "LEAD_PIPELINE_RUN_STALL_TIMEOUT",
+        "seconds `lead-pipeline enrich` waits on a run that neither writes rows nor logs a "
+        "Dagster event before it marks the run failed and says which steps were in progress",
+        1800.0,
+        group="runs",
+        gt=0,
+    )
     run_lock_stale_s: float = var(
         "LEAD_PIPELINE_RUN_LOCK_STALE_S",
         "seconds without a heartbeat after which another run takes a run's lock over",

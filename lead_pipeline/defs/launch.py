@@ -24,9 +24,11 @@ from lead_pipeline.defs.deadruns import LAUNCHER_TAG, fail_runs_of_dead_launcher
 from lead_pipeline.defs.definitions import chain_job, compiled_workflows
 from lead_pipeline.defs.partitions import instance, register_lead_list
 from lead_pipeline.defs.resources import EnrichOptions
+from lead_pipeline.defs.stall import StallWatch, give_up
 from lead_pipeline.engine.compile import CompiledWorkflow, WorkflowConfigError
 from lead_pipeline.engine.registry import NotConfigured
 from lead_pipeline.engine.runlock import mark_launcher
+from lead_pipeline.settings import get_settings
 from lead_pipeline.store import LeadStore, ListStatus, StoreUnwritable
 
 ProgressFn = Callable[[ListStatus], None]
@@ -147,25 +149,37 @@ def enrich(
     with _stderr_to(step_log):
         thread = threading.Thread(target=execute, name="lead-pipeline-run", daemon=True)
         thread.start()
+        watch = StallWatch(dagster_instance, get_settings().run_stall_timeout_s)
+        stalled: dict[str, Any] | None = None
         while thread.is_alive():
             thread.join(poll_seconds)
+            status = store.status(lead_list, nodes)
             if on_progress is not None:
-                on_progress(store.status(lead_list, nodes))
+                on_progress(status)
+            if thread.is_alive() and watch.stalled(repr(status)):
+                # The run never ends by itself: stop waiting, say what Dagster knows.
+                stalled = {
+                    "success": False,
+                    **give_up(dagster_instance, launcher.text(), watch.limit_s),
+                }
+                break
     if on_progress is not None:
         on_progress(store.status(lead_list, nodes))
-    run_id = outcome.get("run_id")
+    # A stalled run's thread may still write into ``outcome``: report the stall.
+    final = stalled if stalled is not None else outcome
+    run_id = final.get("run_id")
     runs = [
         r
         for r in store.recent_runs(lead_list, limit=50)
         if run_id and r["dagster_run_id"] == run_id
     ]
     return LaunchResult(
-        success=bool(outcome.get("success")),
+        success=bool(final.get("success")),
         dagster_run_id=run_id,
         workflows=[w.name for w in workflows],
         skipped=skipped,
         runs=sorted(runs, key=lambda r: r["id"]),
-        error=outcome.get("error"),
+        error=final.get("error"),
         step_log=step_log,
     )
 

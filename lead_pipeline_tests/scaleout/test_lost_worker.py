@@ -109,3 +109,25 @@ def test_a_step_no_worker_takes_fails_naming_it(cluster: Cluster) -> None:
     with pytest.raises(StepLost, match=r"founder_linkedin__run_shard\[2\].*no Celery worker"):
         step.get()
     assert sent == [1]  # nothing to redeliver to
+
+
+def test_the_cli_stops_waiting_on_a_run_that_makes_no_progress(
+    cluster: Cluster, monkeypatch
+) -> None:
+    """Tasks on a broker no worker serves, the watchdog told to wait an hour: the CLI
+    still returns, names the run, and marks it failed so nothing waits on it."""
+    cluster.extra_env["LEAD_PIPELINE_CELERY_LOST_AFTER"] = "3600"
+    cluster.extra_env["LEAD_PIPELINE_RUN_STALL_TIMEOUT"] = "15"
+    env = cluster.client_env()
+    assert cli(env, "import", str(SAMPLE), "--lead", "yc-f25").returncode == 0
+    started = time.monotonic()
+    done = cli(env, "enrich", "--lead", "yc-f25", "--workflow", "b2b_only", timeout=240)
+    assert done.returncode != 0 and "Traceback" not in done.stderr, done.stdout + done.stderr
+    output = done.stdout + done.stderr
+    assert "no progress for 15s" in output and "LEAD_PIPELINE_RUN_STALL_TIMEOUT" in output
+    assert time.monotonic() - started < 240
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with dg.DagsterInstance.get() as instance:
+        (run,) = instance.get_runs()
+    assert run.run_id in output and run.status == dg.DagsterRunStatus.FAILURE
