@@ -22,11 +22,11 @@ def _workflow_nodes() -> dict[str, list[str]] | None:
     Status must work even when a user's workflow file is broken: then it falls
     back to the nodes seen in the results.
     """
-    from lead_pipeline.defs.definitions import compiled_workflows
+    from lead_pipeline.engine.compile import load_compiled
     from lead_pipeline.workflows import WorkflowError
 
     try:
-        return {w.name: [n.id for n in w.nodes] for w in compiled_workflows()}
+        return {w.name: [n.id for n in w.nodes] for w in load_compiled()}
     except WorkflowError as exc:
         console.print(f"[yellow]warning[/]: workflows did not load ({exc}); counts are approximate")
         return None

@@ -13,9 +13,9 @@ def add(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lead_pipeline.defs.definitions import compiled_workflows
+    from lead_pipeline.engine.compile import load_compiled
 
-    for workflow in compiled_workflows():
+    for workflow in load_compiled():
         spec = workflow.spec
         console.print(f"[bold]{spec.name}[/]  ({spec.source or 'built-in'})")
         if spec.description:

@@ -12,7 +12,7 @@ import os
 import re
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,8 +25,7 @@ from lead_pipeline.defs.definitions import chain_job, compiled_workflows
 from lead_pipeline.defs.partitions import instance, register_lead_list
 from lead_pipeline.defs.resources import EnrichOptions
 from lead_pipeline.defs.stall import StallWatch, give_up
-from lead_pipeline.engine.compile import CompiledWorkflow, WorkflowConfigError
-from lead_pipeline.engine.registry import NotConfigured
+from lead_pipeline.engine.planning import plan_workflows
 from lead_pipeline.engine.runlock import mark_launcher
 from lead_pipeline.settings import get_settings
 from lead_pipeline.store import LeadStore, ListStatus, StoreUnwritable
@@ -43,39 +42,6 @@ class LaunchResult:
     runs: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
     step_log: Path | None = None
-
-
-def plan_workflows(
-    requested: str, workflows: Sequence[CompiledWorkflow]
-) -> tuple[list[CompiledWorkflow], dict[str, str]]:
-    """The workflows to run, and those left out because they cannot run here.
-
-    ``all`` means the whole chain in dependency order; a workflow whose provider
-    is not configured is left out with the reason, and so is everything that
-    needs it. A single named workflow that cannot run is an error.
-    """
-    by_name = {w.name: w for w in workflows}
-    if requested != "all" and requested not in by_name:
-        raise WorkflowConfigError(
-            f"unknown workflow {requested!r} (known: {', '.join(by_name) or 'none'})"
-        )
-    chosen = list(workflows) if requested == "all" else [by_name[requested]]
-    runnable: list[CompiledWorkflow] = []
-    skipped: dict[str, str] = {}
-    for workflow in chosen:
-        blocked = [n for n in workflow.spec.needs if n in skipped]
-        if blocked:
-            skipped[workflow.name] = f"needs {', '.join(blocked)}, which cannot run"
-            continue
-        try:
-            workflow.preflight()
-        except NotConfigured as exc:
-            if requested != "all":
-                raise
-            skipped[workflow.name] = str(exc)
-            continue
-        runnable.append(workflow)
-    return runnable, skipped
 
 
 def run_config(options: dict[str, Any], log_level: str = "WARNING") -> dict[str, Any]:

@@ -12,6 +12,7 @@ import dagster as dg
 
 from lead_pipeline.defs.checks import CHECK_NAMES
 from lead_pipeline.engine.compile import CompiledWorkflow
+from lead_pipeline.engine.planning import plan_workflows
 
 SOURCE_TAG = "lead_pipeline/source"
 SKIPPED_TAG = "lead_pipeline/skipped"
@@ -28,9 +29,6 @@ def chain_request(
 
     None when no workflow can run here at all.
     """
-    # Imported here: launch imports the definitions, which import this module.
-    from lead_pipeline.defs.launch import plan_workflows
-
     runnable, skipped = plan_workflows("all", workflows)
     if not runnable:
         return None, skipped
