@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -11,6 +12,12 @@ from sqlalchemy.engine import URL, make_url
 from lead_pipeline.store.records import StoreUnwritable
 
 SQLITE_BUSY_TIMEOUT_MS = 60_000
+# PostgreSQL cannot store NUL in text or JSON; SQLite can. Every text the store writes, by any
+# path (lead fields, ids, run parameters, messages), has NUL replaced on both backends, so a
+# stray NUL in a lead file is neither a failed import on one backend nor a different value on
+# the other. (Declared outputs are refused earlier, with the node's error.)
+NUL_REPLACEMENT = "\ufffd"
+_JSON_NUL = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
 
 
 def strict_json(value: Any) -> str:
@@ -21,7 +28,26 @@ def strict_json(value: Any) -> str:
     other would lose. Outputs are checked before they get here
     (``workflows.outputs``); this is the last line for every other JSON column.
     """
-    return json.dumps(value, allow_nan=False)
+    text = json.dumps(value, allow_nan=False)
+    return _JSON_NUL.sub(r"\1\\ufffd", text) if "\\u0000" in text else text
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", NUL_REPLACEMENT) if "\x00" in value else value
+    if isinstance(value, dict):
+        return {k: _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_without_nul(v) for v in value)
+    return value
+
+
+def _replace_nul(engine: Engine) -> None:
+    @event.listens_for(engine, "before_cursor_execute", retval=True)
+    def _on_execute(  # type: ignore[no-untyped-def]
+        conn, cursor, statement, parameters, context, executemany
+    ):
+        return statement, _without_nul(parameters)
 
 
 def make_engine(url: str) -> Engine:
@@ -38,6 +64,7 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() != "sqlite":
         engine = create_engine(url, pool_pre_ping=True, future=True, json_serializer=strict_json)
         _name_unwritable(engine, parsed)
+        _replace_nul(engine)
         return engine
 
     engine = create_engine(
@@ -63,6 +90,7 @@ def make_engine(url: str) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     _name_unwritable(engine, parsed)
+    _replace_nul(engine)
 
     return engine
 
