@@ -20,7 +20,7 @@ from lead_pipeline.providers.http import RETRYABLE_STATUS
 from lead_pipeline.providers.policy import Paid, ProviderResponse
 from lead_pipeline.providers.redact import get_logger
 from lead_pipeline.providers.retry import Try, retrying
-from lead_pipeline.providers.session import ProviderSession
+from lead_pipeline.providers.session import ProviderSession, opens_session
 from lead_pipeline.providers.urlguard import UrlGuard, normalise_url, pinned
 
 FETCH = "fetch"
@@ -178,6 +178,7 @@ def extract_text(body: bytes, content_type: str, url: str) -> tuple[str | None, 
     return title, text.strip()
 
 
+@opens_session
 async def fetch_page(
     url: str,
     *,
@@ -197,18 +198,7 @@ async def fetch_page(
     and non-text content: :class:`FetchFailed`. 5xx and timeouts are retried
     (at most twice), then :class:`ProviderUnavailable`.
     """
-    if session is None:
-        async with ProviderSession() as temporary:
-            return await fetch_page(
-                url,
-                session=temporary,
-                guard=guard,
-                max_bytes=max_bytes,
-                max_redirects=max_redirects,
-                timeout=timeout,
-                max_chars=max_chars,
-                use_cache=use_cache,
-            )
+    assert session is not None  # opens_session passes one
     guard = guard or UrlGuard.from_env()
     start = normalise_url(url)
     guard.check_url(start)

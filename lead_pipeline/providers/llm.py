@@ -20,7 +20,7 @@ from lead_pipeline.providers.policy import Paid, ProviderResponse
 from lead_pipeline.providers.redact import get_logger
 from lead_pipeline.providers.retry import Try, retrying
 from lead_pipeline.providers.schema import build_schema, validate
-from lead_pipeline.providers.session import ProviderSession
+from lead_pipeline.providers.session import ProviderSession, opens_session
 from lead_pipeline.settings import get_settings
 
 OPENAI = "openai"
@@ -163,6 +163,7 @@ def _anthropic_attempt(data: Any, schema: Mapping[str, Any], tool: str) -> _Atte
     return _Attempt(value, _check(value, schema), truncated, usage, model)
 
 
+@opens_session
 async def complete_json(
     prompt: str,
     outputs: Mapping[str, str | Mapping[str, Any]],
@@ -183,20 +184,7 @@ async def complete_json(
     more (with twice the token allowance if it was cut off); a second failure
     raises :class:`InvalidAnswer` whose ``cost`` is what both attempts spent.
     """
-    if session is None:
-        async with ProviderSession() as temporary:
-            return await complete_json(
-                prompt,
-                outputs,
-                backend=backend,
-                model=model,
-                system=system,
-                session=temporary,
-                schema_name=schema_name,
-                max_tokens=max_tokens,
-                temperature=temperature,
-                use_cache=use_cache,
-            )
+    assert session is not None  # opens_session passes one
     chosen = resolve_backend(backend)
     model_name = resolve_model(chosen, model)
     schema = build_schema(outputs)

@@ -11,7 +11,7 @@ from lead_pipeline.providers.errors import InvalidAnswer, NotConfigured
 from lead_pipeline.providers.http import request_json
 from lead_pipeline.providers.policy import Paid, ProviderResponse
 from lead_pipeline.providers.retry import Try, retrying
-from lead_pipeline.providers.session import ProviderSession
+from lead_pipeline.providers.session import ProviderSession, opens_session
 from lead_pipeline.settings import setting
 
 SERPER = "serper"
@@ -97,6 +97,7 @@ def search_request(provider: str, query: str, num: int = 10) -> dict[str, Any]:
     }
 
 
+@opens_session
 async def web_search(
     query: str,
     *,
@@ -110,11 +111,7 @@ async def web_search(
     ``provider`` None picks the first configured. An answer whose body is not
     JSON is asked once more before :class:`InvalidAnswer`.
     """
-    if session is None:
-        async with ProviderSession() as temporary:
-            return await web_search(
-                query, provider=provider, num=num, session=temporary, use_cache=use_cache
-            )
+    assert session is not None  # opens_session passes one
     if provider is None:
         configured = configured_search_providers()
         if not configured:

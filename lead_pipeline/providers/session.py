@@ -7,9 +7,11 @@ pace, cache and budget are common to all rows of the run in this process).
 
 from __future__ import annotations
 
+import functools
 import ssl
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
+from typing import Any, ParamSpec, TypeVar, cast
 
 import httpx
 
@@ -136,3 +138,22 @@ class ProviderSession:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def opens_session(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """For a provider call with a ``session=`` argument: called without one, it runs in a
+    temporary session closed when it returns (a script, a one-off call); within a
+    run the shard's session is passed, so pools, limits and the cache are shared."""
+
+    @functools.wraps(fn)
+    async def call(*args: Any, session: ProviderSession | None = None, **kwargs: Any) -> R:
+        if session is not None:
+            return await fn(*args, session=session, **kwargs)  # type: ignore[arg-type]
+        async with ProviderSession() as temporary:
+            return await fn(*args, session=temporary, **kwargs)  # type: ignore[arg-type]
+
+    return cast(Callable[P, Awaitable[R]], call)
