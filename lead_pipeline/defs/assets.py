@@ -261,6 +261,16 @@ def build_workflow_asset(
         }
         if enrich.plan_only:
             metadata["plan_only"] = True  # nothing was run: the plan is in the select step's log
+        if summary.store_run_id is not None:
+            db.finish_run(
+                summary.store_run_id,
+                status="succeeded",
+                ok=summary.ok,
+                failed=summary.failed,
+                skipped=summary.skipped,
+                cost=summary.cost,
+                message=summary.line(),
+            )
         db.release_run_lock(selection.lead_list, name, context.run_id)
         return dg.Output(summary, metadata=metadata)
 

@@ -1,10 +1,11 @@
 """The lead store's face toward Dagster.
 
-Two kinds of values pass through it. An asset's output is its run summary:
-handling it closes the run record in the store, and loading the asset (from a
-notebook, or a user's own downstream asset) gives the lead list's wide table as
-a DataFrame. Values between steps (shards, shard summaries) are pickled into
-the store, so steps on other machines share nothing but the database.
+Two kinds of values pass through it. An asset's output is its run summary,
+which the store already holds (the summarize step closed the run record), so
+handling it writes nothing; loading the asset (from a notebook, or a user's own
+downstream asset) gives the lead list's wide table as a DataFrame. Values between
+steps (shards, shard summaries) are pickled into the store, so steps on other
+machines share nothing but the database.
 """
 
 from __future__ import annotations
@@ -26,19 +27,9 @@ class LeadStoreIOManager(dg.ConfigurableIOManager):
     store: LeadStoreResource
 
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
-        store = self.store.get()
         if isinstance(obj, RunSummary):
-            if obj.store_run_id is not None:
-                store.finish_run(
-                    obj.store_run_id,
-                    status="succeeded",
-                    ok=obj.ok,
-                    failed=obj.failed,
-                    skipped=obj.skipped,
-                    cost=obj.cost,
-                    message=obj.line(),
-                )
-            return
+            return  # the asset's value is the wide table, already in the store
+        store = self.store.get()
         name = _output_name(context.name, context.mapping_key)
         store.put_step_output(context.run_id, context.step_key, name, pickle.dumps(obj))
 
