@@ -14,7 +14,16 @@ import sys
 from collections.abc import Callable, Sequence
 
 from lead_pipeline import __version__
-from lead_pipeline.cli import enrich, export_list, import_list, lists, status, sync, workflows
+from lead_pipeline.cli import (
+    enrich,
+    errors,
+    export_list,
+    import_list,
+    lists,
+    status,
+    sync,
+    workflows,
+)
 from lead_pipeline.cli.common import USER_ERROR_EXIT, USER_ERRORS
 from lead_pipeline.providers import scrub
 
@@ -24,6 +33,7 @@ SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     status.add,
     lists.add,
     enrich.add,
+    errors.add,
     workflows.add,
     sync.add,
 ]

@@ -13,6 +13,7 @@ from lead_pipeline.cli.common import (
     options_from_args,
 )
 from lead_pipeline.settings import get_settings
+from lead_pipeline.store import LeadStore
 
 
 def _param(value: str) -> tuple[str, str]:
@@ -60,12 +61,17 @@ def _options(args: argparse.Namespace) -> dict:
     return options
 
 
+# Exit codes of ``enrich`` (documented in the README).
+EXIT_OK = 0  # every processed row ok or skipped
+EXIT_ROWS_FAILED = 1  # the run went through, and some rows failed
+EXIT_COULD_NOT_RUN = 3  # a workflow could not run (a lock held, a step crashed, ...)
+
+
 def run(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from lead_pipeline.cli import spend
-    from lead_pipeline.defs.launch import enrich
-    from lead_pipeline.store import ListStatus
+    from lead_pipeline.defs.launch import RunProgress, enrich
 
     options = _options(args)
     store = open_store()
@@ -77,11 +83,10 @@ def run(args: argparse.Namespace) -> int:
             store.dispose()
             return 0
         spend.confirm(plan, yes=args.yes, max_cost=args.max_cost)
-    total = store.row_count(args.lead)
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
-        TextColumn("{task.completed}/{task.total} rows"),
+        TextColumn("{task.fields[counted]} rows"),
         TextColumn("[green]{task.fields[ok]} ok[/] [red]{task.fields[failed]} failed[/]"),
         TextColumn("{task.fields[rate]}"),
         TimeRemainingColumn(),
@@ -89,23 +94,29 @@ def run(args: argparse.Namespace) -> int:
         transient=False,
     )
     tasks: dict[str, int] = {}
-    started: dict[str, tuple[float, int]] = {}
+    started: dict[str, float] = {}
 
-    def show(status: ListStatus) -> None:
+    def show(runs: list[RunProgress]) -> None:
+        # This run's rows only: a workflow shows once its select step has chosen them.
         import time
 
-        for wf in status.workflows:
-            done = wf.ok + wf.failed + wf.skipped
+        for wf in runs:
+            if wf.selected is None:
+                continue
             if wf.workflow not in tasks:
                 tasks[wf.workflow] = progress.add_task(
-                    wf.workflow, total=total, ok=0, failed=0, rate=""
+                    wf.workflow, total=wf.selected, ok=0, failed=0, rate="", counted=""
                 )
-                started[wf.workflow] = (time.monotonic(), done)
-            t0, done0 = started[wf.workflow]
-            elapsed = max(time.monotonic() - t0, 1e-6)
-            rate = f"{60 * (done - done0) / elapsed:.0f} rows/min" if done > done0 else ""
+                started[wf.workflow] = time.monotonic()
+            elapsed = max(time.monotonic() - started[wf.workflow], 1e-6)
+            rate = f"{60 * wf.done / elapsed:.0f} rows/min" if wf.done else ""
             progress.update(
-                tasks[wf.workflow], completed=done, ok=wf.ok, failed=wf.failed, rate=rate
+                tasks[wf.workflow],
+                completed=wf.done,
+                ok=wf.ok,
+                failed=wf.failed,
+                rate=rate,
+                counted=f"{wf.done}/{wf.selected}",
             )
 
     step_log = get_settings().data_dir / "logs" / f"enrich-{args.lead}.log"
@@ -113,16 +124,43 @@ def run(args: argparse.Namespace) -> int:
         result = enrich(
             args.lead, args.workflow, options, store=store, on_progress=show, step_log=step_log
         )
-    store.dispose()
     for name, reason in result.skipped.items():
         console.print(f"[yellow]skipped {name}[/]: {reason}")
     for run in result.runs:
         console.print(run["message"] or f"{run['workflow']}: {run['status']}")
-    if result.dagster_run_id:
-        console.print(f"Dagster run {result.dagster_run_id} (open the UI with: make ui)")
-    if not result.success:
-        raise CliError(f"{result.error or 'the run failed'} (step output: {step_log})")
     ok = sum(r["ok"] for r in result.runs)
     failed = sum(r["failed"] for r in result.runs)
+    if failed:
+        _print_causes(store, args.lead, result.runs, failed)
+    store.dispose()
+    if result.dagster_run_id:
+        console.print(f"Dagster run {result.dagster_run_id} (open the UI with: make ui)")
+    if not result.success and not result.rows_failed:
+        console.print(
+            f"[bold red]the run could not finish[/]: {result.error or 'the run failed'}",
+            highlight=False,
+        )
+        console.print(f"step output: {step_log}", highlight=False)
+        return EXIT_COULD_NOT_RUN
+    if not result.success:
+        console.print(f"[bold red]stopped[/]: {result.error}", highlight=False)
     console.print(f"[bold]done[/]: {ok} ok, {failed} failed")
-    return 0
+    return EXIT_ROWS_FAILED if failed or not result.success else EXIT_OK
+
+
+def _print_causes(store: LeadStore, lead_list: str, runs: list[dict], failed: int) -> None:
+    """This run's failed rows grouped by cause, with a few row ids and names each."""
+    from lead_pipeline.engine.summary import describe_failures, group_failures
+
+    failures = [f for r in runs for f in store.failures(lead_list, run_id=r["id"])]
+    causes, other_causes, other_rows = group_failures(failures)
+    count = len(causes) + other_causes
+    console.print(
+        f"[bold red]{failed} row{'s' if failed != 1 else ''} failed[/], "
+        f"{count} cause{'s' if count != 1 else ''}:",
+        highlight=False,
+    )
+    console.print(
+        describe_failures(causes, other_causes, other_rows), highlight=False, markup=False
+    )
+    console.print(f"every failed row: lead-pipeline errors --lead {lead_list}", highlight=False)

@@ -13,7 +13,7 @@ from typing import Any
 import dagster as dg
 
 from lead_pipeline.defs.partitions import PROVIDER_POOLS, lead_lists_partitions
-from lead_pipeline.defs.preview import markdown_preview
+from lead_pipeline.defs.preview import causes_table, preview_table
 from lead_pipeline.defs.resources import EnrichOptions, LeadStoreResource
 from lead_pipeline.engine.compile import CompiledWorkflow, WorkflowConfigError
 from lead_pipeline.engine.options import RunOptions
@@ -30,10 +30,15 @@ from lead_pipeline.engine.runlock import (
 )
 from lead_pipeline.engine.runner import run_shard
 from lead_pipeline.engine.selection import Selection, Shard, make_shards, select_rows
-from lead_pipeline.engine.summary import RunSummary, ShardSummary
+from lead_pipeline.engine.summary import RunSummary, ShardSummary, describe_failures
 from lead_pipeline.store import LeadStore, UnknownLeadListError
 
 GROUP = "enrichment"
+# A run in which more than this share of the processed rows failed fails (the UI shows it
+# red, downstream workflows do not run); below it, the failure_rate check judges the list.
+RUN_FAILS_ABOVE = 0.5
+# Set in the metadata of a step failure that means "rows failed", not "could not run".
+ROWS_FAILED_TAG = "lead_pipeline/rows_failed"
 # How long the values passed between a run's steps are kept (for re-execution from the UI).
 STEP_OUTPUT_RETENTION = timedelta(days=7)
 
@@ -130,6 +135,38 @@ def plan_only_selection(
     return dg.Output(selection, "selection", metadata=metadata)
 
 
+def _fail_the_run(
+    db: LeadStore, summary: RunSummary, metadata: dict[str, Any], causes: str
+) -> None:
+    """Close the run record as failed and fail the step: most rows failing is not a success.
+
+    The step's failure carries the causes in its description and metadata, so
+    the run page says why; there is no materialization, downstream workflows do
+    not run, and the store keeps every row's result and error.
+    """
+    done = summary.ok + summary.failed
+    headline = (
+        f"{summary.failed} of {done} processed rows failed ({summary.failure_rate:.0%}; a run "
+        f"fails above {RUN_FAILS_ABOVE:.0%}). See them all with: lead-pipeline errors --lead "
+        f"{summary.lead_list} --workflow {summary.workflow}"
+    )
+    if summary.store_run_id is not None:
+        db.finish_run(
+            summary.store_run_id,
+            status="failed",
+            ok=summary.ok,
+            failed=summary.failed,
+            skipped=summary.skipped,
+            cost=summary.cost,
+            message=summary.line(),
+        )
+    raise dg.Failure(
+        description=f"{headline}\n{causes}",
+        metadata={**metadata, ROWS_FAILED_TAG: True},
+        allow_retries=False,
+    )
+
+
 def build_workflow_asset(
     workflow: CompiledWorkflow, known_params: frozenset[str] | None = None
 ) -> dg.AssetsDefinition:
@@ -181,8 +218,12 @@ def build_workflow_asset(
         except BaseException:
             db.release_run_lock(lead_list, name, context.run_id)
             raise
+        # "selected" lets the CLI's progress bar know this run's total.
         selection.store_run_id = db.start_run(
-            lead_list, name, options.as_dict(), dagster_run_id=context.run_id
+            lead_list,
+            name,
+            {**options.as_dict(), "selected": len(selection.work)},
+            dagster_run_id=context.run_id,
         )
         selection.started_at = time.time()
         shards = make_shards(selection, options)
@@ -229,6 +270,7 @@ def build_workflow_asset(
         store: LeadStoreResource,
         enrich: EnrichOptions,
     ) -> dg.Output[RunSummary]:
+        db = store.get()
         summary = RunSummary(
             lead_list=selection.lead_list,
             workflow=name,
@@ -236,42 +278,56 @@ def build_workflow_asset(
             up_to_date=selection.up_to_date,
             not_eligible=selection.not_eligible,
             held_back=selection.held_back,
+            left_alone=selection.left_alone,
             store_run_id=selection.store_run_id,
         ).merge(summaries)
+        if selection.store_run_id is not None:
+            counts = db.run_counts(selection.store_run_id, [n.id for n in workflow.nodes])
+            summary.count_from_store(counts.ok, counts.failed, counts.skipped)
+            summary.with_causes(db.failures(selection.lead_list, run_id=selection.store_run_id))
         summary.duration_s = time.time() - selection.started_at
         context.log.info(summary.line())
-        for error in summary.errors:
-            context.log.warning(f"row failed: {error}")
-        db = store.get()
+        causes = describe_failures(summary.causes, summary.other_causes, summary.other_cause_rows)
+        if causes:
+            context.log.warning(f"rows failed, by cause:\n{causes}")
         # Values between steps are only needed to re-execute recent runs.
         db.prune_step_outputs(datetime.now(UTC) - STEP_OUTPUT_RETENTION)
-        frame = db.wide_frame(selection.lead_list)
         metadata: dict[str, Any] = {
             "ok": summary.ok,
             "failed": summary.failed,
+            "failure_rate": round(summary.failure_rate, 4),
             "skipped": summary.skipped,
             "up_to_date": summary.up_to_date,
+            "left_alone": summary.left_alone,
             "not_started": summary.not_started,
             "rows": selection.total_rows,
             "duration_s": round(summary.duration_s, 2),
             "rows_per_minute": round(summary.rows_per_minute, 1),
             "cost_usd": round(summary.cost, 6),
             "shards": summary.shards,
-            "preview": dg.MetadataValue.md(markdown_preview(frame, workflow)),
         }
         if enrich.plan_only:
             metadata["plan_only"] = True  # nothing was run: the plan is in the select step's log
-        if summary.store_run_id is not None:
-            db.finish_run(
-                summary.store_run_id,
-                status="succeeded",
-                ok=summary.ok,
-                failed=summary.failed,
-                skipped=summary.skipped,
-                cost=summary.cost,
-                message=summary.line(),
+        if summary.failed:
+            metadata["error_causes"] = causes_table(
+                summary.causes, summary.other_causes, summary.other_cause_rows
             )
-        db.release_run_lock(selection.lead_list, name, context.run_id)
+        try:
+            if summary.failed and summary.failure_rate > RUN_FAILS_ABOVE:
+                _fail_the_run(db, summary, metadata, causes)
+            metadata["preview"] = preview_table(db.wide_frame(selection.lead_list), workflow)
+            if summary.store_run_id is not None:
+                db.finish_run(
+                    summary.store_run_id,
+                    status="succeeded",
+                    ok=summary.ok,
+                    failed=summary.failed,
+                    skipped=summary.skipped,
+                    cost=summary.cost,
+                    message=summary.line(),
+                )
+        finally:
+            db.release_run_lock(selection.lead_list, name, context.run_id)
         return dg.Output(summary, metadata=metadata)
 
     ins = {upstream: dg.AssetIn(key=upstream, dagster_type=dg.Nothing) for upstream in spec.needs}

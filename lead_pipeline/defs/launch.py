@@ -20,6 +20,7 @@ from typing import Any
 
 import dagster as dg
 
+from lead_pipeline.defs.assets import ROWS_FAILED_TAG
 from lead_pipeline.defs.deadruns import LAUNCHER_TAG, fail_runs_of_dead_launchers
 from lead_pipeline.defs.definitions import chain_job, compiled_workflows
 from lead_pipeline.defs.partitions import instance, register_lead_list
@@ -28,13 +29,31 @@ from lead_pipeline.defs.stall import StallWatch, give_up
 from lead_pipeline.engine.planning import plan_workflows
 from lead_pipeline.engine.runlock import mark_launcher
 from lead_pipeline.settings import get_settings
-from lead_pipeline.store import LeadStore, ListStatus, StoreUnwritable
+from lead_pipeline.store import LeadStore, StoreUnwritable
 
-ProgressFn = Callable[[ListStatus], None]
+
+@dataclass
+class RunProgress:
+    """One workflow's run so far: ``selected`` is None until its select step has chosen."""
+
+    workflow: str
+    selected: int | None = None
+    ok: int = 0
+    failed: int = 0
+
+    @property
+    def done(self) -> int:
+        return self.ok + self.failed
+
+
+ProgressFn = Callable[[list[RunProgress]], None]
 
 
 @dataclass
 class LaunchResult:
+    """``rows_failed``: the run stopped because rows failed (a failure rate above the
+    limit, or a blocking check), not because a workflow could not run."""
+
     success: bool
     dagster_run_id: str | None
     workflows: list[str]
@@ -42,6 +61,7 @@ class LaunchResult:
     runs: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
     step_log: Path | None = None
+    rows_failed: bool = False
 
 
 def run_config(options: dict[str, Any], log_level: str = "WARNING") -> dict[str, Any]:
@@ -107,10 +127,16 @@ def enrich(
             outcome["success"] = result.success
             outcome["run_id"] = result.run_id
             if not result.success:
-                outcome["error"] = _failure_message(result)
+                outcome["error"], outcome["rows_failed"] = _failure_message(result)
         except Exception as exc:  # surfaced to the caller below, not swallowed
             outcome["success"] = False
             outcome["error"] = f"{type(exc).__name__}: {exc}"
+
+    launched = store.latest_run_id()
+
+    def report() -> None:
+        if on_progress is not None:
+            on_progress(run_progress(store, lead_list, nodes, after=launched))
 
     with _stderr_to(step_log):
         thread = threading.Thread(target=execute, name="lead-pipeline-run", daemon=True)
@@ -119,18 +145,17 @@ def enrich(
         stalled: dict[str, Any] | None = None
         while thread.is_alive():
             thread.join(poll_seconds)
-            status = store.status(lead_list, nodes)
+            progress = run_progress(store, lead_list, nodes, after=launched)
             if on_progress is not None:
-                on_progress(status)
-            if thread.is_alive() and watch.stalled(repr(status)):
+                on_progress(progress)
+            if thread.is_alive() and watch.stalled(repr(progress)):
                 # The run never ends by itself: stop waiting, say what Dagster knows.
                 stalled = {
                     "success": False,
                     **give_up(dagster_instance, launcher.text(), watch.limit_s),
                 }
                 break
-    if on_progress is not None:
-        on_progress(store.status(lead_list, nodes))
+    report()
     # A stalled run's thread may still write into ``outcome``: report the stall.
     final = stalled if stalled is not None else outcome
     run_id = final.get("run_id")
@@ -147,7 +172,28 @@ def enrich(
         runs=sorted(runs, key=lambda r: r["id"]),
         error=final.get("error"),
         step_log=step_log,
+        rows_failed=bool(outcome.get("rows_failed")),
     )
+
+
+def run_progress(
+    store: LeadStore, lead_list: str, nodes: dict[str, list[str]], *, after: int
+) -> list[RunProgress]:
+    """Each workflow's run record newer than ``after``, counted as the run's summary counts.
+
+    Only this run's rows: the counts come from ``LeadStore.run_counts``, the
+    same query the summarize step closes the run record with, so the last
+    progress line and the closing summary show the same figures.
+    """
+    progress = {name: RunProgress(name) for name in nodes}
+    for record in store.recent_runs(lead_list, limit=50):
+        entry = progress.get(record["workflow"])
+        if record["id"] <= after or entry is None or entry.selected is not None:
+            continue
+        entry.selected = int((record["params"] or {}).get("selected", 0))
+        counts = store.run_counts(record["id"], nodes[record["workflow"]])
+        entry.ok, entry.failed = counts.ok + counts.skipped, counts.failed
+    return list(progress.values())
 
 
 @contextmanager
@@ -173,29 +219,41 @@ def _stderr_to(path: Path | None) -> Iterator[None]:
             os.close(saved)
 
 
-def _failure_message(result: dg.JobExecutionResult) -> str:
-    """The first step failure's own description, not a stack trace."""
+def _failure_message(result: dg.JobExecutionResult) -> tuple[str, bool]:
+    """The first step failure's own description (not a stack trace), and whether every
+    failed step failed because rows failed (the failure-rate limit of the summarize
+    step, or a blocking check) rather than because a workflow could not run."""
+    message: str | None = None
+    rows_only = True
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data is not None:
             error = event.step_failure_data.error
             user = event.step_failure_data.user_failure_data
-            if user is not None and user.description:
-                return f"{event.step_key}: {user.description}"
             cause = error
             while cause is not None and cause.cls_name != StoreUnwritable.__name__:
                 cause = cause.cause
-            if cause is not None:  # the store cannot be written: say which, not "op failed"
+            if message is None and cause is not None:
+                # the store cannot be written: say which, not "op failed"
                 text = cause.message.strip()
-                return f"{event.step_key}: {text.split(f'{cause.cls_name}: ', 1)[-1]}"
-            if error is not None:
-                return f"{event.step_key}: {error.message.strip()}"
+                message = f"{event.step_key}: {text.split(f'{cause.cls_name}: ', 1)[-1]}"
+                rows_only = False
+                continue
+            tagged = user is not None and ROWS_FAILED_TAG in (user.metadata or {})
+            check = error is not None and error.cls_name == "DagsterAssetCheckFailedError"
+            rows_only = rows_only and (tagged or check)
+            if message is None and user is not None and user.description:
+                message = f"{event.step_key}: {user.description.splitlines()[0]}"
+            elif message is None and error is not None:
+                message = f"{event.step_key}: {error.message.strip()}"
+    if message is not None:
+        return message, rows_only
     for event in result.all_events:
         # An executor's own failure (a step lost with its Celery worker) fails the run, no step.
         if event.event_type == dg.DagsterEventType.RUN_FAILURE and event.job_failure_data:
             error = event.job_failure_data.error
             if error is not None and (lost := _LOST_STEP.search(error.to_string())):
-                return lost.group(1)
-    return "the run failed; see the Dagster UI for its event log"
+                return lost.group(1), False
+    return "the run failed; see the Dagster UI for its event log", False
 
 
 _LOST_STEP = re.compile(r"StepLost: (.+)")

@@ -1,13 +1,19 @@
-"""A small markdown table of enriched rows for the materialization page."""
+"""Tables for the materialization page: a preview of enriched rows, and the error causes.
+
+Both are Dagster table metadata (``MetadataValue.table``), which the UI shows
+as a real table with a column per field, not markdown squeezed into one cell.
+"""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+import dagster as dg
 import pandas as pd
 
 from lead_pipeline.engine.compile import CompiledWorkflow
+from lead_pipeline.engine.summary import ErrorGroup
 from lead_pipeline.store import ID_COLUMN
 
 PREVIEW_ROWS = 10
@@ -24,23 +30,55 @@ def _text(value: Any) -> str:
 def _cell(value: Any) -> str:
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return ""
-    text = _text(value)
-    text = text.replace("|", "\\|").replace("\n", " ")
+    text = _text(value).replace("\n", " ")
     return text if len(text) <= CELL_CHARS else text[: CELL_CHARS - 1] + "…"
 
 
-def markdown_preview(frame: pd.DataFrame, workflow: CompiledWorkflow) -> str:
-    """The first rows that have this workflow's outputs, with name and outputs only."""
+def _strings(columns: list[str], rows: list[dict[str, str]]) -> dg.TableMetadataValue:
+    schema = dg.TableSchema(columns=[dg.TableColumn(c, "string") for c in columns])
+    return dg.MetadataValue.table(records=[dg.TableRecord(r) for r in rows], schema=schema)
+
+
+def preview_table(frame: pd.DataFrame, workflow: CompiledWorkflow) -> dg.TableMetadataValue:
+    """The first rows that have this workflow's outputs: name (and website) and the outputs."""
     shown = {c for n in workflow.spec.nodes for c, spec in n.outputs.items() if spec.preview}
     outputs = [c for c in workflow.spec.output_columns() if c in frame.columns and c in shown]
-    if not outputs:
-        return "_no enriched rows yet_"
     label = [c for c in ("name", "website") if c in frame.columns] or [ID_COLUMN]
-    enriched = frame[frame[outputs].notna().any(axis=1)].head(PREVIEW_ROWS)
-    if enriched.empty:
-        return "_no enriched rows yet_"
     columns = [*label, *outputs]
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    for _, row in enriched.iterrows():
-        lines.append("| " + " | ".join(_cell(row[c]) for c in columns) + " |")
-    return "\n".join(lines)
+    if not outputs:
+        return _strings(columns, [])
+    enriched = frame[frame[outputs].notna().any(axis=1)].head(PREVIEW_ROWS)
+    rows = [{c: _cell(row[c]) for c in columns} for _, row in enriched.iterrows()]
+    return _strings(columns, rows)
+
+
+def causes_table(
+    causes: list[ErrorGroup], other_causes: int = 0, other_rows: int = 0
+) -> dg.TableMetadataValue:
+    """The biggest causes of failed rows: how many rows, at which node, why, and which rows."""
+    schema = dg.TableSchema(
+        columns=[
+            dg.TableColumn("rows", "int"),
+            dg.TableColumn("node", "string"),
+            dg.TableColumn("cause", "string"),
+            dg.TableColumn("examples", "string", description="row id (name)"),
+        ]
+    )
+    records = [
+        dg.TableRecord(
+            {"rows": g.count, "node": g.node, "cause": g.cause, "examples": g.examples_text()}
+        )
+        for g in causes
+    ]
+    if other_causes:
+        records.append(
+            dg.TableRecord(
+                {
+                    "rows": other_rows,
+                    "node": "",
+                    "cause": f"{other_causes} other cause(s)",
+                    "examples": "lead-pipeline errors --lead ...",
+                }
+            )
+        )
+    return dg.MetadataValue.table(records=records, schema=schema)

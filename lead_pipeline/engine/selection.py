@@ -49,6 +49,7 @@ class Selection:
     up_to_date: int = 0
     not_eligible: int = 0
     held_back: int = 0
+    left_alone: int = 0  # retry_failed: rows whose last attempt did not fail
     total_rows: int = 0
     store_run_id: int | None = None
     started_at: float = 0.0
@@ -131,7 +132,7 @@ def select_rows(
                     )
             continue
         if options.retry_failed and not _failed(workflow, found):
-            selection.up_to_date += 1
+            selection.left_alone += 1
             continue
         start = _start_node(workflow, found, options.force)
         if start is None:

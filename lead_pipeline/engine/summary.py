@@ -1,12 +1,113 @@
-"""Counts a run ends with, per shard and merged: what the run did, in one line."""
+"""Counts a run ends with, per shard and merged, and its failures grouped by cause.
+
+A thousand rows failing for one reason should read as one line with a count,
+not a thousand lines: :func:`fold_error` turns an error text into its cause
+(ids, numbers, URLs and quoted values folded), and :func:`group_failures`
+counts rows per cause with a few row ids and names to look at. The CLI's
+closing output, the materialization's metadata and a failed run's
+description all show these groups.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from lead_pipeline.providers import scrub
+from lead_pipeline.store import FailedRow
+
 MAX_ERRORS_KEPT = 10
+MAX_CAUSES = 10  # causes shown; the rest are counted as "other causes"
+EXAMPLES_PER_CAUSE = 3
+MAX_CAUSE_CHARS = 300
+
+# Order matters: URLs and e-mails before the numbers inside them.
+_FOLDS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"\b(?:https?|ftp)://[^\s'\"<>]+", re.I), "<url>"),
+    (re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"), "<email>"),
+    (re.compile(r"\b[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}\b", re.I), "<id>"),
+    # Long tokens with letters and three or more digits: request ids, row ids, hashes.
+    (re.compile(r"\b(?=(?:[\w-]*\d){3})(?=[\w-]*[a-z])[\w-]{10,}\b", re.I), "<id>"),
+    # Quoted values with anything but identifier characters: a company name, a URL path.
+    (re.compile(r"'[^'\n]*[^\w'\n][^'\n]*'"), "'<text>'"),
+    (re.compile(r'"[^"\n]*[^\w"\n][^"\n]*"'), '"<text>"'),
+    # Numbers, but not an HTTP status: "HTTP 429" and "429 Too Many" are causes.
+    (
+        re.compile(
+            r"(?<![\w.<])(?<!HTTP )(?<!status )[-+]?\d+(?:[.,]\d+)*(?:e[-+]?\d+)?(?![\w>])", re.I
+        ),
+        "<n>",
+    ),
+]
+
+
+def fold_error(text: str) -> str:
+    """The cause of an error: its text with what varies per row folded away."""
+    folded = " ".join((text or "").split())
+    for pattern, replacement in _FOLDS:
+        folded = pattern.sub(replacement, folded)
+    if len(folded) > MAX_CAUSE_CHARS:
+        folded = folded[: MAX_CAUSE_CHARS - 3] + "..."
+    return folded or "no error text"
+
+
+@dataclass
+class ErrorGroup:
+    """The rows that failed for one cause at one node."""
+
+    workflow: str
+    node: str
+    cause: str
+    count: int = 0
+    examples: list[tuple[str, str | None]] = field(default_factory=list)  # (row id, name)
+
+    @property
+    def label(self) -> str:
+        return f"{self.node}: {self.cause}"
+
+    def examples_text(self) -> str:
+        shown = [f"{row_id} ({name})" if name else row_id for row_id, name in self.examples]
+        more = self.count - len(self.examples)
+        return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+
+
+def group_failures(
+    failures: Iterable[FailedRow], *, limit: int = MAX_CAUSES
+) -> tuple[list[ErrorGroup], int, int]:
+    """The ``limit`` biggest causes, and how many further causes and rows were left out.
+
+    Secrets are masked again on the way out (errors are stored masked; this
+    is for text that reached the store some other way).
+    """
+    groups: dict[tuple[str, str, str], ErrorGroup] = {}
+    for failure in failures:
+        cause = fold_error(failure.error)
+        key = (failure.workflow, failure.node, cause)
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = ErrorGroup(failure.workflow, failure.node, cause)
+        group.count += 1
+        if len(group.examples) < EXAMPLES_PER_CAUSE:
+            group.examples.append((failure.row_id, failure.name))
+    ranked = sorted(groups.values(), key=lambda g: (-g.count, g.workflow, g.node, g.cause))
+    shown, rest = ranked[:limit], ranked[limit:]
+    for group in shown:
+        group.cause = scrub(group.cause)
+        group.examples = [(scrub(r), scrub(n) if n else n) for r, n in group.examples]
+    return shown, len(rest), sum(g.count for g in rest)
+
+
+def describe_failures(groups: list[ErrorGroup], other_causes: int, other_rows: int) -> str:
+    """The groups as plain lines: ``12 rows  node: cause  (e.g. row ids and names)``."""
+    lines = [
+        f"{g.count:>5} row{'s' if g.count != 1 else ' '}  {g.label}  (e.g. {g.examples_text()})"
+        for g in groups
+    ]
+    if other_causes:
+        lines.append(f"{other_rows} more row(s) failed for {other_causes} other cause(s)")
+    return "\n".join(lines)
 
 
 @dataclass
@@ -43,11 +144,34 @@ class RunSummary:
     up_to_date: int = 0
     not_eligible: int = 0
     held_back: int = 0
+    left_alone: int = 0  # --retry-failed: rows whose last attempt did not fail
     cost: float = 0.0
     duration_s: float = 0.0
     shards: int = 0
     store_run_id: int | None = None
     errors: list[str] = field(default_factory=list)
+    causes: list[ErrorGroup] = field(default_factory=list)
+    other_causes: int = 0
+    other_cause_rows: int = 0
+
+    @property
+    def failure_rate(self) -> float:
+        done = self.ok + self.failed
+        return self.failed / done if done else 0.0
+
+    def count_from_store(self, ok: int, failed: int, skipped: int) -> RunSummary:
+        """Take the counts the store holds for this run (``LeadStore.run_counts``).
+
+        The shards count too, but the store is what ``status``, exports and the
+        progress bar read: the run reports the same figures. A row whose nodes
+        all skipped (``when``) ran without failing, so it counts as ok here.
+        """
+        self.ok, self.failed = ok + skipped, failed
+        return self
+
+    def with_causes(self, failures: Iterable[FailedRow]) -> RunSummary:
+        self.causes, self.other_causes, self.other_cause_rows = group_failures(failures)
+        return self
 
     @property
     def skipped(self) -> int:
@@ -75,6 +199,8 @@ class RunSummary:
             f"{self.workflow} on {self.lead_list}: {self.ok} ok, {self.failed} failed, "
             f"{self.not_eligible} skipped (where), {self.up_to_date} up to date"
         )
+        if self.left_alone:
+            text += f", {self.left_alone} left alone (--retry-failed: not failed)"
         if self.not_started:
             text += f", {self.not_started} not started (budget reached)"
         if self.held_back:

@@ -27,6 +27,7 @@ from lead_pipeline.store.records import (
     OK,
     SKIPPED,
     CrmRecord,
+    FailedRow,
     ImportReport,
     LeadListInfo,
     LeadRow,
@@ -363,9 +364,93 @@ class LeadStore:
                 report.workflows.append(self._workflow_counts(conn, name, workflow, nodes, total))
         return report
 
+    def run_counts(self, run_id: int, nodes: list[str]) -> WorkflowStatus:
+        """What run ``run_id`` has done so far: rows with a result written since it started.
+
+        The progress bar, the run's closing summary and its record all count
+        with this, so their figures are the same by construction. A row counts
+        once its every node has a result (ok, failed or skipped); ``pending``
+        is always 0 here.
+        """
+        with self.engine.connect() as conn:
+            run = conn.execute(
+                select(runs.c.lead_list, runs.c.workflow, runs.c.started_at).where(
+                    runs.c.id == run_id
+                )
+            ).one()
+            counts = self._workflow_counts(
+                conn, run.lead_list, run.workflow, nodes, 0, since=run.started_at
+            )
+        counts.pending = 0
+        return counts
+
+    def failures(
+        self,
+        name: str,
+        workflow: str | None = None,
+        *,
+        run_id: int | None = None,
+    ) -> list[FailedRow]:
+        """Every failed node result of a list (newest first), with the row's ``name`` field.
+
+        ``run_id`` narrows to the failures run ``run_id`` wrote (of its workflow,
+        since it started), as :meth:`run_counts` counts them.
+        """
+        self.require_list(name)
+        since = None
+        if run_id is not None:
+            with self.engine.connect() as conn:
+                run = conn.execute(
+                    select(runs.c.workflow, runs.c.started_at).where(runs.c.id == run_id)
+                ).one()
+            workflow, since = run.workflow, run.started_at
+        query = (
+            select(
+                node_results.c.row_id,
+                node_results.c.workflow,
+                node_results.c.node,
+                node_results.c.error,
+                node_results.c.attempts,
+                node_results.c.finished_at,
+                leads.c.fields,
+            )
+            .join(
+                leads,
+                and_(
+                    leads.c.lead_list == node_results.c.lead_list,
+                    leads.c.row_id == node_results.c.row_id,
+                ),
+            )
+            .where(and_(node_results.c.lead_list == name, node_results.c.status == FAILED))
+            .order_by(node_results.c.finished_at.desc(), leads.c.position)
+        )
+        if workflow is not None:
+            query = query.where(node_results.c.workflow == workflow)
+        if since is not None:
+            query = query.where(node_results.c.finished_at >= since)
+        with self.engine.connect() as conn:
+            return [
+                FailedRow(
+                    row_id=r.row_id,
+                    name=_row_name(r.fields),
+                    workflow=r.workflow,
+                    node=r.node,
+                    error=r.error or "",
+                    attempts=r.attempts,
+                    finished_at=None if r.finished_at is None else _aware(r.finished_at),
+                )
+                for r in conn.execute(query)
+            ]
+
     @staticmethod
     def _workflow_counts(
-        conn: Any, name: str, workflow: str, nodes: list[str], total: int
+        conn: Any,
+        name: str,
+        workflow: str,
+        nodes: list[str],
+        total: int,
+        *,
+        since: datetime | None = None,
     ) -> WorkflowStatus:
         per_row = (
             select(
@@ -382,8 +467,10 @@ class LeadStore:
                 )
             )
             .group_by(node_results.c.row_id)
-            .subquery()
         )
+        if since is not None:
+            per_row = per_row.having(func.max(node_results.c.finished_at) >= since)
+        per_row = per_row.subquery()
         n = len(nodes)
         failed, skipped, ok, cost = conn.execute(
             select(
@@ -557,6 +644,11 @@ class LeadStore:
                     message=message,
                 )
             )
+
+    def latest_run_id(self) -> int:
+        """The id of the newest run record (0 when there is none): runs after it are newer."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.max(runs.c.id))).scalar() or 0)
 
     def recent_runs(self, name: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
         query = select(runs).order_by(runs.c.id.desc()).limit(limit)
@@ -822,6 +914,16 @@ def _list_info(row: Any, count: int) -> LeadListInfo:
         field_map=row.field_map,
         id_rule=row.id_rule,
     )
+
+
+def _row_name(fields: Any) -> str | None:
+    """A row's ``name`` (or ``company``) field, to tell a person which lead a row id is."""
+    if isinstance(fields, dict):
+        for key in ("name", "company", "company_name"):
+            value = fields.get(key)
+            if isinstance(value, str) and value.strip():
+                return value.strip()
+    return None
 
 
 def _lock(row: Any) -> RunLock:

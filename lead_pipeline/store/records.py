@@ -68,6 +68,19 @@ class WorkflowStatus:
     cost: float = 0.0
 
 
+@dataclass(frozen=True)
+class FailedRow:
+    """A row whose node failed: what ``lead-pipeline errors`` lists and runs group by cause."""
+
+    row_id: str
+    name: str | None
+    workflow: str
+    node: str
+    error: str
+    attempts: int
+    finished_at: datetime | None
+
+
 @dataclass
 class ListStatus:
     lead_list: str
