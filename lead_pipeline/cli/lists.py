@@ -21,6 +21,11 @@ def describe_fields(info: LeadListInfo | None) -> str:
 
 def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("lists", help="every lead list in the store")
+    p.add_argument(
+        "--prune-partitions",
+        action="store_true",
+        help="remove Dagster lead_lists partitions with no lead list (added in the UI by hand)",
+    )
     p.set_defaults(func=run)
 
 
@@ -30,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
         infos = store.lists()
     finally:
         store.dispose()
+    _ghosts({info.name for info in infos}, prune=args.prune_partitions)
     if not infos:
         console.print("no lead lists yet; create one with: lead-pipeline import PATH --lead NAME")
         return 0
@@ -53,3 +59,19 @@ def run(args: argparse.Namespace) -> int:
             soft_wrap=True,
         )
     return 0
+
+
+def _ghosts(known: set[str], *, prune: bool) -> None:
+    """Partitions added in the UI for lists never imported: shown, and removed on request."""
+    from lead_pipeline.defs.partitions import ghost_partitions, remove_partitions
+
+    ghosts = ghost_partitions(known)
+    if ghosts and prune:
+        remove_partitions(ghosts)
+        console.print(f"removed {len(ghosts)} partition(s) with no lead list: {', '.join(ghosts)}")
+    elif ghosts:
+        console.print(
+            f"[yellow]warning[/]: Dagster partition(s) with no lead list: {', '.join(ghosts)} "
+            "(runs of them are refused); remove them with: lead-pipeline lists --prune-partitions",
+            highlight=False,
+        )

@@ -135,6 +135,11 @@ def plan_only_selection(
     return dg.Output(selection, "selection", metadata=metadata)
 
 
+def _after(upstream: str) -> str:
+    """The select step's input that waits for ``upstream``'s materialization (and checks)."""
+    return f"after_{upstream}"
+
+
 def _fail_the_run(
     db: LeadStore, summary: RunSummary, metadata: dict[str, Any], causes: str
 ) -> None:
@@ -181,7 +186,10 @@ def build_workflow_asset(
 
     @dg.op(
         name=f"{name}__select",
-        ins={"upstream": dg.In(dg.Nothing)},
+        # One Nothing input per upstream workflow, not one fanned-in list: the job wires
+        # each upstream's blocking checks into its input, and Dagster cannot nest that
+        # fan-in inside another.
+        ins={_after(u): dg.In(dg.Nothing) for u in spec.needs},
         out={"shards": dg.DynamicOut(Shard), "selection": dg.Out(Selection)},
         description=f"Pick the rows of the lead list that {name} must (re)process and shard them.",
     )
@@ -204,7 +212,12 @@ def build_workflow_asset(
         try:
             db.require_list(lead_list)
         except UnknownLeadListError as exc:
-            raise dg.Failure(description=str(exc), allow_retries=False) from None
+            # A partition added by hand in the UI: say how to fill it, or how to remove it.
+            raise dg.Failure(
+                description=f"{exc}; or remove the partition with: "
+                "lead-pipeline lists --prune-partitions",
+                allow_retries=False,
+            ) from None
         if enrich.plan_only:
             yield plan_only_selection(context, db, workflow, lead_list, options)
             return
@@ -334,7 +347,7 @@ def build_workflow_asset(
 
     def compose(**upstream: Any) -> Any:
         # A Nothing input takes the upstream assets' completion; a root asset has none.
-        shards, selection = select(upstream=list(upstream.values())) if upstream else select()
+        shards, selection = select(**{_after(u): done for u, done in upstream.items()})
         summaries = shards.map(run)
         return summarize(selection, summaries.collect())
 

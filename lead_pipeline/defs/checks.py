@@ -5,8 +5,13 @@ gets its own pass/fail in the UI and a run of the chain checks exactly the list
 it enriched. They read the lead store, not the run's outputs: what a check
 judges is the list as a user would export it, whichever runs produced it.
 
-None of them blocks downstream workflows: a few failed rows in ``b2b_only``
-should not stop ``founder_linkedin`` from enriching the rest.
+``failure_rate`` has ERROR severity and is blocking: when more than
+``max_failure_rate`` of the processed rows failed, the workflows downstream
+(``founder_linkedin`` after ``b2b_only``) do not run on that list, and the run
+fails with the check named. ``coverage`` cannot pass while rows failed or are
+pending. ``output_validity`` reports, it does not block: the runner refuses
+invalid values before they are stored, so an invalid value here is one stored
+under an older declaration.
 """
 
 import warnings
@@ -18,8 +23,10 @@ import dagster as dg
 from pydantic import Field
 
 from lead_pipeline.defs.partitions import lead_lists_partitions
+from lead_pipeline.defs.preview import causes_table
 from lead_pipeline.defs.resources import LeadStoreResource
 from lead_pipeline.engine.compile import CompiledWorkflow
+from lead_pipeline.engine.summary import ErrorGroup, group_failures
 from lead_pipeline.store import OK, LeadStore
 from lead_pipeline.workflows.outputs import output_validator
 
@@ -57,6 +64,7 @@ class Evaluation:
     stale: int = 0
     values_checked: int = 0
     invalid: list[str] = field(default_factory=list)
+    causes: list[ErrorGroup] = field(default_factory=list)
 
     @property
     def processed(self) -> int:
@@ -83,6 +91,8 @@ def evaluate(store: LeadStore, workflow: CompiledWorkflow, lead_list: str) -> Ev
         skipped=counts.skipped,
         pending=counts.pending,
     )
+    if found.failed:
+        found.causes, _, _ = group_failures(store.failures(lead_list, workflow.name))
     for row_id, results in sorted(store.results(lead_list, [workflow.name]).items()):
         stale = False
         for (_, node_id), result in results.items():
@@ -109,20 +119,30 @@ def _examples(lines: list[str]) -> dg.MetadataValue:
 
 
 def results(
-    workflow: CompiledWorkflow, found: Evaluation, max_failure_rate: float
+    workflow: CompiledWorkflow, found: Evaluation, max_failure_rate: float, lead_list: str = ""
 ) -> Iterator[dg.AssetCheckResult]:
     """The three results; coverage only warns, since ``limit`` and ``max_cost`` leave rows."""
     key = dg.AssetKey(workflow.name)
-    uncovered = found.pending + found.stale
+    uncovered = found.pending + found.stale + found.failed
+    problems = [
+        f"{count} row(s) {what}"
+        for count, what in (
+            (found.failed, "failed"),
+            (found.pending, "without a result"),
+            (found.stale, "with a stale result"),
+        )
+        if count
+    ]
     yield dg.AssetCheckResult(
         asset_key=key,
         check_name=COVERAGE,
         passed=uncovered == 0,
         severity=dg.AssetCheckSeverity.WARN,
         description=(
-            "every eligible row has a current result"
+            "every eligible row has a current ok result"
             if uncovered == 0
-            else f"{found.pending} row(s) without a result, {found.stale} with a stale one"
+            else ", ".join(problems)
+            + (f" (see: lead-pipeline errors --lead {lead_list})" if found.failed else "")
         ),
         metadata={
             "rows": found.rows,
@@ -134,19 +154,23 @@ def results(
         },
     )
     rate = found.failure_rate
+    rate_metadata: dict[str, Any] = {
+        "failure_rate": round(rate, 4),
+        "max_failure_rate": max_failure_rate,
+        "failed": found.failed,
+        "processed": found.processed,
+    }
+    if found.causes:
+        rate_metadata["error_causes"] = causes_table(found.causes)
+    top = f"; the top cause: {found.causes[0].label}" if found.causes else ""
     yield dg.AssetCheckResult(
         asset_key=key,
         check_name=FAILURE_RATE,
         passed=rate <= max_failure_rate,
         severity=dg.AssetCheckSeverity.ERROR,
         description=f"{found.failed} of {found.processed} processed row(s) failed "
-        f"({rate:.1%}; the limit is {max_failure_rate:.1%})",
-        metadata={
-            "failure_rate": round(rate, 4),
-            "max_failure_rate": max_failure_rate,
-            "failed": found.failed,
-            "processed": found.processed,
-        },
+        f"({rate:.1%}; the limit is {max_failure_rate:.1%}){top}",
+        metadata=rate_metadata,
     )
     metadata: dict[str, Any] = {
         "values_checked": found.values_checked,
@@ -176,10 +200,12 @@ def _specs(workflow: CompiledWorkflow) -> list[dg.AssetCheckSpec]:
         if spec.model_dump(exclude_none=True).keys() - {"type", "description", "preview"}
     ]
     descriptions = {
-        COVERAGE: "Every row the workflow should process has a result under the current "
-        "version of each node (rows outside `where` count as done).",
+        COVERAGE: "Every row the workflow should process has an ok (or skipped) result under "
+        "the current version of each node (rows outside `where` count as done); a failed row "
+        "is not covered.",
         FAILURE_RATE: "At most `resources.checks.config.max_failure_rate` (default "
-        f"{DEFAULT_MAX_FAILURE_RATE:.0%}) of the processed rows failed.",
+        f"{DEFAULT_MAX_FAILURE_RATE:.0%}) of the processed rows failed. Blocking: when it "
+        "fails, the workflows downstream do not run on this list.",
         VALIDITY: "Every stored output value has its declared type and meets its declared "
         "constraints (the validator the runner checks new values with)"
         + (f": {', '.join(constrained)}." if constrained else "."),
@@ -194,6 +220,7 @@ def _specs(workflow: CompiledWorkflow) -> list[dg.AssetCheckSpec]:
                 asset=workflow.name,
                 description=descriptions[name],
                 partitions_def=lead_lists_partitions,
+                blocking=name == FAILURE_RATE,
             )
             for name in CHECK_NAMES
         ]
@@ -211,6 +238,6 @@ def build_workflow_checks(workflow: CompiledWorkflow) -> dg.AssetChecksDefinitio
         context: dg.AssetCheckExecutionContext, store: LeadStoreResource, checks: CheckSettings
     ) -> Iterator[dg.AssetCheckResult]:
         found = evaluate(store.get(), workflow, context.partition_key)
-        yield from results(workflow, found, checks.max_failure_rate)
+        yield from results(workflow, found, checks.max_failure_rate, context.partition_key)
 
     return check

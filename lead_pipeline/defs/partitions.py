@@ -83,3 +83,22 @@ def register_lead_list(name: str, dagster_instance: dg.DagsterInstance | None = 
     inst = dagster_instance or instance()
     if not inst.has_dynamic_partition(LEAD_LISTS, name):
         inst.add_dynamic_partitions(LEAD_LISTS, [name])
+
+
+def ghost_partitions(
+    known_lists: set[str], dagster_instance: dg.DagsterInstance | None = None
+) -> list[str]:
+    """``lead_lists`` partitions with no lead list behind them.
+
+    The UI's "Add a partition" creates a partition for any name; a run of it is
+    refused at select (the list was never imported), and the failed partition
+    turns the asset's lineage red until it is removed.
+    """
+    inst = dagster_instance or instance()
+    return sorted(set(inst.get_dynamic_partitions(LEAD_LISTS)) - known_lists)
+
+
+def remove_partitions(names: list[str], dagster_instance: dg.DagsterInstance | None = None) -> None:
+    inst = dagster_instance or instance()
+    for name in names:
+        inst.delete_dynamic_partition(LEAD_LISTS, name)

@@ -17,6 +17,7 @@ from lead_pipeline.defs.checks import (
     CheckSettings,
     build_workflow_checks,
     evaluate,
+    results,
 )
 from lead_pipeline.defs.definitions import build_definitions, compiled_workflows
 from lead_pipeline.defs.io_manager import LeadStoreIOManager
@@ -135,9 +136,12 @@ nodes:
 
 
 def materialize(
-    wf: CompiledWorkflow, lead_list: str, **settings: Any
+    wf: CompiledWorkflow, lead_list: str, *, success: bool = True, **settings: Any
 ) -> dict[str, dg.AssetCheckEvaluation]:
-    """Materialize one workflow and its checks in process; the check results by name."""
+    """Materialize one workflow and its checks in process; the check results by name.
+
+    ``success=False``: the blocking failure_rate check is expected to fail the run.
+    """
     store = LeadStoreResource()
     outcome = dg.materialize(
         [build_workflow_asset(wf), build_workflow_checks(wf)],
@@ -149,8 +153,9 @@ def materialize(
             "checks": CheckSettings(**settings),
             "io_manager": LeadStoreIOManager(store=store),
         },
+        raise_on_error=False,
     )
-    assert outcome.success
+    assert outcome.success == success
     return {e.check_name: e for e in outcome.get_asset_check_evaluations()}
 
 
@@ -171,19 +176,36 @@ def test_checks_run_with_the_materialization_and_judge_its_lead_list(
     import_file(store, path, "sizes-list")
     register_lead_list("sizes-list")
 
-    checks = materialize(wf, "sizes-list")
-    assert checks[COVERAGE].passed
+    checks = materialize(wf, "sizes-list", success=False)  # the blocking check failed
+    assert not checks[COVERAGE].passed  # a failed row is not covered
+    assert checks[COVERAGE].description.startswith("1 row(s) failed")
     assert not checks[FAILURE_RATE].passed  # 1 of 5 failed: 20% > 10%
     assert checks[FAILURE_RATE].severity == dg.AssetCheckSeverity.ERROR
+    assert checks[FAILURE_RATE].blocking
+    causes = checks[FAILURE_RATE].metadata["error_causes"].value
+    assert [r.data["rows"] for r in causes.records] == [1]
+    assert "size_n: expected integer, got str" in causes.records[0].data["cause"]
     assert checks[FAILURE_RATE].metadata["failure_rate"].value == pytest.approx(0.2)
     assert checks[VALIDITY].passed
     assert checks[VALIDITY].partition == "sizes-list"
 
+    # The threshold is run configuration: 20% passes under 25%.
+    found = evaluate(store, wf, "sizes-list")
+    judged = {r.check_name: r for r in results(wf, found, 0.25, "sizes-list")}
+    assert judged[FAILURE_RATE].passed
+
     # A stored value of the wrong type (current config, so no re-run touches it) is caught.
-    ids = sorted(store.results("sizes-list", ["sizes"]))
+    # The failed row is fixed at the source first: a run in which every processed row
+    # failed fails (it is re-run each time), and its checks would not run.
+    rows[4]["size"] = 5
+    path.write_text(json.dumps(rows))
+    import_file(store, path, "sizes-list")
+    stored = store.results("sizes-list", ["sizes"])
+    ids = sorted(r for r, found in stored.items() if found[("sizes", "copy")].status == OK)
+    checks = materialize(wf, "sizes-list")  # the fixed row runs, and passes
     store.record_result(result(wf, ids[0], 0, outputs={"size_n": "one"}, lead_list="sizes-list"))
-    checks = materialize(wf, "sizes-list", max_failure_rate=0.25)
-    assert checks[FAILURE_RATE].passed  # the threshold is run configuration
+    checks = materialize(wf, "sizes-list")
+    assert checks[FAILURE_RATE].passed and checks[COVERAGE].passed
     assert not checks[VALIDITY].passed
     assert "size_n: expected integer, got str" in checks[VALIDITY].metadata["examples"].value
 

@@ -229,6 +229,7 @@ query($key: AssetKeyInput!, $partitions: [String!]) {
           ... on IntMetadataEntry { intValue }
           ... on FloatMetadataEntry { floatValue }
           ... on MarkdownMetadataEntry { mdStr }
+          ... on TableMetadataEntry { table { records schema { columns { name } } } }
         }
       }
     }
@@ -271,10 +272,18 @@ def materialization(ui: UI, asset: str, lead_list: str) -> dict[str, Any]:
     found = ui.gql(MATERIALIZATIONS, key={"path": [asset]}, partitions=[lead_list])
     [event] = found["assetOrError"]["assetMaterializations"]
     assert event["partition"] == lead_list
-    return {
-        e["label"]: e.get("intValue", e.get("floatValue", e.get("mdStr")))
-        for e in event["metadataEntries"]
-    }
+    return {e["label"]: _entry_value(e) for e in event["metadataEntries"]}
+
+
+def _entry_value(entry: dict[str, Any]) -> Any:
+    """A number or text as is; a table as ``{"columns": [...], "records": [{...}, ...]}``."""
+    if "table" in entry:
+        table = entry["table"]
+        return {
+            "columns": [c["name"] for c in table["schema"]["columns"]],
+            "records": [json.loads(r) for r in table["records"]],
+        }
+    return entry.get("intValue", entry.get("floatValue", entry.get("mdStr")))
 
 
 def tag(run: dict[str, Any], key: str) -> str | None:
@@ -446,10 +455,10 @@ def test_the_ui_launches_backfills_and_automates_the_chain(
     b2b_meta = materialization(handle, "b2b_only", "alpha")
     assert (b2b_meta["ok"], b2b_meta["failed"], b2b_meta["rows"]) == (len(frame), 0, len(frame))
     assert "duration_s" in b2b_meta and "rows_per_minute" in b2b_meta
-    assert b2b_meta["preview"].startswith("| name | website | is_b2b")
+    assert b2b_meta["preview"]["columns"][:3] == ["name", "website", "is_b2b"]  # a table
     founders_meta = materialization(handle, "founder_linkedin", "alpha")
     assert founders_meta["ok"] == b2b_rows
-    assert "linkedin.com/in/alex-" in founders_meta["preview"]
+    assert "linkedin.com/in/alex-" in json.dumps(founders_meta["preview"]["records"])
 
     for asset in ("b2b_only", "founder_linkedin"):  # each check ran in the run, for alpha
         for name in B2B_CHECKS:

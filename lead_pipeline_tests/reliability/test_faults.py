@@ -111,7 +111,10 @@ def test_every_row_ends_ok_or_failed_with_its_reason_and_the_counts_agree(
         store.import_rows(LEAD, ROWS)
         done = Enrich(env, tmp_path / "run", *enrich_args(parallel=len(ROWS))).wait()
 
-    assert done.code == 0, done.output  # the faults are the rows', never the run's
+    # The faults are the rows', never the run's: every row ends ok or failed with its
+    # reason. Five kinds of eight fail (62%), above the 50% at which a run fails, so
+    # the run says so: exit code 1 (rows failed), not 3 (could not run).
+    assert done.code == 1, done.output
     results = store.results(LEAD, [WORKFLOW])
     expected_ok = 0
     for row_id, _ in ROWS:
@@ -138,7 +141,7 @@ def test_every_row_ends_ok_or_failed_with_its_reason_and_the_counts_agree(
     assert (status.ok, status.failed, status.pending) == (expected_ok, expected_failed, 0)
     [record] = store.recent_runs(LEAD)
     assert (record["status"], record["ok"], record["failed"]) == (
-        "succeeded",
+        "failed",
         expected_ok,
         expected_failed,
     )
@@ -146,18 +149,18 @@ def test_every_row_ends_ok_or_failed_with_its_reason_and_the_counts_agree(
     assert f"done: {expected_ok} ok, {expected_failed} failed" in done.stdout
     instance = dagster_instance()
     [run] = instance.get_runs()
-    assert run.status == dg.DagsterRunStatus.SUCCESS
-    event = instance.get_latest_materialization_event(dg.AssetKey(WORKFLOW))
-    assert event is not None and event.asset_materialization is not None
-    metadata = {k: v.value for k, v in event.asset_materialization.metadata.items()}
+    assert run.status == dg.DagsterRunStatus.FAILURE
+    # The summarize step failed the run on purpose, with the counts in its metadata.
+    events = [e for e in instance.all_logs(run.run_id) if e.is_dagster_event]
+    [failure] = [e for e in events if e.dagster_event_type == dg.DagsterEventType.STEP_FAILURE]
+    assert failure.step_key.endswith("__summarize")
+    user = failure.dagster_event.step_failure_data.user_failure_data
+    metadata = {k: v.value for k, v in user.metadata.items()}
     assert (metadata["ok"], metadata["failed"]) == (expected_ok, expected_failed)
-    # No exception escaped a shard: no step failed, no step was retried.
-    kinds = Counter(
-        e.dagster_event_type for e in instance.all_logs(run.run_id) if e.is_dagster_event
-    )
-    assert kinds[dg.DagsterEventType.STEP_FAILURE] == 0
+    # No exception escaped a shard: no shard step failed, no step was retried.
+    kinds = Counter(e.dagster_event_type for e in events)
     assert kinds[dg.DagsterEventType.STEP_UP_FOR_RETRY] == 0
-    assert kinds[dg.DagsterEventType.STEP_SUCCESS] >= 3
+    assert kinds[dg.DagsterEventType.STEP_SUCCESS] >= 2
 
 
 @pytest.mark.parametrize(
