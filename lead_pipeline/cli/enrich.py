@@ -124,6 +124,8 @@ def run(args: argparse.Namespace) -> int:
         result = enrich(
             args.lead, args.workflow, options, store=store, on_progress=show, step_log=step_log
         )
+    for problem in result.broken:
+        console.print(f"[yellow]warning: left out a workflow file that did not load[/]: {problem}")
     for name, reason in result.skipped.items():
         console.print(f"[yellow]skipped {name}[/]: {reason}")
     for run in result.runs:

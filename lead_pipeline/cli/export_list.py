@@ -52,6 +52,9 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--excel", action="store_true", help="CSV as UTF-8 with a byte-order mark, for Excel"
     )
+    p.add_argument(
+        "--errors", action="store_true", help="add an _errors column: why a row's nodes failed"
+    )
     p.set_defaults(func=run)
 
 
@@ -62,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
         flatten_max=args.flatten_max,
         explode=args.explode,
         excel=args.excel,
+        errors=args.errors,
     )
     store = open_store()
     try:

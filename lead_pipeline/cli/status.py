@@ -19,23 +19,27 @@ def add(sub: argparse._SubParsersAction) -> None:
 def _workflow_nodes() -> dict[str, list[str]] | None:
     """Each workflow's node ids, so a row that stopped mid-workflow counts as pending.
 
-    Status must work even when a user's workflow file is broken: then it falls
-    back to the nodes seen in the results.
+    Status must work even when a user's workflow file is broken: that file is
+    left out with a warning naming it, and the others count exactly.
     """
-    from lead_pipeline.engine.compile import load_compiled
+    from lead_pipeline.engine.loading import load_usable
     from lead_pipeline.workflows import WorkflowError
 
     try:
-        return {w.name: [n.id for n in w.nodes] for w in load_compiled()}
+        loaded = load_usable()
     except WorkflowError as exc:
         console.print(f"[yellow]warning[/]: workflows did not load ({exc}); counts are approximate")
         return None
+    if loaded.broken:
+        console.print(f"[yellow]warning[/]: {loaded.warning()}", highlight=False)
+    return {w.name: [n.id for n in w.nodes] for w in loaded.workflows}
 
 
 def run(args: argparse.Namespace) -> int:
     store = open_store()
+    nodes = _workflow_nodes()
     try:
-        status = store.status(args.lead, _workflow_nodes())
+        status = store.status(args.lead, nodes)
         fields = describe_fields(store.list_info(args.lead))
     finally:
         store.dispose()
@@ -48,14 +52,25 @@ def run(args: argparse.Namespace) -> int:
     table.add_column("workflow")
     for column in ("ok", "failed", "pending", "skipped", "cost"):
         table.add_column(column, justify="right")
+    retired = []
     for wf in status.workflows:
+        # Results of a workflow no file defines any more: kept, but nothing is pending.
+        gone = nodes is not None and wf.workflow not in nodes
+        if gone:
+            retired.append(wf.workflow)
         table.add_row(
-            wf.workflow,
+            wf.workflow + (" (retired)" if gone else ""),
             str(wf.ok),
             str(wf.failed),
-            str(wf.pending),
+            "-" if gone else str(wf.pending),
             str(wf.skipped),
             f"{wf.cost:.4f}",
         )
     console.print(table)
+    if retired:
+        console.print(
+            f"retired: {', '.join(retired)} (no workflow file defines it now, or its file "
+            "did not load); its results stay in the store and in exports",
+            highlight=False,
+        )
     return 0

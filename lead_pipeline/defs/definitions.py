@@ -7,6 +7,8 @@ path as the UI's and appear in the same instance.
 
 from __future__ import annotations
 
+import logging
+
 import dagster as dg
 
 from lead_pipeline.defs.assets import build_workflow_asset
@@ -18,18 +20,27 @@ from lead_pipeline.defs.partitions import lead_lists_partitions
 from lead_pipeline.defs.resources import EnrichOptions, LeadStoreResource
 from lead_pipeline.defs.schedules import build_daily_schedule
 from lead_pipeline.defs.sensors import build_lead_files_sensor
-from lead_pipeline.engine.compile import CompiledWorkflow, load_compiled
+from lead_pipeline.engine.compile import CompiledWorkflow
+from lead_pipeline.engine.loading import load_usable
 
 CHAIN_JOB = "enrich_chain"
 
 
 def compiled_workflows() -> list[CompiledWorkflow]:
-    """Every workflow, built-in and user, compiled, in dependency order."""
-    return load_compiled()
+    """Every workflow that loads, built-in and user, compiled, in dependency order.
+
+    A broken user file is left out (see ``engine.loading``); callers that talk
+    to a user warn with :func:`load_usable`'s ``warning()``.
+    """
+    return load_usable().workflows
 
 
 def build_definitions() -> dg.Definitions:
-    workflows = compiled_workflows()
+    loaded = load_usable()
+    if loaded.broken:
+        # The code location loads the good workflows; the UI shows this in its logs.
+        logging.getLogger(__name__).warning(loaded.warning())
+    workflows = loaded.workflows
     params = frozenset(name for w in workflows for name in w.spec.params)
     assets = [build_workflow_asset(workflow, params) for workflow in workflows]
     store = LeadStoreResource()

@@ -22,14 +22,16 @@ import dagster as dg
 
 from lead_pipeline.defs.assets import ROWS_FAILED_TAG
 from lead_pipeline.defs.deadruns import LAUNCHER_TAG, fail_runs_of_dead_launchers
-from lead_pipeline.defs.definitions import chain_job, compiled_workflows
+from lead_pipeline.defs.definitions import chain_job
 from lead_pipeline.defs.partitions import instance, register_lead_list
 from lead_pipeline.defs.resources import EnrichOptions
 from lead_pipeline.defs.stall import StallWatch, give_up
+from lead_pipeline.engine.loading import load_usable
 from lead_pipeline.engine.planning import plan_workflows
 from lead_pipeline.engine.runlock import mark_launcher
 from lead_pipeline.settings import get_settings
 from lead_pipeline.store import LeadStore, StoreUnwritable
+from lead_pipeline.workflows import WorkflowError
 
 
 @dataclass
@@ -62,6 +64,7 @@ class LaunchResult:
     error: str | None = None
     step_log: Path | None = None
     rows_failed: bool = False
+    broken: list[str] = field(default_factory=list)  # workflow files that did not load
 
 
 def run_config(options: dict[str, Any], log_level: str = "WARNING") -> dict[str, Any]:
@@ -97,13 +100,18 @@ def enrich(
     """
     store = store or LeadStore()
     store.require_list(lead_list)
-    every = compiled_workflows()
+    loaded = load_usable()
+    every = loaded.workflows
+    if requested != "all" and requested not in {w.name for w in every} and loaded.broken:
+        raise WorkflowError(loaded.broken)  # perhaps the broken file defines it: say why
     # The select step refuses unknown parameters too; checking here avoids a failed run.
     config = run_config(options or {})["resources"]["enrich"]["config"]
     EnrichOptions(**config).check_params(name for w in every for name in w.spec.params)
     workflows, skipped = plan_workflows(requested, every)
     if not workflows:
-        return LaunchResult(success=True, dagster_run_id=None, workflows=[], skipped=skipped)
+        return LaunchResult(
+            success=True, dagster_run_id=None, workflows=[], skipped=skipped, broken=loaded.broken
+        )
     dagster_instance = instance()
     register_lead_list(lead_list, dagster_instance)
     fail_runs_of_dead_launchers(dagster_instance)  # a killed command's runs end here
@@ -173,6 +181,7 @@ def enrich(
         error=final.get("error"),
         step_log=step_log,
         rows_failed=bool(outcome.get("rows_failed")),
+        broken=loaded.broken,
     )
 
 

@@ -46,6 +46,19 @@ def default_export_path(name: str, fmt: str) -> Path:
 DEFAULT_FLATTEN_MAX = 5
 
 
+ERRORS_COLUMN = "_errors"
+
+
+def _row_errors(store: LeadStore, name: str, frame: pd.DataFrame) -> list[str | None]:
+    """Why each row has no result: its failed nodes, oldest first, or None."""
+    by_row: dict[str, list[str]] = {}
+    for failure in reversed(store.failures(name)):
+        by_row.setdefault(failure.row_id, []).append(
+            f"{failure.workflow}.{failure.node}: {failure.error}"
+        )
+    return ["; ".join(by_row[row]) if row in by_row else None for row in frame[ID_COLUMN]]
+
+
 class ExportError(ValueError):
     """An export option that does not fit the list (an unknown ``--explode`` column)."""
 
@@ -66,6 +79,7 @@ class ExportOptions:
     flatten_max: int = DEFAULT_FLATTEN_MAX
     explode: str | None = None
     excel: bool = False
+    errors: bool = False  # an _errors column: each failed node as "workflow.node: error"
 
 
 @dataclass
@@ -100,6 +114,8 @@ def export_lead_list(
     if options.excel and fmt != "csv":
         raise ExportError("--excel writes CSV; use it with --format csv")
     frame = store.wide_frame(name)
+    if options.errors:
+        frame[ERRORS_COLUMN] = pd.Series(_row_errors(store, name, frame), index=frame.index)
     columns = [str(c) for c in frame.columns]
     records = [
         dict(zip(columns, row, strict=True)) for row in frame.itertuples(index=False, name=None)

@@ -268,6 +268,12 @@ def load_workflow_file(path: Path) -> WorkflowSpec:
     return parse_workflow(text, path)
 
 
+def user_workflow_files() -> list[Path]:
+    """The user's workflow files (``LEAD_PIPELINE_WORKFLOWS``), so a caller can load
+    them one by one and set a broken one aside (``engine.loading``)."""
+    return _files(get_settings().workflows_dir)
+
+
 def _files(folder: Path) -> list[Path]:
     if folder.is_file():
         return [folder]
