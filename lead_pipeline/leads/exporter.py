@@ -115,7 +115,9 @@ def export_lead_list(
         raise ExportError("--excel writes CSV; use it with --format csv")
     frame = store.wide_frame(name)
     if options.errors:
-        frame[ERRORS_COLUMN] = pd.Series(_row_errors(store, name, frame), index=frame.index)
+        frame[ERRORS_COLUMN] = pd.Series(
+            _row_errors(store, name, frame), index=frame.index, dtype=object
+        )
     columns = [str(c) for c in frame.columns]
     records = [
         dict(zip(columns, row, strict=True)) for row in frame.itertuples(index=False, name=None)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from lead_pipeline.providers.urlguard import TRUSTED_HOSTS_ENV
 from lead_pipeline.store import LeadStore
 from lead_pipeline_tests.servers import RecordedRequest, Reply, StubServer
 
@@ -79,7 +80,12 @@ def env(db_url: str, tmp_path: Path, api: CompanyApi) -> dict[str, str]:
     folder.mkdir()
     for name, text in WORKFLOWS.items():
         (folder / f"{name}.yaml").write_text(text.format(base=api.root_url))
-    return {**os.environ, "LEAD_PIPELINE_WORKFLOWS": str(folder), "LEAD_PIPELINE_DB_URL": db_url}
+    return {
+        **os.environ,
+        "LEAD_PIPELINE_WORKFLOWS": str(folder),
+        "LEAD_PIPELINE_DB_URL": db_url,
+        TRUSTED_HOSTS_ENV: f"127.0.0.1:{api.port}",  # the stand-in API is on loopback
+    }
 
 
 def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
