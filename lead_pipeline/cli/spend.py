@@ -23,11 +23,11 @@ def make_plan(args: argparse.Namespace, options: dict[str, Any], store: LeadStor
     """The plan of the run ``enrich`` was asked for, from the same options and workflows."""
     from lead_pipeline.defs.launch import run_config
     from lead_pipeline.defs.resources import EnrichOptions
-    from lead_pipeline.engine.compile import load_compiled
+    from lead_pipeline.engine.loading import load_usable
     from lead_pipeline.engine.plan import plan_run
     from lead_pipeline.engine.planning import plan_workflows
 
-    every = load_compiled()
+    every = load_usable().usable_for(args.workflow)  # a broken file is left out, with a warning
     config = run_config(options)["resources"]["enrich"]["config"]
     enrich_options = EnrichOptions(**config)
     enrich_options.check_params(name for w in every for name in w.spec.params)

@@ -31,7 +31,6 @@ from lead_pipeline.engine.planning import plan_workflows
 from lead_pipeline.engine.runlock import mark_launcher
 from lead_pipeline.settings import get_settings
 from lead_pipeline.store import LeadStore, StoreUnwritable
-from lead_pipeline.workflows import WorkflowError
 
 
 @dataclass
@@ -101,9 +100,7 @@ def enrich(
     store = store or LeadStore()
     store.require_list(lead_list)
     loaded = load_usable()
-    every = loaded.workflows
-    if requested != "all" and requested not in {w.name for w in every} and loaded.broken:
-        raise WorkflowError(loaded.broken)  # perhaps the broken file defines it: say why
+    every = loaded.usable_for(requested)
     # The select step refuses unknown parameters too; checking here avoids a failed run.
     config = run_config(options or {})["resources"]["enrich"]["config"]
     EnrichOptions(**config).check_params(name for w in every for name in w.spec.params)

@@ -23,6 +23,14 @@ class LoadedWorkflows:
     workflows: list[CompiledWorkflow]
     broken: list[str] = field(default_factory=list)  # one problem a line, naming its file
 
+    def usable_for(self, requested: str) -> list[CompiledWorkflow]:
+        """The workflows, or the broken files' problems when only they could define
+        ``requested`` (a name, or ``all``)."""
+        names = {w.name for w in self.workflows}
+        if requested != "all" and requested not in names and self.broken:
+            raise WorkflowError(self.broken)
+        return self.workflows
+
     def warning(self) -> str | None:
         if not self.broken:
             return None
