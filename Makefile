@@ -3,28 +3,42 @@
 #
 #   make demo   set up, then import the sample lead list, enrich it, show its status, export it
 #   make ui     set up, then open the Dagster UI (webserver and daemon) on 127.0.0.1:$(UI_PORT)
-#   make test   set up and run the whole test suite
+#   make test   set up with the dev extra and run the whole test suite
 #   make lint   ruff check and format check
 #   make cluster-demo  PostgreSQL, Redis and two Celery workers on this machine, the demo
 #                      chain run on them, then everything stopped (docs/deployment.md)
+#   make dev    only the environment with the dev extra (tests, benchmarks)
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# Re-install only when the dependencies may have changed.
+# Re-install only when the dependencies may have changed. The demo and the UI need the
+# package alone; tests, lint and benchmarks need the dev extra (PostgreSQL drivers, the
+# Celery and Kubernetes executors, pytest, ruff): each has its own stamp.
 STAMP := $(VENV)/.installed-lead-pipeline
+DEV_STAMP := $(VENV)/.installed-lead-pipeline-dev
 PYTEST_ARGS ?=
 UI_PORT ?= 3000
 
-.PHONY: setup demo ui test lint cluster-demo
+.PHONY: setup dev demo ui test lint cluster-demo
 
 setup: $(STAMP)
+dev: $(DEV_STAMP)
 
-$(STAMP): pyproject.toml
+$(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "lead-pipeline needs Python 3.11 or newer: run make with PYTHON=/path/to/python3.11")'
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@echo "Creating the virtualenv in $(VENV) with $(PYTHON)"
+	@$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(VENV)/bin/python
+	@echo "Installing lead-pipeline and what it runs into $(VENV) (first time: about a minute or two; pip shows its progress)"
+	$(BIN)/python -m pip install --disable-pip-version-check --progress-bar on -e .
 	@touch $@
+
+$(DEV_STAMP): pyproject.toml | $(VENV)/bin/python
+	@echo "Installing lead-pipeline with the dev extra (tests, lint, PostgreSQL, Celery, Kubernetes) into $(VENV)"
+	$(BIN)/python -m pip install --disable-pip-version-check --progress-bar on -e ".[dev]"
+	@touch $@ $(STAMP)
 
 # The whole chain with the embedded defaults: b2b_only runs offline (the LLM pass only
 # when a key is set); founder_linkedin runs when a search key is set, else says so.
@@ -43,15 +57,15 @@ ui: setup
 	DAGSTER_HOME="$$home" exec $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(UI_PORT)
 
 # pytest exits 5 when it collected no tests: that is a failure, not a pass.
-test: setup
+test: dev
 	@$(BIN)/pytest -q $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "error: pytest ran no tests" >&2; exit 1; fi; \
 	exit $$status
 
-lint: setup
+lint: dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
 # Needs PostgreSQL 15's server binaries and redis-server (Debian: postgresql-15 redis-server).
-cluster-demo: setup
+cluster-demo: dev
 	PYTHON=$(BIN)/python deploy/cluster-demo/run.sh
