@@ -31,7 +31,7 @@ $(VENV)/bin/python:
 	@$(PYTHON) -m venv $(VENV)
 
 $(STAMP): pyproject.toml | $(VENV)/bin/python
-	@echo "Installing lead-pipeline and what it runs into $(VENV) (first time: about a minute or two; pip shows its progress)"
+	@echo "Installing lead-pipeline and what it runs into $(VENV) (first time only: a few minutes; pip shows its progress)"
 	$(BIN)/python -m pip install --disable-pip-version-check --progress-bar on -e .
 	@touch $@
 
