@@ -103,7 +103,10 @@ def enrich(
     every = loaded.usable_for(requested)
     # The select step refuses unknown parameters too; checking here avoids a failed run.
     config = run_config(options or {})["resources"]["enrich"]["config"]
-    EnrichOptions(**config).check_params(name for w in every for name in w.spec.params)
+    checked = EnrichOptions(**config)
+    checked.check_params(name for w in every for name in w.spec.params)
+    for workflow in every:  # and of the right type: llm_threshold=abc is refused here
+        workflow.params(checked.for_workflow(workflow).params)
     workflows, skipped = plan_workflows(requested, every)
     if not workflows:
         return LaunchResult(

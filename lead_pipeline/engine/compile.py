@@ -6,15 +6,17 @@ the code location once with a clear message instead of failing every row.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import difflib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from lead_pipeline.engine.registry import NodeConfig, NodeType, config_models, registry
 from lead_pipeline.workflows.expressions import Expression, compile_where
-from lead_pipeline.workflows.loader import load_workflows
-from lead_pipeline.workflows.model import NodeSpec, WorkflowSpec
+from lead_pipeline.workflows.inputs import NodeInputs
+from lead_pipeline.workflows.loader import WorkflowSet, load_workflows
+from lead_pipeline.workflows.model import NodeSpec, ParamValueError, WorkflowSpec, coerce_param
 
 
 class WorkflowConfigError(ValueError):
@@ -29,6 +31,7 @@ class CompiledNode:
     config: NodeConfig
     when: Expression | None
     config_hash: str
+    inputs: NodeInputs = field(default_factory=NodeInputs)
 
     @property
     def id(self) -> str:
@@ -40,22 +43,54 @@ class CompiledWorkflow:
     spec: WorkflowSpec
     nodes: tuple[CompiledNode, ...]
     where: Expression | None
+    # Columns only the lead list can provide, with the places that read them, and
+    # the columns the pipeline provides itself (for "did you mean").
+    list_columns: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    provided_columns: frozenset[str] = frozenset()
 
     @property
     def name(self) -> str:
         return self.spec.name
 
     def params(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """Workflow parameters with per-run overrides; unknown names are refused."""
-        merged = dict(self.spec.params)
+        """Workflow parameters with per-run overrides, each of its declared type.
+
+        Unknown names are refused, and so is a value that is not of the
+        parameter's type (``llm_threshold=abc``), naming the type expected.
+        """
+        declared = self.spec.params
+        merged = self.spec.param_defaults()
         for key, value in (overrides or {}).items():
-            if key not in merged:
-                known = ", ".join(sorted(merged)) or "none"
+            if key not in declared:
+                known = ", ".join(sorted(declared)) or "none"
                 raise WorkflowConfigError(
                     f"workflow {self.name!r} has no parameter {key!r} (parameters: {known})"
                 )
-            merged[key] = value
+            try:
+                merged[key] = coerce_param(value, declared[key].type)
+            except ParamValueError as exc:
+                raise WorkflowConfigError(
+                    f"workflow {self.name!r} parameter {key!r}: {exc}"
+                ) from None
         return merged
+
+    def missing_columns(self, available: Iterable[str]) -> list[str]:
+        """One line per column the workflow reads that neither the pipeline nor the lead
+        list (``available``: its imported columns) provides, naming where it is read
+        and the closest known column."""
+        have = set(available)
+        known = sorted(have | set(self.provided_columns))
+        problems: list[str] = []
+        for column, places in sorted(self.list_columns.items()):
+            if column in have:
+                continue
+            close = difflib.get_close_matches(column, known, n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            problems.append(
+                f"{places[0]}: reads column {column!r}, which no lead field, imported column "
+                f"or upstream output provides{hint}"
+            )
+        return problems
 
     def preflight(self, services: Any = None) -> None:
         """Raise ``NotConfigured`` when a node cannot run for any row (missing key...)."""
@@ -76,8 +111,10 @@ def _where(text: str | None, label: str) -> Expression | None:
     return None if text is None else compile_where(text, label=label)
 
 
-def compile_workflow(spec: WorkflowSpec, configs: Mapping[str, NodeConfig]) -> CompiledWorkflow:
-    """Attach node types and parsed configurations (from the loader) to a workflow."""
+def compile_workflow(
+    spec: WorkflowSpec, configs: Mapping[str, NodeConfig], workflows: WorkflowSet | None = None
+) -> CompiledWorkflow:
+    """Attach node types, parsed configurations and derived inputs (from the loader)."""
     types = registry()
     nodes = tuple(
         CompiledNode(
@@ -87,10 +124,17 @@ def compile_workflow(spec: WorkflowSpec, configs: Mapping[str, NodeConfig]) -> C
             config=configs[node.id],
             when=_where(node.when, f"{spec.name}.{node.id}.when"),
             config_hash=node_hash,
+            inputs=workflows.node_inputs(spec.name, node.id) if workflows else NodeInputs(),
         )
         for index, (node, node_hash) in enumerate(zip(spec.nodes, spec.node_hashes(), strict=True))
     )
-    return CompiledWorkflow(spec=spec, nodes=nodes, where=_where(spec.where, f"{spec.name}.where"))
+    return CompiledWorkflow(
+        spec=spec,
+        nodes=nodes,
+        where=_where(spec.where, f"{spec.name}.where"),
+        list_columns=workflows.list_columns(spec.name) if workflows else {},
+        provided_columns=workflows.provided_columns(spec.name) if workflows else frozenset(),
+    )
 
 
 def load_compiled(
@@ -110,5 +154,5 @@ def load_compiled(
             config = workflows.node_config(spec.name, node.id)
             assert isinstance(config, NodeConfig)
             configs[node.id] = config
-        compiled.append(compile_workflow(spec, configs))
+        compiled.append(compile_workflow(spec, configs, workflows))
     return compiled

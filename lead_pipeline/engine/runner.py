@@ -13,19 +13,22 @@ import contextlib
 import dataclasses
 import logging
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from lead_pipeline.engine.compile import CompiledNode, CompiledWorkflow
 from lead_pipeline.engine.options import RunOptions
 from lead_pipeline.engine.registry import NodeCall, NodeError, NodeOutcome
 from lead_pipeline.engine.runlock import LockKeeper, LockLost
-from lead_pipeline.engine.selection import RowWork, Shard
+from lead_pipeline.engine.selection import RowWork, Shard, base_values, stale_reason, values_at
 from lead_pipeline.engine.services import Services, open_services
 from lead_pipeline.engine.summary import ShardSummary
 from lead_pipeline.store import FAILED, OK, SKIPPED, LeadStore, NodeResult, StoreUnwritable
 from lead_pipeline.store.committer import GroupCommitter, group_commit
 from lead_pipeline.store.lead_store import utcnow
+from lead_pipeline.workflows.inputs import MISSING_INPUT_NOTE, WHEN_FALSE_NOTE
 from lead_pipeline.workflows.outputs import InvalidOutput, output_validator
 
 log = logging.getLogger(__name__)
@@ -49,6 +52,9 @@ def _check_outputs(node: CompiledNode, outputs: dict[str, Any]) -> dict[str, Any
 class _RowState:
     work: RowWork
     values: dict[str, Any]
+    # This workflow's stored results for the row: a later node whose inputs came
+    # out the same as before keeps its result instead of running again.
+    found: dict[tuple[str, str], NodeResult] = field(default_factory=dict)
     cost: float = 0.0
     failed: bool = False
     error: str | None = None
@@ -65,6 +71,7 @@ class ShardRunner:
         options: RunOptions,
         *,
         lock: LockKeeper | None = None,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.store = store
         self.workflow = workflow
@@ -75,12 +82,11 @@ class ShardRunner:
         self.lock = lock
         self._committer: GroupCommitter
         self._unwritable: StoreUnwritable | None = None  # the store refused a write: stop
+        self.clock = clock  # when results are stamped; tests move it, never sleep
 
     async def run(self) -> ShardSummary:
         started = time.perf_counter()
-        values = await asyncio.to_thread(
-            self.store.row_values, self.shard.lead_list, [w.row_id for w in self.shard.rows]
-        )
+        values = await asyncio.to_thread(self._starting_values)
         queue: asyncio.Queue[RowWork] = asyncio.Queue()
         for work in self.shard.rows:
             queue.put_nowait(work)
@@ -107,8 +113,28 @@ class ShardRunner:
         self.summary.duration_s = time.perf_counter() - started
         return self.summary
 
+    def _starting_values(
+        self,
+    ) -> dict[str, tuple[dict[str, Any], dict[tuple[str, str], NodeResult]]]:
+        """Each row's values as its first node to run sees them (see ``selection``),
+        and the row's stored results of this workflow."""
+        ids = [w.row_id for w in self.shard.rows]
+        rows = self.store.rows(self.shard.lead_list, ids)
+        found = self.store.results(self.shard.lead_list, None, ids)
+        starts = {w.row_id: w.start for w in self.shard.rows}
+        out: dict[str, tuple[dict[str, Any], dict[tuple[str, str], NodeResult]]] = {}
+        for row in rows:
+            mine = found.get(row.row_id, {})
+            base = base_values(row, mine, self.workflow.name)
+            own = {key: r for key, r in mine.items() if key[0] == self.workflow.name}
+            out[row.row_id] = (values_at(self.workflow, base, mine, starts[row.row_id]), own)
+        return out
+
     async def _worker(
-        self, queue: asyncio.Queue[RowWork], values: dict[str, dict[str, Any]], services: Services
+        self,
+        queue: asyncio.Queue[RowWork],
+        values: dict[str, tuple[dict[str, Any], dict[tuple[str, str], NodeResult]]],
+        services: Services,
     ) -> None:
         # A fixed pool of workers pulling from a queue keeps exactly ``slots``
         # rows in flight without creating one task per row up front.
@@ -121,7 +147,8 @@ class ShardRunner:
             if services.budget.exhausted or lost or self._unwritable is not None:
                 self.summary.not_started += 1
                 continue
-            state = _RowState(work=work, values=dict(values.get(work.row_id, {})))
+            row_values, found = values.get(work.row_id, ({}, {}))
+            state = _RowState(work=work, values=dict(row_values), found=found)
             try:
                 await self._run_row(state, services)
             except StoreUnwritable as exc:  # no later row could be saved: stop paying for them
@@ -134,17 +161,39 @@ class ShardRunner:
             self.summary.add_row(state.failed, state.cost, state.error)
 
     async def _run_row(self, state: _RowState, services: Services) -> None:
+        now = self.clock()
         for node in self.workflow.nodes[state.work.start :]:
-            started_at, t0 = utcnow(), time.perf_counter()
+            previous = state.found.get((self.workflow.name, node.id))
+            if (
+                node.index > state.work.start
+                and not self.options.force
+                and stale_reason(node, previous, state.values, self.params, now) is None
+            ):
+                # Same configuration, same inputs as when it last ran: the result stands.
+                assert previous is not None
+                if previous.status == OK and previous.outputs:
+                    state.values.update(previous.outputs)
+                continue
+            started_at, t0 = self.clock(), time.perf_counter()
             status, outcome, error = OK, NodeOutcome(outputs={}), None
+            inputs = node.inputs
             if node.when is not None and not node.when.evaluate(state.values, self.params):
                 status = SKIPPED
+                outcome.note = f"{WHEN_FALSE_NOTE}: {node.spec.when}"
+                input_hash = inputs.when_hash(state.values, self.params)
+            elif (missing := inputs.missing(state.values)) is not None:
+                status = SKIPPED
+                outcome.note = f"{MISSING_INPUT_NOTE}: {missing}"
+                input_hash = inputs.body_hash(state.values, self.params)
             else:
+                input_hash = inputs.body_hash(state.values, self.params)
                 try:
+                    # Only what the node reads: what it cannot see, its result cannot
+                    # depend on, so the input hash covers everything it used.
                     call = NodeCall(
                         row_id=state.work.row_id,
-                        values=state.values,
-                        params=self.params,
+                        values=inputs.view(state.values),
+                        params=inputs.param_view(self.params),
                         config=node.config,
                         outputs=node.spec.outputs,
                         services=services,
@@ -167,10 +216,11 @@ class ShardRunner:
                 node_index=node.index,
                 status=status,
                 config_hash=node.config_hash,
+                input_hash=input_hash,
                 outputs=outcome.outputs if status == OK else None,
                 error=error if status == FAILED else outcome.note,
                 started_at=started_at,
-                finished_at=utcnow(),
+                finished_at=self.clock(),
                 duration_s=time.perf_counter() - t0,
                 cost=outcome.cost,
                 provider=outcome.provider,
@@ -203,10 +253,11 @@ def run_shard(
     options: RunOptions,
     *,
     lock: LockKeeper | None = None,
+    clock: Callable[[], datetime] = utcnow,
 ) -> ShardSummary:
     """Run a shard to completion from synchronous code (a Dagster op, a benchmark).
 
     With ``lock``, the run's lock is heartbeated while the rows run; if another
     run takes it over, no further row starts and :class:`LockLost` is raised.
     """
-    return asyncio.run(ShardRunner(store, workflow, shard, options, lock=lock).run())
+    return asyncio.run(ShardRunner(store, workflow, shard, options, lock=lock, clock=clock).run())

@@ -1,20 +1,29 @@
 """Which rows a run processes, and how they are cut into shards.
 
 Selection is where re-runs become cheap: a row whose node results are ok under
-the same configuration hash is not touched, and a row whose node k went stale
-resumes at node k with the earlier nodes' outputs reused.
+the same configuration hash, from the same inputs (the hash of exactly what
+each node read) and younger than the node's ``max_age`` is not touched, and a
+row whose node k went stale resumes at node k with the earlier nodes' outputs
+reused. A re-imported row whose description changed therefore re-runs the
+nodes that read it, and a downstream workflow follows when what it reads
+(``is_b2b`` in its ``where``, say) changed in turn.
 """
 
 from __future__ import annotations
 
 import math
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
 
-from lead_pipeline.engine.compile import CompiledWorkflow
+from lead_pipeline.engine.compile import CompiledNode, CompiledWorkflow, WorkflowConfigError
 from lead_pipeline.engine.options import RunOptions
 from lead_pipeline.engine.registry import UNCONFIGURED_NOTE
-from lead_pipeline.store import FAILED, OK, SKIPPED, LeadStore, NodeResult
+from lead_pipeline.store import FAILED, ID_COLUMN, OK, SKIPPED, LeadRow, LeadStore, NodeResult
 from lead_pipeline.store.lead_store import utcnow
+from lead_pipeline.workflows.inputs import WHEN_SKIP, WHERE_FALSE_NOTE, WHERE_SKIP, digest
 
 
 @dataclass(frozen=True)
@@ -55,34 +64,198 @@ class Selection:
     started_at: float = 0.0
 
 
-def _start_node(
-    workflow: CompiledWorkflow, found: dict[tuple[str, str], NodeResult], force: bool
-) -> int | None:
-    """The first node that must run for this row, or None when the row is done."""
-    if force:
-        return 0
-    for node in workflow.nodes:
+# Why a row must run again, as ``status`` reports it.
+NEW = "new"
+FAILED_BEFORE = "failed"
+CONFIGURATION = "configuration"
+INPUTS = "inputs"
+AGE = "age"
+FORCED = "forced"
+STALE_REASONS = (CONFIGURATION, INPUTS, AGE)
+
+
+def base_values(
+    row: LeadRow, found: Mapping[tuple[str, str], NodeResult], workflow: str
+) -> dict[str, Any]:
+    """What ``workflow``'s first node can see of a row: its fields and other workflows'
+    ok outputs (its own outputs come in node by node, as its nodes run)."""
+    values = dict(row.fields)
+    others = sorted(
+        (r for (name, _), r in found.items() if name != workflow and r.status == OK and r.outputs),
+        key=lambda r: (r.workflow, r.node_index),
+    )
+    for result in others:
+        values.update(result.outputs or {})
+    values[ID_COLUMN] = row.row_id
+    return values
+
+
+def values_at(
+    workflow: CompiledWorkflow,
+    values: Mapping[str, Any],
+    found: Mapping[tuple[str, str], NodeResult],
+    start: int,
+) -> dict[str, Any]:
+    """The values node ``start`` sees: ``values`` plus the ok outputs of the nodes before it."""
+    seen = dict(values)
+    for node in workflow.nodes[:start]:
         result = found.get((workflow.name, node.id))
-        if (
-            result is None
-            or result.status not in (OK, SKIPPED)
-            or result.config_hash != node.config_hash
-        ):
-            return node.index
-        if (
-            result.status == SKIPPED
-            and result.error == UNCONFIGURED_NOTE
-            and node.node_type.is_available(node.config)
-        ):
-            return node.index  # skipped for want of a key, and the key is there now
+        if result is not None and result.status == OK and result.outputs:
+            seen.update(result.outputs)
+    return seen
+
+
+def _utc(moment: datetime) -> datetime:
+    # SQLite hands timestamps back without their zone; every one written is UTC.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _when_skip(result: NodeResult) -> bool:
+    if result.status != SKIPPED:
+        return False
+    if result.input_hash is not None:
+        return result.input_hash.startswith(WHEN_SKIP)
+    return result.error is None  # written before skips said why: only ``when`` left none
+
+
+def stale_reason(
+    node: CompiledNode,
+    result: NodeResult | None,
+    values: Mapping[str, Any],
+    params: Mapping[str, Any],
+    now: datetime,
+) -> str | None:
+    """Why this node must run for this row, or None when its result stands."""
+    if result is None:
+        return NEW
+    if result.status == FAILED:
+        return FAILED_BEFORE
+    if result.config_hash != node.config_hash:
+        return CONFIGURATION
+    if result.status == SKIPPED and (result.error or "").startswith(WHERE_FALSE_NOTE):
+        return INPUTS  # the row was outside the workflow's where and is inside it now
+    if node.when is not None and not node.when.evaluate(values, params):
+        return None if _when_skip(result) else INPUTS
+    if _when_skip(result):
+        return INPUTS  # skipped by when, which now holds
+    # No hash: written before hashes were recorded, trusted until the node next runs.
+    if result.input_hash is not None and result.input_hash != node.inputs.body_hash(values, params):
+        return INPUTS
+    if (
+        result.status == SKIPPED
+        and result.error == UNCONFIGURED_NOTE
+        and node.node_type.is_available(node.config)
+    ):
+        return CONFIGURATION  # skipped for want of a key, and the key is there now
+    max_age = node.spec.max_age
+    if (
+        max_age is not None
+        and result.status == OK
+        and result.finished_at is not None
+        and _utc(result.finished_at) < now - max_age
+    ):
+        return AGE
     return None
 
 
-def _failed(workflow: CompiledWorkflow, found: dict[tuple[str, str], NodeResult]) -> bool:
+def plan_row(
+    workflow: CompiledWorkflow,
+    values: Mapping[str, Any],
+    found: Mapping[tuple[str, str], NodeResult],
+    params: Mapping[str, Any],
+    *,
+    now: datetime,
+    force: bool = False,
+) -> tuple[int | None, str | None]:
+    """The first node that must run for this row and why, or ``(None, None)`` when done.
+
+    Node by node: a result stands when it is ok (or deliberately skipped) under
+    the same configuration hash, from the same inputs, and not older than the
+    node's ``max_age``. Each standing result's outputs feed the next node's
+    check, exactly as they fed the node when it ran.
+    """
+    if force:
+        return 0, FORCED
+    seen = dict(values)
+    for node in workflow.nodes:
+        result = found.get((workflow.name, node.id))
+        reason = stale_reason(node, result, seen, params, now)
+        if reason is not None:
+            return node.index, reason
+        assert result is not None
+        if result.status == OK and result.outputs:
+            seen.update(result.outputs)
+    return None, None
+
+
+def _failed(workflow: CompiledWorkflow, found: Mapping[tuple[str, str], NodeResult]) -> bool:
     return any(
         (r := found.get((workflow.name, n.id))) is not None and r.status == FAILED
         for n in workflow.nodes
     )
+
+
+def _where_skip(result: NodeResult | None) -> bool:
+    return (
+        result is not None
+        and result.status == SKIPPED
+        and (result.error or "").startswith(WHERE_FALSE_NOTE)
+    )
+
+
+def check_columns(workflow: CompiledWorkflow, rows: Sequence[LeadRow]) -> None:
+    """Refuse, before any row runs, a column nothing provides (a misspelt ``nme``).
+
+    What a workflow reads is known when it loads; which columns a lead list has
+    only once a list is chosen, so the columns only a list can provide are
+    checked here, against every column any of its rows carries.
+    """
+    if not workflow.list_columns:
+        return
+    available: set[str] = set()
+    for row in rows:
+        available.update(row.fields)
+    problems = workflow.missing_columns(available)
+    if problems:
+        raise WorkflowConfigError("\n".join(problems))
+
+
+@dataclass
+class RowStates:
+    """Every row of a list as one workflow sees it: values, results and what to do."""
+
+    rows: list[LeadRow]
+    results: dict[str, dict[tuple[str, str], NodeResult]]
+
+
+def load_rows(store: LeadStore, workflow: CompiledWorkflow, lead_list: str) -> RowStates:
+    store.require_list(lead_list)
+    return RowStates(rows=store.rows(lead_list), results=store.results(lead_list))
+
+
+def stale_counts(
+    store: LeadStore,
+    workflow: CompiledWorkflow,
+    lead_list: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    now: datetime | None = None,
+) -> Counter[str]:
+    """How many eligible rows would run and why (``new``, ``failed``, ``configuration``,
+    ``inputs``, ``age``), without writing anything: what ``status`` shows."""
+    now = now or utcnow()
+    merged = workflow.params(params)
+    states = load_rows(store, workflow, lead_list)
+    counts: Counter[str] = Counter()
+    for row in states.rows:
+        found = states.results.get(row.row_id, {})
+        values = base_values(row, found, workflow.name)
+        if workflow.where is not None and not workflow.where.evaluate(values, merged):
+            continue
+        _, reason = plan_row(workflow, values, found, merged, now=now)
+        if reason is not None:
+            counts[reason] += 1
+    return counts
 
 
 def select_rows(
@@ -92,29 +265,40 @@ def select_rows(
     options: RunOptions,
     *,
     record: bool = True,
+    now: datetime | None = None,
 ) -> Selection:
     """Decide each row's fate, recording rows outside ``where`` as skipped.
 
     ``record=False`` decides without writing anything (the ``--plan`` preview).
 
-    By default a run processes rows that are missing, failed or stale;
-    ``retry_failed`` narrows it to rows whose last attempt failed, ``force``
-    widens it to every eligible row, and ``limit`` keeps the first N.
+    By default a run processes rows that are missing, failed or stale (another
+    configuration, other inputs, older than ``max_age``); ``retry_failed``
+    narrows it to rows whose last attempt failed, ``force`` widens it to every
+    eligible row, and ``limit`` keeps the first N. A row that left the
+    ``where`` filter loses its results to a skipped record saying so, because
+    an export must show what the pipeline decides now, not what it once did.
+    ``now`` is the clock ``max_age`` is measured against (tests set it).
     """
-    store.require_list(lead_list)
+    now = now or utcnow()
     params = workflow.params(options.params)
-    values = store.row_values(lead_list)
-    results = store.results(lead_list, [workflow.name])
-    selection = Selection(lead_list=lead_list, workflow=workflow.name, total_rows=len(values))
+    states = load_rows(store, workflow, lead_list)
+    check_columns(workflow, states.rows)
+    selection = Selection(lead_list=lead_list, workflow=workflow.name, total_rows=len(states.rows))
     skipped: list[NodeResult] = []
-    now = utcnow()
-    for row_id, row in values.items():
-        found = results.get(row_id, {})
-        if workflow.where is not None and not workflow.where.evaluate(row, params):
+    for row in states.rows:
+        row_id = row.row_id
+        found = states.results.get(row_id, {})
+        values = base_values(row, found, workflow.name)
+        if workflow.where is not None and not workflow.where.evaluate(values, params):
             selection.not_eligible += 1
+            where_hash = WHERE_SKIP + digest(
+                [{c: values.get(c) for c in sorted(workflow.where.columns)}]
+            )
             for node in workflow.nodes:
                 previous = found.get((workflow.name, node.id))
-                if previous is None or previous.status != SKIPPED:
+                if not _where_skip(previous) or (
+                    previous is not None and previous.config_hash != node.config_hash
+                ):
                     skipped.append(
                         NodeResult(
                             lead_list=lead_list,
@@ -124,7 +308,8 @@ def select_rows(
                             node_index=node.index,
                             status=SKIPPED,
                             config_hash=node.config_hash,
-                            error=f"where is false: {workflow.spec.where}",
+                            input_hash=where_hash,
+                            error=f"{WHERE_FALSE_NOTE}: {workflow.spec.where}",
                             started_at=now,
                             finished_at=now,
                             duration_s=0.0,
@@ -134,7 +319,7 @@ def select_rows(
         if options.retry_failed and not _failed(workflow, found):
             selection.left_alone += 1
             continue
-        start = _start_node(workflow, found, options.force)
+        start, _ = plan_row(workflow, values, found, params, now=now, force=options.force)
         if start is None:
             selection.up_to_date += 1
             continue

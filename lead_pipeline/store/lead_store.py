@@ -279,6 +279,7 @@ class LeadStore:
                 "duration_s": r.duration_s,
                 "cost": r.cost,
                 "config_hash": r.config_hash,
+                "input_hash": r.input_hash,
                 "provider": r.provider,
             }
             for r in results
@@ -298,6 +299,7 @@ class LeadStore:
                 "duration_s": excluded.duration_s,
                 "cost": excluded.cost,
                 "config_hash": excluded.config_hash,
+                "input_hash": excluded.input_hash,
                 "provider": excluded.provider,
             },
         )
@@ -306,15 +308,29 @@ class LeadStore:
                 conn.execute(stmt, values[start : start + 500])
 
     def results(
-        self, name: str, workflows: Iterable[str] | None = None
+        self,
+        name: str,
+        workflows: Iterable[str] | None = None,
+        row_ids: Sequence[str] | None = None,
     ) -> dict[str, dict[tuple[str, str], NodeResult]]:
-        """Every stored result of a list, keyed by row, then (workflow, node)."""
+        """Every stored result of a list, keyed by row, then (workflow, node).
+
+        ``row_ids`` narrows to some rows (a shard), queried in chunks.
+        """
         query = select(node_results).where(node_results.c.lead_list == name)
         if workflows is not None:
             query = query.where(node_results.c.workflow.in_(list(workflows)))
+        if row_ids is None:
+            queries = [query]
+        else:
+            wanted = list(row_ids)
+            queries = [
+                query.where(node_results.c.row_id.in_(wanted[start : start + 500]))
+                for start in range(0, len(wanted), 500)
+            ]
         out: dict[str, dict[tuple[str, str], NodeResult]] = {}
         with self.engine.connect() as conn:
-            for r in conn.execute(query):
+            for r in (row for q in queries for row in conn.execute(q)):
                 out.setdefault(r.row_id, {})[(r.workflow, r.node)] = NodeResult(
                     lead_list=r.lead_list,
                     row_id=r.row_id,
@@ -331,6 +347,7 @@ class LeadStore:
                     cost=r.cost,
                     provider=r.provider,
                     attempts=r.attempts,
+                    input_hash=r.input_hash,
                 )
         return out
 

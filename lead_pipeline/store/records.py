@@ -38,6 +38,7 @@ class NodeResult:
     cost: float = 0.0
     provider: str | None = None
     attempts: int = 1
+    input_hash: str | None = None
 
 
 @dataclass

@@ -66,6 +66,9 @@ node_results = Table(
     Column("duration_s", Float, nullable=True),
     Column("cost", Float, nullable=False, default=0.0),
     Column("config_hash", String(64), nullable=False),
+    # A hash of exactly what the node read (row values, upstream outputs, the
+    # parameters it uses); NULL for results written before it was recorded.
+    Column("input_hash", String(64), nullable=True),
     Column("provider", String(64), nullable=True),
     ForeignKeyConstraint(
         ["lead_list", "row_id"], ["leads.lead_list", "leads.row_id"], ondelete="CASCADE"

@@ -28,6 +28,7 @@ from lead_pipeline.workflows.expressions import (
     compile_expression,
     compile_where,
 )
+from lead_pipeline.workflows.inputs import ID_COLUMN, NodeInputs
 from lead_pipeline.workflows.model import NodeConfigBase, NodeSpec, WorkflowSpec
 from lead_pipeline.workflows.templates import TemplateError, compile_template, template_strings
 
@@ -49,6 +50,16 @@ MAX_YAML_VALUES = 100_000
 # recursion limit (a traceback) somewhere past a few hundred levels.
 MAX_YAML_DEPTH = 64
 _SUFFIXES = (".yaml", ".yml")
+# The canonical lead fields every list provides under these names (possibly empty).
+LEAD_FIELDS: tuple[str, ...] = (
+    "name",
+    "website",
+    "description",
+    "one_liner",
+    "linkedin_url",
+    "country",
+    "email",
+)
 
 
 class WorkflowError(ValueError):
@@ -304,6 +315,10 @@ class WorkflowSet:
         given = list(specs)
         self._builtin = frozenset(builtin)
         self._configs: dict[tuple[str, str], BaseModel] = {}
+        self._inputs: dict[tuple[str, str], NodeInputs] = {}
+        self._where_columns: dict[str, frozenset[str]] = {}
+        self._from_list: dict[str, dict[str, tuple[str, ...]]] = {}
+        self._provided: dict[str, frozenset[str]] = {}
         problems: list[str] = []
         by_name: dict[str, WorkflowSpec] = {}
         for spec in given:
@@ -326,6 +341,8 @@ class WorkflowSet:
         owners, owner_problems = _column_owners(self._order)
         problems.extend(owner_problems)
         problems.extend(self._check_reads(reads, owners))
+        if not problems:
+            problems.extend(self._classify_inputs())
         if problems:
             raise WorkflowError(problems)
         self._owners = owners
@@ -335,13 +352,18 @@ class WorkflowSet:
     def _check_spec(
         self, spec: WorkflowSpec, node_types: Mapping[str, type[NodeConfigBase]] | None
     ) -> tuple[list[str], list[tuple[str, str]]]:
-        """Problems in one workflow, and ``(where, column)`` for every column it reads."""
+        """Problems in one workflow, and ``(where, column)`` for every column it reads.
+
+        On the way, each node's inputs are derived (see :mod:`workflows.inputs`).
+        """
         label = _label(spec)
         problems: list[str] = []
         reads: list[tuple[str, str]] = []
         declared = set(spec.params)
 
-        def check_expression(prefix: str, field: str, text: str, *, predicate: bool) -> None:
+        def check_expression(
+            prefix: str, field: str, text: str, *, predicate: bool
+        ) -> Expression | None:
             try:
                 compiled: Expression = (
                     compile_where(text, label=field)
@@ -350,22 +372,33 @@ class WorkflowSet:
                 )
             except ExpressionError as exc:
                 problems.append(f"{_where_text(prefix, field)}: {exc}")
-                return
+                return None
             for name in sorted(compiled.params - declared):
                 problems.append(
                     f"{_where_text(prefix, field)}: unknown parameter params.{name} "
                     f"(declared: {', '.join(sorted(declared)) or 'none'})"
                 )
             reads.extend((_where_text(prefix, field), column) for column in compiled.columns)
+            return compiled
 
         if spec.where is not None:
-            check_expression(f"{label}:", "where", spec.where, predicate=True)
+            where = check_expression(f"{label}:", "where", spec.where, predicate=True)
+            if where is not None:
+                self._where_columns[spec.name] = frozenset(where.columns)
         for node in spec.nodes:
             prefix = f"{label}: node {node.id!r}"
+            columns: dict[str, list[str]] = {}
+            used_params: set[str] = set()
+            all_params = False
+            when_columns: frozenset[str] = frozenset()
+            when_params: frozenset[str] = frozenset()
             if node.when is not None:
-                check_expression(prefix, "when", node.when, predicate=True)
+                when = check_expression(prefix, "when", node.when, predicate=True)
+                if when is not None:
+                    when_columns, when_params = when.columns, when.params
             config = node.config
             model = None
+            validated: BaseModel | None = None
             if node_types is not None:
                 model = node_types.get(node.type)
                 if model is None:
@@ -375,16 +408,23 @@ class WorkflowSet:
                     )
                     continue
                 try:
-                    self._configs[(spec.name, node.id)] = model.model_validate(config)
+                    validated = model.model_validate(config)
                 except ValidationError as exc:
                     for error in exc.errors():
                         field = _dotted(error["loc"]) or "config"
                         message = _message(error, [*model.model_fields, *NodeSpec.model_fields])
                         problems.append(f"{prefix} field {field!r}: {message}")
                     continue
+                self._configs[(spec.name, node.id)] = validated
             template_fields = model.template_fields if model is not None else None
+            # The validated configuration, defaults included: a default template
+            # (fetch_page's ``{{ website }}``) reads a column like a written one.
             scope = (
-                {name: config[name] for name in template_fields if name in config}
+                {
+                    name: getattr(validated, name, config.get(name))
+                    for name in template_fields
+                    if getattr(validated, name, config.get(name)) is not None
+                }
                 if template_fields is not None
                 else config
             )
@@ -394,23 +434,62 @@ class WorkflowSet:
                 except TemplateError as exc:
                     problems.append(f"{prefix} field {path!r}: {exc}")
                     continue
-                reads.extend(
-                    (f"{prefix} field {path!r}", column) for column in template.fields - {"params"}
-                )
+                for column in template.fields - {"params"}:
+                    reads.append((f"{prefix} field {path!r}", column))
+                    columns.setdefault(column, []).append(path)
+                if template.params is None:
+                    all_params = True
+                else:
+                    used_params |= template.params
+                    for name in sorted(template.params - declared):
+                        problems.append(
+                            f"{prefix} field {path!r}: unknown parameter params.{name} "
+                            f"(declared: {', '.join(sorted(declared)) or 'none'})"
+                        )
             for name in model.expression_fields if model is not None else ():
                 value = config.get(name)
                 texts = (
-                    [(name, value)]
+                    [(name, None, value)]
                     if isinstance(value, str)
-                    else [(f"{name}.{k}", v) for k, v in value.items()]
+                    else [(f"{name}.{k}", k, v) for k, v in value.items()]
                     if isinstance(value, dict)
-                    else [(f"{name}[{i}]", v) for i, v in enumerate(value)]
+                    else [(f"{name}[{i}]", None, v) for i, v in enumerate(value)]
                     if isinstance(value, list)
                     else []
                 )
-                for path, text in texts:
-                    if isinstance(text, str):
-                        check_expression(prefix, path, text, predicate=False)
+                computed: set[str] = set()  # a later expression sees the earlier ones
+                for path, key, text in texts:
+                    if not isinstance(text, str):
+                        continue
+                    compiled = check_expression(prefix, path, text, predicate=False)
+                    if compiled is not None:
+                        for column in compiled.columns - computed:
+                            columns.setdefault(column, []).append(path)
+                        used_params |= compiled.params
+                    if key is not None:
+                        computed.add(key)
+            whole_row = False
+            if validated is not None:
+                reader = getattr(validated, "input_columns", None)
+                for field, column in reader() if callable(reader) else ():
+                    reads.append((f"{prefix} field {field!r}", column))
+                    columns.setdefault(column, []).append(field)
+                whole = getattr(validated, "reads_whole_row", None)
+                whole_row = bool(whole()) if callable(whole) else False
+            requirements = tuple(node.requirements())
+            for alternatives in requirements:
+                for column in alternatives:
+                    reads.append((f"{prefix} field 'requires'", column))
+                    columns.setdefault(column, []).append("requires")
+            self._inputs[(spec.name, node.id)] = NodeInputs(
+                columns={column: tuple(dict.fromkeys(paths)) for column, paths in columns.items()},
+                params=frozenset(used_params),
+                when_columns=frozenset(when_columns),
+                when_params=frozenset(when_params),
+                requirements=requirements,
+                whole_row=whole_row,
+                all_params=all_params,
+            )
         return problems, reads
 
     def _check_reads(
@@ -428,6 +507,60 @@ class WorkflowSet:
                         f"{where}: reads column {column!r}, which workflow {owner[0]!r} writes "
                         f"({_label(self._by_name[owner[0]])}); add {owner[0]!r} to needs"
                     )
+        return problems
+
+    def _classify_inputs(self) -> list[str]:
+        """Sort every column a workflow reads into what the pipeline provides and what the
+        lead list must: the latter can only be checked against a list (the select step).
+
+        A column that only the reading node itself or a later node of its workflow
+        writes is refused here: when the node runs, nothing has written it yet.
+        """
+        problems: list[str] = []
+        for spec in self._order:
+            label = _label(spec)
+            upstream = {
+                column
+                for other in self.upstream_closure(spec.name)
+                if other.name != spec.name
+                for column in other.output_columns()
+            }
+            provided = {ID_COLUMN, *LEAD_FIELDS, *upstream}
+            from_list: dict[str, list[str]] = {}
+            for column in sorted(self._where_columns.get(spec.name, ())):
+                if column not in provided and column not in spec.output_columns():
+                    from_list.setdefault(column, []).append(f"{label}: field 'where'")
+            earlier: set[str] = set()
+            for index, node in enumerate(spec.nodes):
+                inputs = self._inputs.get((spec.name, node.id))
+                if inputs is None:
+                    continue
+                fields = {c: list(paths) for c, paths in inputs.columns.items()}
+                for column in inputs.when_columns:
+                    fields.setdefault(column, []).append("when")
+                for column, paths in sorted(fields.items()):
+                    if column in provided or column in earlier:
+                        continue
+                    writer = next((n for n in spec.nodes[index:] if column in n.outputs), None)
+                    where = f"{label}: node {node.id!r} field {paths[0]!r}"
+                    if writer is not None:
+                        who = (
+                            "this node itself writes"
+                            if writer is node
+                            else f"node {writer.id!r} writes after it"
+                        )
+                        problems.append(
+                            f"{where}: reads column {column!r}, which {who}; a node can only "
+                            "read the lead's fields, earlier nodes' and upstream workflows' "
+                            "outputs"
+                        )
+                        continue
+                    from_list.setdefault(column, []).extend(
+                        f"{label}: node {node.id!r} field {path!r}" for path in paths
+                    )
+                earlier |= set(node.outputs)
+            self._from_list[spec.name] = {c: tuple(w) for c, w in from_list.items()}
+            self._provided[spec.name] = frozenset(provided | set(spec.output_columns()))
         return problems
 
     # -- queries
@@ -469,6 +602,23 @@ class WorkflowSet:
     def node_config(self, workflow: str, node_id: str) -> BaseModel | None:
         """The node's validated configuration, when the set was built with ``node_types``."""
         return self._configs.get((workflow, node_id))
+
+    def node_inputs(self, workflow: str, node_id: str) -> NodeInputs:
+        """The columns and parameters the node reads, derived when the set was built."""
+        return self._inputs.get((workflow, node_id), NodeInputs())
+
+    def where_columns(self, workflow: str) -> frozenset[str]:
+        return self._where_columns.get(self.get(workflow).name, frozenset())
+
+    def list_columns(self, workflow: str) -> dict[str, tuple[str, ...]]:
+        """Columns only a lead list can provide (no lead field, no workflow writes them),
+        each with the places that read them (``file: node 'n' field 'prompt'``)."""
+        return dict(self._from_list.get(self.get(workflow).name, {}))
+
+    def provided_columns(self, workflow: str) -> frozenset[str]:
+        """What the pipeline itself provides to ``workflow``: lead fields, ``_id``,
+        upstream outputs and its own outputs."""
+        return self._provided.get(self.get(workflow).name, frozenset())
 
     def __iter__(self) -> Iterator[WorkflowSpec]:
         return iter(self._order)

@@ -9,14 +9,122 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 OutputType = Literal["string", "integer", "number", "boolean", "array", "object"]
+ParamType = Literal["number", "integer", "boolean", "string"]
 IDENTIFIER = r"^[a-z_][a-z0-9_]{0,63}$"
 WORKFLOW_NAME = r"^[a-z0-9][a-z0-9_]{0,63}$"
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([mhdw])\s*$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_TRUE = {"true", "yes", "on", "1"}
+_FALSE = {"false", "no", "off", "0"}
+
+
+class ParamValueError(ValueError):
+    """A parameter value that is not of the parameter's declared type."""
+
+
+def coerce_param(value: Any, kind: ParamType) -> Any:
+    """``value`` as a ``kind``, or :class:`ParamValueError` saying what was expected.
+
+    Values from the command line and the launchpad arrive as text (or as YAML
+    scalars), so a numeric string is a number; anything that is not is refused
+    rather than compared as text, which silently skipped every LLM pass.
+    """
+    if kind == "boolean":
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in _TRUE or text in _FALSE:
+            return text in _TRUE
+        raise ParamValueError(f"expected a boolean (true or false), got {value!r}")
+    if isinstance(value, dict | list | tuple) or value is None:
+        raise ParamValueError(
+            f"expected {'an' if kind == 'integer' else 'a'} {kind}, got {value!r}"
+        )
+    if kind == "string":
+        return value if isinstance(value, str) else str(value)
+    if isinstance(value, bool):
+        raise ParamValueError(
+            f"expected {'an' if kind == 'integer' else 'a'} {kind}, got {value!r}"
+        )
+    try:
+        number = float(value) if not isinstance(value, int) else value
+    except (TypeError, ValueError):
+        raise ParamValueError(
+            f"expected {'an' if kind == 'integer' else 'a'} {kind}, got {value!r}"
+        ) from None
+    if isinstance(number, float) and not math.isfinite(number):
+        raise ParamValueError(f"expected a finite {kind}, got {value!r}")
+    if kind == "integer":
+        if isinstance(number, float) and not number.is_integer():
+            raise ParamValueError(f"expected an integer, got {value!r}")
+        return int(number)
+    return float(number)
+
+
+def parse_duration(value: Any) -> timedelta:
+    """``90d``, ``12h``, ``30m``, ``2w`` or a number of days, as a timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        days = float(value)
+    else:
+        match = _DURATION.match(str(value))
+        if not match:
+            raise ValueError(f"expected a duration such as 90d, 12h, 30m or 2w, got {value!r}")
+        delta = timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
+        if delta <= timedelta(0):
+            raise ValueError(f"a duration must be positive, got {value!r}")
+        return delta
+    if not math.isfinite(days) or days <= 0:
+        raise ValueError(f"a duration must be a positive number of days, got {value!r}")
+    return timedelta(days=days)
+
+
+class ParamSpec(BaseModel):
+    """A workflow parameter: its type (declared, or inferred from the default) and default.
+
+    ``llm_threshold: 0.8`` is short for ``{type: number, default: 0.8}``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: ParamType
+    default: Any
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _default_fits(self) -> ParamSpec:
+        try:
+            self.default = coerce_param(self.default, self.type)
+        except ParamValueError as exc:
+            raise ValueError(f"default: {exc}") from None
+        return self
+
+
+def _infer_param(value: Any) -> Any:
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, bool):
+        return {"type": "boolean", "default": value}
+    if isinstance(value, int):
+        return {"type": "integer", "default": value}
+    if isinstance(value, float):
+        return {"type": "number", "default": value}
+    if isinstance(value, str):
+        return {"type": "string", "default": value}
+    raise ValueError(
+        f"a parameter is a number, integer, boolean or string, or "
+        f"{{type: ..., default: ...}}; got {value!r}"
+    )
 
 
 def _shorthand_specs(value: Any) -> Any:
@@ -103,6 +211,17 @@ class NodeConfigBase(BaseModel):
     template_fields: ClassVar[tuple[str, ...] | None] = None
     expression_fields: ClassVar[tuple[str, ...]] = ()
 
+    # A node type whose code reads columns other than through its templates and
+    # expressions names them here, or says it reads every value: the engine hands
+    # a node only its inputs, so a column left out is a column the node never sees.
+
+    def input_columns(self) -> list[tuple[str, str]]:
+        """``(field, column)`` for every column the node's code reads beyond templates."""
+        return []
+
+    def reads_whole_row(self) -> bool:
+        return False
+
 
 class NodeSpec(BaseModel):
     """One step of a row's journey; its extra keys are the node type's configuration."""
@@ -112,7 +231,29 @@ class NodeSpec(BaseModel):
     id: str = Field(pattern=IDENTIFIER)
     type: str = Field(min_length=1)
     when: str | None = None
+    # Inputs that must hold a value: each entry a column, or a list of columns of
+    # which at least one must. A row missing one is skipped, never guessed at.
+    requires: list[str | list[str]] = Field(default_factory=list)
+    # Results older than this are stale (``90d``, ``12h``); None: they never age.
+    max_age: timedelta | None = None
     outputs: dict[str, OutputSpec] = Field(default_factory=dict)
+
+    @field_validator("max_age", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        return None if value is None else parse_duration(value)
+
+    @field_validator("requires")
+    @classmethod
+    def _requirement_names(cls, value: list[str | list[str]]) -> list[str | list[str]]:
+        for entry in value:
+            names = [entry] if isinstance(entry, str) else entry
+            if not names:
+                raise ValueError("an alternative list in requires must name at least one column")
+            for name in names:
+                if not re.match(IDENTIFIER, name):
+                    raise ValueError(f"requires: {name!r} is not a column name")
+        return value
 
     @field_validator("outputs", mode="before")
     @classmethod
@@ -122,8 +263,6 @@ class NodeSpec(BaseModel):
     @field_validator("outputs")
     @classmethod
     def _column_names(cls, value: dict[str, OutputSpec]) -> dict[str, OutputSpec]:
-        import re
-
         for column in value:
             if not re.match(IDENTIFIER, column) or column == "_id":
                 raise ValueError(f"output column {column!r} must match {IDENTIFIER} and not be _id")
@@ -134,8 +273,14 @@ class NodeSpec(BaseModel):
         """The node type's own settings: every key beyond the common ones."""
         return dict(self.model_extra or {})
 
+    def requirements(self) -> list[tuple[str, ...]]:
+        """``requires`` as alternatives: each tuple needs at least one non-empty column."""
+        return [(entry,) if isinstance(entry, str) else tuple(entry) for entry in self.requires]
+
     def fingerprint(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude_none=True)
+        # max_age decides when a result ages, not what it is: changing it must not
+        # re-run every row, so it stays out of the configuration hash.
+        return self.model_dump(mode="json", exclude_none=True, exclude={"max_age"})
 
 
 class WorkflowSpec(BaseModel):
@@ -148,7 +293,7 @@ class WorkflowSpec(BaseModel):
     group: str = Field(default="enrichment", pattern=IDENTIFIER)
     needs: list[str] = Field(default_factory=list)
     where: str | None = None
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: dict[str, ParamSpec] = Field(default_factory=dict)
     nodes: list[NodeSpec] = Field(min_length=1)
     source: Path | None = Field(default=None, exclude=True)
 
@@ -165,6 +310,24 @@ class WorkflowSpec(BaseModel):
         if name == "all":
             raise ValueError("'all' is reserved: `--workflow all` means every workflow")
         return name
+
+    @field_validator("params", mode="before")
+    @classmethod
+    def _param_shorthand(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {key: _infer_param(item) for key, item in value.items()}
+        return value
+
+    @field_validator("params")
+    @classmethod
+    def _param_names(cls, value: dict[str, ParamSpec]) -> dict[str, ParamSpec]:
+        for name in value:
+            if not re.match(IDENTIFIER, name):
+                raise ValueError(f"parameter name {name!r} must match {IDENTIFIER}")
+        return value
+
+    def param_defaults(self) -> dict[str, Any]:
+        return {name: param.default for name, param in self.params.items()}
 
     @field_validator("nodes")
     @classmethod

@@ -437,10 +437,27 @@ class _BudgetRewriter(NodeTransformer):
         return node
 
 
+def _param_names(tree: nodes.Template) -> frozenset[str] | None:
+    """Names read as ``params.NAME`` or ``params['NAME']``; None if ``params`` is used whole."""
+    names: set[str] = set()
+    accesses = 0
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        if isinstance(node.node, nodes.Name) and node.node.name == "params":
+            if isinstance(node, nodes.Getattr):
+                names.add(node.attr)
+            elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+                names.add(node.arg.value)
+            else:
+                return None
+            accesses += 1
+    uses = sum(1 for n in tree.find_all(nodes.Name) if n.name == "params" and n.ctx == "load")
+    return frozenset(names) if uses == accesses else None
+
+
 class Template:
     """A compiled template; get one from :func:`compile_template`, which caches by text."""
 
-    __slots__ = ("_expression", "_template", "fields", "text")
+    __slots__ = ("_expression", "_template", "fields", "params", "text")
 
     def __init__(
         self, text: str, *, transform: Callable[[nodes.Template], None] | None = None
@@ -458,6 +475,8 @@ class Template:
             _check_tree(tree)
             #: Top-level names the template reads: the row's columns (and ``params``).
             self.fields: frozenset[str] = frozenset(jinja2.meta.find_undeclared_variables(tree))
+            #: The parameters it reads as ``params.NAME``; None when it uses ``params`` otherwise.
+            self.params: frozenset[str] | None = _param_names(tree)
             if transform is not None:
                 transform(tree)
             self._expression = None if transform else self._single_expression(text, tree)

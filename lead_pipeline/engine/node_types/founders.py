@@ -54,6 +54,9 @@ class FounderExtractConfig(NodeConfig):
     model: str | None = None
     limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=20)
 
+    def input_columns(self) -> list[tuple[str, str]]:
+        return [("results", self.results), ("(built in)", "name"), ("(built in)", "website")]
+
 
 def _llm_people(
     proposed: Sequence[Mapping[str, Any]],

@@ -18,6 +18,17 @@ class PythonConfig(NodeConfig):
 
     function: str
     args: dict[str, Any] = Field(default_factory=dict)
+    reads: list[str] | None = Field(
+        default=None,
+        description="the columns the function reads; without it, it sees (and depends on) "
+        "the whole row",
+    )
+
+    def input_columns(self) -> list[tuple[str, str]]:
+        return [("reads", column) for column in self.reads or ()]
+
+    def reads_whole_row(self) -> bool:
+        return self.reads is None
 
     @field_validator("function")
     @classmethod

@@ -38,6 +38,11 @@ class WebSearchConfig(NodeConfig):
     )
     num: int = Field(default=10, ge=1, le=20)
 
+    def input_columns(self) -> list[tuple[str, str]]:
+        if self.preset == "founders":
+            return [("preset", "name"), ("preset", "website")]
+        return []
+
     @model_validator(mode="after")
     def _one_query(self) -> WebSearchConfig:
         if (self.query is None) == (self.preset is None):
