@@ -18,8 +18,13 @@ from typing import Any
 
 from lead_pipeline.domains import top_level_domain
 
-# Only what an ordinary lead list carries; YC's own labels are never read here.
-TEXT_FIELDS: tuple[str, ...] = ("name", "one_liner", "long_description")
+# Only what an ordinary lead list carries, under the canonical lead field names
+# (YC's ``long_description`` is imported as ``description``); YC's own labels
+# are never read here.
+TEXT_FIELDS: tuple[str, ...] = ("name", "one_liner", "description")
+# The fields that can carry evidence of what a company sells. A name or a domain
+# ending alone is not evidence: "Acme" on a .ai domain says nothing about buyers.
+EVIDENCE_FIELDS: tuple[str, ...] = ("one_liner", "description")
 WEBSITE_FIELD = "website"
 
 _TOKEN = re.compile(r"[a-z0-9]+")
@@ -45,7 +50,7 @@ def website_tld(website: Any) -> str | None:
     return top_level_domain(_field_text(website).strip())
 
 
-def lead_terms(fields: Mapping[str, Any], bigrams: bool = True) -> Counter[str]:
+def lead_terms(fields: Mapping[str, Any], bigrams: bool = True, tld: bool = True) -> Counter[str]:
     """Counts of every candidate feature of one lead: unigrams, bigrams and the website's TLD.
 
     Bigrams do not cross field boundaries, so a name's last word never pairs with
@@ -57,10 +62,15 @@ def lead_terms(fields: Mapping[str, Any], bigrams: bool = True) -> Counter[str]:
         terms.update(tokens)
         if bigrams:
             terms.update(f"{a} {b}" for a, b in pairwise(tokens))
-    tld = website_tld(fields.get(WEBSITE_FIELD))
-    if tld:
-        terms[_TLD_PREFIX + tld] += 1
+    ending = website_tld(fields.get(WEBSITE_FIELD)) if tld else None
+    if ending:
+        terms[_TLD_PREFIX + ending] += 1
     return terms
+
+
+def evidence_terms(fields: Mapping[str, Any], bigrams: bool = True) -> Counter[str]:
+    """The candidate features of the fields that can carry evidence (one-liner, description)."""
+    return lead_terms({name: fields.get(name) for name in EVIDENCE_FIELDS}, bigrams, tld=False)
 
 
 def weigh(

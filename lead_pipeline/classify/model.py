@@ -18,7 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from lead_pipeline.classify.features import lead_terms, weigh
+from lead_pipeline.classify.features import evidence_terms, lead_terms, weigh
 
 ARTIFACT_FORMAT = "lead_pipeline.b2b_model/1"
 DEFAULT_MODEL_PATH = Path(__file__).with_name("b2b_model.json")
@@ -28,12 +28,26 @@ _TLD_PREFIX = "tld:"
 
 @dataclass(frozen=True)
 class B2BPrediction:
-    """One answer: ``confidence`` is confidence in the answer given, i.e. max(p, 1 - p)."""
+    """One answer: ``confidence`` is confidence in the answer given, i.e. max(p, 1 - p).
+
+    ``evidence`` is False when the one-liner and description hold no word the
+    model knows: then the answer is a coin toss (p=0.5) and must not be used.
+    """
 
     is_b2b: bool
     confidence: float
     probability: float
     reason: str
+    evidence: bool = True
+
+
+NO_EVIDENCE = B2BPrediction(
+    is_b2b=False,
+    confidence=0.5,
+    probability=0.5,
+    reason="offline model: no known words in the one-liner or description (p=0.50)",
+    evidence=False,
+)
 
 
 def _sigmoid(z: float) -> float:
@@ -105,17 +119,17 @@ class B2BModel:
         coef = self.coef
         return self.intercept + sum(w * coef[t] for t, w in weights.items())
 
+    def has_evidence(self, fields: Mapping[str, Any]) -> bool:
+        """Whether the one-liner or description holds a word the model learned from."""
+        return any(term in self.idf for term in evidence_terms(fields, self.bigrams))
+
     def classify(self, fields: Mapping[str, Any]) -> B2BPrediction:
+        if not self.has_evidence(fields):
+            # Nothing that says what the company sells: the name's words, the domain
+            # ending and the intercept only echo the training set, so the answer is
+            # "don't know" (p=0.5), flagged so no caller stores it as an answer.
+            return NO_EVIDENCE
         weights = self.weights(fields)
-        if not weights:
-            # No known word at all: the intercept alone would only echo the training
-            # set's class balance, so say "don't know" and let the next stage decide.
-            return B2BPrediction(
-                is_b2b=False,
-                confidence=0.5,
-                probability=0.5,
-                reason="offline model: no known words in name, website or description (p=0.50)",
-            )
         coef = self.coef
         contributions = [(w * coef[t], t) for t, w in weights.items()]
         p = _sigmoid(self.intercept + sum(c for c, _ in contributions))
@@ -149,10 +163,10 @@ def load_model(path: str | Path | None = None) -> B2BModel:
 
 
 def classify(fields: Mapping[str, Any], model: B2BModel | None = None) -> B2BPrediction:
-    """Classify one lead from its ``name``, ``website``, ``one_liner`` and ``long_description``.
+    """Classify one lead from its ``name``, ``website``, ``one_liner`` and ``description``.
 
-    Missing or empty fields are fine; with no usable text the answer is
-    ``is_b2b=False`` at confidence 0.5, so a cascade sends it to the next stage.
+    Missing or empty fields are fine; when the one-liner and description hold no
+    known word the answer is :data:`NO_EVIDENCE` (``evidence=False``, p=0.5).
     """
     return (model or load_model()).classify(fields)
 

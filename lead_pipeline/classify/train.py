@@ -95,9 +95,9 @@ def load_companies(data_dir: Path) -> list[Company]:
             label = record.get(LABEL_FIELD)
             if label is not None and not isinstance(label, str):
                 raise ValueError(f"{path}: record {index}: field {LABEL_FIELD!r} must be text")
-            fields = {
-                k: record.get(k) for k in ("name", "website", "one_liner", "long_description")
-            }
+            # YC's long_description is the canonical description field, as at import.
+            fields = {k: record.get(k) for k in ("name", "website", "one_liner")}
+            fields["description"] = record.get("long_description")
             companies.append(Company(path.stem, fields, label == LABEL_VALUE))
     return companies
 

@@ -1,13 +1,24 @@
-"""``lead-pipeline status``: a lead list's row count and per-workflow progress."""
+"""``lead-pipeline status``: a lead list's row count and per-workflow progress.
+
+``stale`` counts finished rows the next run will redo, and ``why stale`` says
+what made them stale: the workflow's configuration changed, the inputs a node
+read changed (a re-import, an upstream answer, a parameter default), or a
+result is older than its node's ``max_age``.
+"""
 
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from rich.table import Table
 
 from lead_pipeline.cli.common import console, lead_name, open_store
 from lead_pipeline.cli.lists import describe_fields
+
+if TYPE_CHECKING:
+    from lead_pipeline.engine.compile import CompiledWorkflow
+    from lead_pipeline.store import LeadStore
 
 
 def add(sub: argparse._SubParsersAction) -> None:
@@ -16,8 +27,8 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _workflow_nodes() -> dict[str, list[str]] | None:
-    """Each workflow's node ids, so a row that stopped mid-workflow counts as pending.
+def _workflows() -> list[CompiledWorkflow] | None:
+    """The workflows, so a row that stopped mid-workflow counts as pending.
 
     Status must work even when a user's workflow file is broken: that file is
     left out with a warning naming it, and the others count exactly.
@@ -32,14 +43,24 @@ def _workflow_nodes() -> dict[str, list[str]] | None:
         return None
     if loaded.broken:
         console.print(f"[yellow]warning[/]: {loaded.warning()}", highlight=False)
-    return {w.name: [n.id for n in w.nodes] for w in loaded.workflows}
+    return list(loaded.workflows)
+
+
+def _stale(store: LeadStore, workflow: CompiledWorkflow, lead: str) -> tuple[int, str]:
+    from lead_pipeline.engine.selection import STALE_REASONS, stale_counts
+
+    counts = stale_counts(store, workflow, lead)
+    found = {reason: counts[reason] for reason in STALE_REASONS if counts[reason]}
+    return sum(found.values()), ", ".join(f"{reason} {n}" for reason, n in found.items())
 
 
 def run(args: argparse.Namespace) -> int:
     store = open_store()
-    nodes = _workflow_nodes()
+    workflows = _workflows()
+    nodes = {w.name: [n.id for n in w.nodes] for w in workflows} if workflows is not None else None
     try:
         status = store.status(args.lead, nodes)
+        stale = {w.name: _stale(store, w, args.lead) for w in workflows or ()}
         fields = describe_fields(store.list_info(args.lead))
     finally:
         store.dispose()
@@ -50,8 +71,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
     table = Table(title="workflows")
     table.add_column("workflow")
-    for column in ("ok", "failed", "pending", "skipped", "cost"):
+    for column in ("ok", "failed", "pending", "skipped", "stale", "cost"):
         table.add_column(column, justify="right")
+    table.add_column("why stale")
     retired = []
     for wf in status.workflows:
         # Results of a workflow no file defines any more: kept, but nothing is pending.
@@ -64,7 +86,9 @@ def run(args: argparse.Namespace) -> int:
             str(wf.failed),
             "-" if gone else str(wf.pending),
             str(wf.skipped),
+            str(stale.get(wf.workflow, (0, ""))[0]),
             f"{wf.cost:.4f}",
+            stale.get(wf.workflow, (0, ""))[1] or "-",
         )
     console.print(table)
     if retired:

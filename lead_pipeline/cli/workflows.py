@@ -1,10 +1,22 @@
-"""``lead-pipeline workflows``: every workflow with its nodes, needs and outputs."""
+"""``lead-pipeline workflows``: every workflow with its nodes, inputs, needs and outputs.
+
+A node's inputs are what it reads (derived when the workflows load): a change
+to any of them in a row makes that row's result stale. Columns marked
+``(from the list)`` are ones no lead field or workflow provides: a lead list
+must have them, which each run checks before any row runs.
+"""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from rich.markup import escape
 
 from lead_pipeline.cli.common import console
+from lead_pipeline.workflows.inputs import NodeInputs
 
 
 def add(sub: argparse._SubParsersAction) -> None:
@@ -24,9 +36,38 @@ def run(args: argparse.Namespace) -> int:
             f"  needs: {', '.join(spec.needs) or '-'}    where: {spec.where or 'every row'}"
         )
         if spec.params:
-            console.print(f"  params: {', '.join(f'{k}={v}' for k, v in spec.params.items())}")
+            params = ", ".join(f"{k}={p.default} ({p.type})" for k, p in spec.params.items())
+            console.print(f"  params: {params}")
         for node in workflow.nodes:
             when = f"  when {node.spec.when}" if node.spec.when else ""
             outputs = ", ".join(node.spec.outputs) or "-"
             console.print(f"    {node.index + 1}. {node.id} ({node.spec.type}) -> {outputs}{when}")
+            console.print(f"       reads: {_inputs(workflow.list_columns, node.inputs)}")
+            extras = []
+            if node.spec.requires:
+                extras.append(
+                    "requires: " + ", ".join(" or ".join(a) for a in node.spec.requirements())
+                )
+            if node.spec.max_age is not None:
+                extras.append(f"max_age: {_days(node.spec.max_age)}")
+            if extras:
+                console.print(f"       {'    '.join(extras)}")
     return 0
+
+
+def _inputs(from_list: Mapping[str, Any], inputs: NodeInputs) -> str:
+    if inputs.whole_row:
+        return "the whole row"
+    names = [f"{c} (from the list)" if c in from_list else c for c in sorted(inputs.columns)]
+    names += [f"when: {c}" for c in sorted(inputs.when_columns - set(inputs.columns))]
+    if inputs.all_params:
+        names.append("every parameter")
+    else:
+        names += [f"params.{p}" for p in sorted(inputs.params | inputs.when_params)]
+    return escape(", ".join(names)) or "-"
+
+
+def _days(age: timedelta) -> str:
+    if age % timedelta(days=1) == timedelta(0):
+        return f"{age.days}d"
+    return f"{age.total_seconds() / 3600:g}h"

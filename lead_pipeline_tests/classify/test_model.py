@@ -19,15 +19,19 @@ from lead_pipeline.classify import (
     classify_many,
     load_model,
 )
+from lead_pipeline.classify.model import NO_EVIDENCE
 
 YC_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "yc"
-FIELDS = ("name", "website", "one_liner", "long_description")
+FIELDS = ("name", "website", "one_liner", "description")
 
 
 @pytest.fixture(scope="module")
 def f25_rows() -> list[dict[str, object]]:
     companies = json.loads((YC_DIR / "fall-2025.json").read_text(encoding="utf-8"))
-    return [{k: c.get(k) for k in FIELDS} for c in companies]
+    return [
+        {**{k: c.get(k) for k in FIELDS}, "description": c.get("long_description")}
+        for c in companies
+    ]
 
 
 def test_shipped_artifact_loads_and_is_compact() -> None:
@@ -63,13 +67,13 @@ def test_predictions_are_deterministic_and_in_range(f25_rows: list[dict[str, obj
             "name": "Pipelane",
             "website": "https://pipelane.io",
             "one_liner": "Sales pipeline analytics for B2B teams",
-            "long_description": "An API and dashboard that helps enterprise sales teams and "
+            "description": "An API and dashboard that helps enterprise sales teams and "
             "revenue operations automate CRM workflows for their customers.",
         },
         {
             "name": "Ledgerly",
             "one_liner": "Security compliance automation for companies",
-            "long_description": "Developers and IT teams use our platform to manage SOC 2 "
+            "description": "Developers and IT teams use our platform to manage SOC 2 "
             "audits, vendor risk and employee access across their business.",
         },
     ],
@@ -88,13 +92,13 @@ def test_obviously_b2b_text_is_b2b(lead: dict[str, str]) -> None:
             "name": "Crush",
             "website": "https://crush.app",
             "one_liner": "A dating app for college students",
-            "long_description": "Meet friends and find love: swipe, chat and plan dates with "
+            "description": "Meet friends and find love: swipe, chat and plan dates with "
             "people on your campus, free on iPhone and Android.",
         },
         {
             "name": "Pawsome",
             "one_liner": "Fun mobile games for kids and families",
-            "long_description": "Parents download our games so children can play and learn "
+            "description": "Parents download our games so children can play and learn "
             "at home with their friends.",
         },
     ],
@@ -118,19 +122,19 @@ def test_reason_names_the_phrases_that_pushed_the_answer() -> None:
     "lead",
     [
         {},
-        {"name": None, "website": None, "one_liner": None, "long_description": None},
-        {"name": "", "one_liner": "   ", "long_description": math.nan},
+        {"name": None, "website": None, "one_liner": None, "description": None},
+        {"name": "", "one_liner": "   ", "description": math.nan},
         {"name": "zzqxv", "one_liner": "qqqzzx"},  # only words the model never saw
+        # A domain ending and a name are not evidence of who a company sells to.
+        {"name": "Payroll Bank Software", "website": "https://acme.ai"},
+        {"website": "https://example.com", "long_description": "Enterprise software for banks"},
     ],
 )
-def test_no_usable_text_gives_a_low_confidence_answer(lead: dict[str, object]) -> None:
+def test_no_evidence_gives_no_answer(lead: dict[str, object]) -> None:
     prediction = classify(lead)
-    assert prediction == B2BPrediction(
-        is_b2b=False,
-        confidence=0.5,
-        probability=0.5,
-        reason="offline model: no known words in name, website or description (p=0.50)",
-    )
+    assert prediction == NO_EVIDENCE
+    assert not prediction.evidence
+    assert (prediction.confidence, prediction.probability) == (0.5, 0.5)
 
 
 def test_non_text_values_do_not_crash() -> None:
@@ -171,3 +175,18 @@ def test_inference_imports_no_scientific_stack() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    "website", ["https://bankly.com", "https://x.ai", "https://teen.app", None]
+)
+def test_the_domain_ending_never_decides_against_the_description(website: str | None) -> None:
+    # Reported: with the text unread, a .com answered "not B2B" and a .ai "B2B at 0.90".
+    banks = classify(
+        {"name": "Acme", "website": website, "description": "Enterprise software for banks"}
+    )
+    dating = classify(
+        {"name": "Acme", "website": website, "description": "A dating app for teenagers"}
+    )
+    assert banks.evidence and banks.is_b2b
+    assert dating.evidence and not dating.is_b2b

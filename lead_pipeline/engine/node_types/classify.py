@@ -1,4 +1,8 @@
-"""``b2b_classifier`` nodes: the offline model shipped in the package; no network, no key."""
+"""``b2b_classifier`` nodes: the offline model shipped in the package; no network, no key.
+
+A row whose one-liner and description hold nothing the model knows is skipped
+with the reason, never stored as an answer: p=0.5 is not an answer.
+"""
 
 from __future__ import annotations
 
@@ -14,15 +18,20 @@ class B2BClassifierConfig(NodeConfig):
     template_fields: ClassVar[tuple[str, ...] | None] = ()  # renders no templates
 
     fields: list[str] = Field(
-        default_factory=lambda: ["name", "website", "one_liner", "long_description"],
-        description="row columns the model reads; the ones an ordinary lead list carries",
+        default_factory=lambda: ["name", "website", "one_liner", "description"],
+        description="row columns the model reads, under the canonical lead field names",
     )
+
+    def input_columns(self) -> list[tuple[str, str]]:
+        return [(f"fields[{i}]", column) for i, column in enumerate(self.fields)]
 
 
 @node_type("b2b_classifier", B2BClassifierConfig, kinds=("python",))
 async def run_b2b_classifier(call: NodeCall[B2BClassifierConfig]) -> NodeOutcome:
     """Classify from text columns: microseconds per row, so it runs inline in the loop."""
     prediction = classify({f: call.values.get(f) for f in call.config.fields})
+    if not prediction.evidence:
+        return NodeOutcome(outputs={}, skipped=True, note=f"no evidence: {prediction.reason}")
     return NodeOutcome(
         outputs={
             "is_b2b": prediction.is_b2b,
