@@ -17,6 +17,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -31,6 +32,8 @@ from pydantic import (
     model_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from lead_pipeline.durations import parse_duration
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -291,6 +294,15 @@ class Settings(BaseSettings):
         shown_default="published list prices",
         group="providers",
     )
+    cache_ttl: Annotated[dict[str, timedelta], NoDecode] = var(
+        "LEAD_PIPELINE_CACHE_TTL",
+        "how long a provider's cached answers are reused, JSON of durations: "
+        '`{"default": "30d", "serper": "7d", "openai": "90d"}`; older entries are asked '
+        "again and pruned at the end of each run",
+        {},
+        shown_default="30 days for every provider",
+        group="providers",
+    )
     retry: Annotated[RetrySetting | None, NoDecode] = var(
         "LEAD_PIPELINE_RETRY",
         "retries of 429, 5xx and timeouts, JSON: "
@@ -436,6 +448,14 @@ class Settings(BaseSettings):
     @classmethod
     def _prices(cls, value: Any) -> Any:
         return parse_prices(value)
+
+    @field_validator("cache_ttl", mode="before")
+    @classmethod
+    def _lifetimes(cls, value: Any) -> Any:
+        raw = _json(value)
+        if not isinstance(raw, dict):
+            return raw
+        return {str(provider): parse_duration(age) for provider, age in raw.items()}
 
     @field_validator(
         "openai_base_url",

@@ -81,9 +81,9 @@ def test_status_lists_and_export(capsys: pytest.CaptureFixture[str], tmp_path: P
         store.dispose()
     code, out, _ = run(capsys, "status", "--lead", "mini")
     assert code == 0
-    # workflow, ok, failed, pending, skipped, cost
+    # workflow, ok, failed, pending, skipped, stale, cost, why stale
     # No workflow file defines my_wf: its results are shown as retired, nothing pending.
-    assert table_row(out, "my_wf") == ["my_wf (retired)", "1", "0", "-", "0", "0.1250"]
+    assert table_row(out, "my_wf") == ["my_wf (retired)", "1", "0", "-", "0", "0", "0.1250", "-"]
 
     code, out, _ = run(capsys, "lists")
     assert code == 0 and "mini" in out and str(leads.resolve())[:20] in out

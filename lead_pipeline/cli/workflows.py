@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Mapping
-from datetime import timedelta
 from typing import Any
 
 from rich.markup import escape
 
 from lead_pipeline.cli.common import console
+from lead_pipeline.durations import show_duration
 from lead_pipeline.workflows.inputs import NodeInputs
 
 
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
                     "requires: " + ", ".join(" or ".join(a) for a in node.spec.requirements())
                 )
             if node.spec.max_age is not None:
-                extras.append(f"max_age: {_days(node.spec.max_age)}")
+                extras.append(f"max_age: {show_duration(node.spec.max_age)}")
             if extras:
                 console.print(f"       {'    '.join(extras)}")
     return 0
@@ -65,9 +65,3 @@ def _inputs(from_list: Mapping[str, Any], inputs: NodeInputs) -> str:
     else:
         names += [f"params.{p}" for p in sorted(inputs.params | inputs.when_params)]
     return escape(", ".join(names)) or "-"
-
-
-def _days(age: timedelta) -> str:
-    if age % timedelta(days=1) == timedelta(0):
-        return f"{age.days}d"
-    return f"{age.total_seconds() / 3600:g}h"

@@ -31,6 +31,8 @@ from lead_pipeline.engine.runlock import (
 from lead_pipeline.engine.runner import run_shard
 from lead_pipeline.engine.selection import Selection, Shard, make_shards, select_rows
 from lead_pipeline.engine.summary import RunSummary, ShardSummary, describe_failures
+from lead_pipeline.providers.cache import CacheLifetimes
+from lead_pipeline.settings import get_settings
 from lead_pipeline.store import LeadStore, UnknownLeadListError
 
 GROUP = "enrichment"
@@ -305,6 +307,8 @@ def build_workflow_asset(
             context.log.warning(f"rows failed, by cause:\n{causes}")
         # Values between steps are only needed to re-execute recent runs.
         db.prune_step_outputs(datetime.now(UTC) - STEP_OUTPUT_RETENTION)
+        lifetimes = CacheLifetimes.from_setting(get_settings().cache_ttl)
+        db.prune_cache(lifetimes.default, lifetimes.providers)  # expired answers are misses
         metadata: dict[str, Any] = {
             "ok": summary.ok,
             "failed": summary.failed,

@@ -29,7 +29,16 @@ class RunOptionFields(BaseModel):
     """
 
     parallel: int = Field(DEFAULT_PARALLEL, ge=1, description="rows in flight across all shards")
-    force: bool = Field(False, description="re-run every eligible row")
+    force: bool = Field(
+        False,
+        description="re-run every eligible row; identical provider questions are still "
+        "answered from the response cache (add --refresh to ask again)",
+    )
+    refresh: bool = Field(
+        False,
+        description="ask providers again instead of answering from the response cache, for "
+        "the rows this run processes (with --force: every row)",
+    )
     retry_failed: bool = Field(False, description="process only rows whose last attempt failed")
     limit: int | None = Field(
         None, ge=0, description="process at most N rows (a dry run before paying)"

@@ -24,6 +24,7 @@ from lead_pipeline.providers import (
     Timeouts,
     scrub,
 )
+from lead_pipeline.providers.cache import CacheLifetimes, CacheView
 from lead_pipeline.settings import Settings, env_name, get_settings
 from lead_pipeline.store import LeadStore
 from lead_pipeline.store.pace import StorePace
@@ -90,7 +91,10 @@ async def open_services(
     config = get_settings()
     budget = Budget(None if options.max_cost is None else options.max_cost * share)
     session = ProviderSession(
-        cache=store,  # the lead store implements cache_get / cache_put
+        # The lead store holds the cache; the view applies lifetimes and --refresh.
+        cache=CacheView(
+            store, CacheLifetimes.from_setting(config.cache_ttl), refresh=options.refresh
+        ),
         budget=budget,
         limits=configured_limits(share, config),
         default_limit=UNPACED,

@@ -1,11 +1,24 @@
-"""The response cache contract and its key, so equal questions are paid for once."""
+"""The response cache contract and its key, so equal questions are paid for once.
+
+Answers do not keep forever: each provider's entries have a lifetime (30 days
+unless ``LEAD_PIPELINE_CACHE_TTL`` says otherwise), after which they are asked
+again and, at the end of a run, deleted. ``--refresh`` bypasses the cache for a
+run (every question goes to the provider, and the fresh answers replace the
+old ones); ``--force`` only re-runs rows, and identical questions are still
+answered from the cache for free.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
+
+DEFAULT_LIFETIME = timedelta(days=30)
 
 
 @runtime_checkable
@@ -32,15 +45,88 @@ def cache_key(provider: str, request: Any) -> str:
 class MemoryCache:
     """An in-process cache for tests and one-off calls."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
         self._lock = threading.Lock()
+        self._clock = clock or _utcnow
         self.entries: dict[str, tuple[str, Any]] = {}
+        self.written: dict[str, datetime] = {}
 
     def cache_get(self, key: str) -> Any | None:
         with self._lock:
             entry = self.entries.get(key)
         return None if entry is None else entry[1]
 
+    def cache_entry(self, key: str) -> tuple[str, Any, datetime] | None:
+        with self._lock:
+            entry = self.entries.get(key)
+            return None if entry is None else (entry[0], entry[1], self.written[key])
+
     def cache_put(self, key: str, provider: str, response: Any) -> None:
         with self._lock:
             self.entries[key] = (provider, response)
+            self.written[key] = self._clock()
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class CacheLifetimes:
+    """How long each provider's answers are reused; ``default`` for providers not named."""
+
+    default: timedelta = DEFAULT_LIFETIME
+    providers: Mapping[str, timedelta] = field(default_factory=dict)
+
+    @classmethod
+    def from_setting(cls, setting: Mapping[str, timedelta]) -> CacheLifetimes:
+        named = {k: v for k, v in setting.items() if k != "default"}
+        return cls(default=setting.get("default", DEFAULT_LIFETIME), providers=named)
+
+    def of(self, provider: str) -> timedelta:
+        return self.providers.get(provider, self.default)
+
+
+@runtime_checkable
+class TimedCache(Protocol):
+    """A cache that knows when and for which provider each entry was written."""
+
+    def cache_entry(self, key: str) -> tuple[str, Any, datetime] | None: ...
+
+    def cache_put(self, key: str, provider: str, response: Any) -> None: ...
+
+
+class CacheView:
+    """The cache as one run uses it: expired entries are misses; ``refresh`` misses always.
+
+    Writes go through either way, so a refreshed answer replaces the old one.
+    """
+
+    def __init__(
+        self,
+        cache: TimedCache,
+        lifetimes: CacheLifetimes | None = None,
+        *,
+        refresh: bool = False,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self.cache = cache
+        self.lifetimes = lifetimes or CacheLifetimes()
+        self.refresh = refresh
+        self.clock = clock
+
+    def cache_get(self, key: str) -> Any | None:
+        if self.refresh:
+            return None
+        entry = self.cache.cache_entry(key)
+        if entry is None:
+            return None
+        provider, response, created_at = entry
+        if created_at.tzinfo is None:
+            created_at = created_at.replace(tzinfo=UTC)
+        if created_at < self.clock() - self.lifetimes.of(provider):
+            return None
+        return response
+
+    def cache_put(self, key: str, provider: str, response: Any) -> None:
+        self.cache.cache_put(key, provider, response)

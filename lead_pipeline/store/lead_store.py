@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -682,6 +682,47 @@ class LeadStore:
                 select(response_cache.c.response).where(response_cache.c.key == key)
             ).first()
         return None if row is None else row.response
+
+    def cache_entry(self, key: str) -> tuple[str, Any, datetime] | None:
+        """``(provider, response, written at)`` of a cached answer, for lifetimes."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(
+                    response_cache.c.provider,
+                    response_cache.c.response,
+                    response_cache.c.created_at,
+                ).where(response_cache.c.key == key)
+            ).first()
+        if row is None:
+            return None
+        return row.provider, row.response, _aware(row.created_at)
+
+    def prune_cache(
+        self,
+        default: timedelta,
+        lifetimes: Mapping[str, timedelta] | None = None,
+        *,
+        now: datetime | None = None,
+    ) -> int:
+        """Delete cached answers older than their provider's lifetime; returns how many."""
+        now = now or utcnow()
+        named = dict(lifetimes or {})
+        deleted = 0
+        with self.engine.begin() as conn:
+            for provider, lifetime in named.items():
+                deleted += conn.execute(
+                    delete(response_cache).where(
+                        and_(
+                            response_cache.c.provider == provider,
+                            response_cache.c.created_at < now - lifetime,
+                        )
+                    )
+                ).rowcount
+            others = delete(response_cache).where(response_cache.c.created_at < now - default)
+            if named:
+                others = others.where(response_cache.c.provider.not_in(list(named)))
+            deleted += conn.execute(others).rowcount
+        return deleted
 
     def cache_put(self, key: str, provider: str, response: Any) -> None:
         stmt = self._insert(response_cache).values(

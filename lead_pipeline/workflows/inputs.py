@@ -71,10 +71,15 @@ class NodeInputs:
         return set(self.columns) | set(self.when_columns)
 
     def view(self, values: Mapping[str, Any]) -> dict[str, Any]:
-        """The row as the node may see it: its inputs and the row id, nothing else."""
+        """The row as the node may see it: its inputs and the row id, nothing else.
+
+        An input this row lacks reads as null (a canonical field the list does not
+        map, a column a sparse JSON record left out), as it does in expressions;
+        a node that cannot do without it says so with ``requires``.
+        """
         if self.whole_row:
             return dict(values)
-        seen = {column: values[column] for column in self.columns if column in values}
+        seen = {column: values.get(column) for column in self.columns}
         if ID_COLUMN in values:
             seen[ID_COLUMN] = values[ID_COLUMN]
         return seen

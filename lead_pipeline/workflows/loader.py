@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from lead_pipeline.leads.fields import CANONICAL_FIELDS
 from lead_pipeline.settings import get_settings
 from lead_pipeline.workflows.expressions import (
     Expression,
@@ -50,16 +51,6 @@ MAX_YAML_VALUES = 100_000
 # recursion limit (a traceback) somewhere past a few hundred levels.
 MAX_YAML_DEPTH = 64
 _SUFFIXES = (".yaml", ".yml")
-# The canonical lead fields every list provides under these names (possibly empty).
-LEAD_FIELDS: tuple[str, ...] = (
-    "name",
-    "website",
-    "description",
-    "one_liner",
-    "linkedin_url",
-    "country",
-    "email",
-)
 
 
 class WorkflowError(ValueError):
@@ -525,7 +516,8 @@ class WorkflowSet:
                 if other.name != spec.name
                 for column in other.output_columns()
             }
-            provided = {ID_COLUMN, *LEAD_FIELDS, *upstream}
+            # Canonical lead fields: every list provides them (possibly empty).
+            provided = {ID_COLUMN, *CANONICAL_FIELDS, *upstream}
             from_list: dict[str, list[str]] = {}
             for column in sorted(self._where_columns.get(spec.name, ())):
                 if column not in provided and column not in spec.output_columns():

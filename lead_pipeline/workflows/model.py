@@ -17,12 +17,12 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from lead_pipeline.durations import parse_duration
+
 OutputType = Literal["string", "integer", "number", "boolean", "array", "object"]
 ParamType = Literal["number", "integer", "boolean", "string"]
 IDENTIFIER = r"^[a-z_][a-z0-9_]{0,63}$"
 WORKFLOW_NAME = r"^[a-z0-9][a-z0-9_]{0,63}$"
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([mhdw])\s*$")
-_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
 
@@ -68,25 +68,6 @@ def coerce_param(value: Any, kind: ParamType) -> Any:
             raise ParamValueError(f"expected an integer, got {value!r}")
         return int(number)
     return float(number)
-
-
-def parse_duration(value: Any) -> timedelta:
-    """``90d``, ``12h``, ``30m``, ``2w`` or a number of days, as a timedelta."""
-    if isinstance(value, timedelta):
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        days = float(value)
-    else:
-        match = _DURATION.match(str(value))
-        if not match:
-            raise ValueError(f"expected a duration such as 90d, 12h, 30m or 2w, got {value!r}")
-        delta = timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
-        if delta <= timedelta(0):
-            raise ValueError(f"a duration must be positive, got {value!r}")
-        return delta
-    if not math.isfinite(days) or days <= 0:
-        raise ValueError(f"a duration must be a positive number of days, got {value!r}")
-    return timedelta(days=days)
 
 
 class ParamSpec(BaseModel):

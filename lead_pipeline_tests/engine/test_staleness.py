@@ -370,3 +370,81 @@ def test_inputs_are_derived_at_load(workflows) -> None:
     profile = workflows["scoring"].nodes[0]
     assert set(profile.inputs.columns) == {"name"}
     assert workflows["ranking"].list_columns == {}
+
+
+def test_an_input_the_row_lacks_reads_as_null_and_requires_decides(
+    leads, tmp_path: Path, api: CompanyApi
+) -> None:
+    # ``description`` is a canonical field: every list provides it, empty when unmapped.
+    text = (
+        "name: described\nnodes:\n"
+        f'  - id: call\n    type: http\n    url: "{api.root_url}/profile"\n'
+        '    params: {name: "{{ name }}:{{ description }}"}\n'
+        "    extract: {size: 'profile.size'}\n    outputs: {size: integer}\n"
+    )
+    workflow = compile_one(tmp_path / "described", "described", text)["described"]
+    run(leads, workflow)
+    assert "Acme:" in asked(api)
+
+
+# --------------------------------------------------------------------------- the response cache
+
+CACHED = """\
+name: cached
+nodes:
+  - id: profile
+    type: http
+    cache: true
+    url: "{base}/profile"
+    params: {{name: "{{{{ name }}}}"}}
+    extract: {{size: "profile.size"}}
+    outputs: {{size: integer}}
+"""
+
+
+def test_force_answers_from_the_cache_and_refresh_asks_again(
+    leads, tmp_path: Path, api: CompanyApi
+) -> None:
+    workflow = compile_one(tmp_path / "c", "cached", CACHED.format(base=api.root_url))["cached"]
+    run(leads, workflow)
+    assert api.count("/profile") == 7
+    api.reset()
+    assert run(leads, workflow, force=True).ok == 7
+    assert api.count("/profile") == 0  # --force re-runs rows; equal questions cost nothing
+    assert run(leads, workflow, force=True, refresh=True).ok == 7
+    assert api.count("/profile") == 7  # --refresh asks the provider again
+    api.reset()
+    changed = list(NAMES)
+    changed[0] = "Acme Two"
+    leads.import_rows("demo", rows(changed))
+    run(leads, workflow, refresh=True)
+    assert asked(api) == ["Acme Two"]  # --refresh alone: only the rows this run processes
+
+
+def test_cached_answers_expire_and_are_pruned(store: LeadStore) -> None:
+    from lead_pipeline.providers.cache import CacheLifetimes, CacheView
+
+    store.cache_put("a", "serper", {"format": 1, "data": 1})
+    store.cache_put("b", "openai", {"format": 1, "data": 2})
+    lifetimes = CacheLifetimes.from_setting({"serper": timedelta(days=7)})
+    later = utcnow() + timedelta(days=8)
+    view = CacheView(store, lifetimes, clock=lambda: later)
+    assert view.cache_get("a") is None  # serper's week is over
+    assert view.cache_get("b") == {"format": 1, "data": 2}  # the 30-day default holds
+    assert CacheView(store, lifetimes, refresh=True).cache_get("b") is None
+    assert store.prune_cache(lifetimes.default, lifetimes.providers, now=later) == 1
+    assert store.cache_entry("a") is None and store.cache_entry("b") is not None
+    assert (
+        store.prune_cache(lifetimes.default, lifetimes.providers, now=later + timedelta(days=30))
+        == 1
+    )
+
+
+def test_cache_lifetimes_come_from_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    from lead_pipeline.settings import SettingsError, load_settings
+
+    monkeypatch.setenv("LEAD_PIPELINE_CACHE_TTL", '{"default": "2w", "serper": 3}')
+    assert load_settings().cache_ttl == {"default": timedelta(weeks=2), "serper": timedelta(days=3)}
+    monkeypatch.setenv("LEAD_PIPELINE_CACHE_TTL", '{"serper": "soon"}')
+    with pytest.raises(SettingsError, match="LEAD_PIPELINE_CACHE_TTL"):
+        load_settings()

@@ -50,6 +50,9 @@ class WorkEmailConfig(NodeConfig):
     min_confidence: float = Field(default=0.0, ge=0, le=1)
     limit: int = Field(default=5, ge=1, le=20, description="founders looked up per company")
 
+    def input_columns(self) -> list[tuple[str, str]]:
+        return [("founders", self.founders), ("website", self.website), ("(built in)", "name")]
+
 
 def _preflight(config: WorkEmailConfig, _services: Any) -> None:
     if not set(config.providers) & set(configured_email_finders()):
