@@ -21,7 +21,6 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from lead_pipeline.leads.fields import CANONICAL_FIELDS
 from lead_pipeline.settings import get_settings
 from lead_pipeline.workflows.expressions import (
     Expression,
@@ -507,6 +506,9 @@ class WorkflowSet:
         A column that only the reading node itself or a later node of its workflow
         writes is refused here: when the node runs, nothing has written it yet.
         """
+        # Imported here: the leads package imports the workflows package.
+        from lead_pipeline.leads.fields import CANONICAL_FIELDS
+
         problems: list[str] = []
         for spec in self._order:
             label = _label(spec)
