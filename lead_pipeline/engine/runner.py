@@ -119,7 +119,7 @@ class ShardRunner:
         """Each row's values as its first node to run sees them (see ``selection``),
         and the row's stored results of this workflow."""
         ids = [w.row_id for w in self.shard.rows]
-        rows = self.store.rows(self.shard.lead_list, ids)
+        rows = self.store.mapped_rows(self.shard.lead_list, ids)
         found = self.store.results(self.shard.lead_list, None, ids)
         starts = {w.row_id: w.start for w in self.shard.rows}
         out: dict[str, tuple[dict[str, Any], dict[tuple[str, str], NodeResult]]] = {}

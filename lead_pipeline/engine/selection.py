@@ -230,7 +230,7 @@ class RowStates:
 
 def load_rows(store: LeadStore, workflow: CompiledWorkflow, lead_list: str) -> RowStates:
     store.require_list(lead_list)
-    return RowStates(rows=store.rows(lead_list), results=store.results(lead_list))
+    return RowStates(rows=store.mapped_rows(lead_list), results=store.results(lead_list))
 
 
 def stale_counts(

@@ -548,6 +548,25 @@ class LeadStore:
         """Every output column some ok result of the list holds, in node order."""
         return self._enrichment(name)[1]
 
+    def mapped_rows(self, name: str, row_ids: Iterable[str] | None = None) -> list[LeadRow]:
+        """Rows with the list's canonical fields added to the imported columns (no outputs):
+        what the engine hashes and hands to nodes, with the same mapping as ``row_values``."""
+        canonical, columns = self._mapped_columns(name)
+        return [
+            LeadRow(
+                row_id=r.row_id,
+                position=r.position,
+                fields={
+                    **r.fields,
+                    **{
+                        field: r.fields.get(columns[field]) if field in columns else None
+                        for field in canonical
+                    },
+                },
+            )
+            for r in self.rows(name, row_ids)
+        ]
+
     def row_values(
         self, name: str, row_ids: Sequence[str] | None = None
     ) -> dict[str, dict[str, Any]]:
