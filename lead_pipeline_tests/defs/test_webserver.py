@@ -47,7 +47,7 @@ from lead_pipeline.leads import import_file
 from lead_pipeline.settings import get_settings
 from lead_pipeline.store import LeadStore
 from lead_pipeline_tests.conftest import REPO_ROOT, missing
-from lead_pipeline_tests.servers import OpenAIServer, SerperServer
+from lead_pipeline_tests.servers import HunterServer, OpenAIServer, SerperServer
 
 BIN = Path(sys.executable).parent
 LOCATION = "lead_pipeline"
@@ -319,11 +319,17 @@ def lead_files(tmp_path: Path) -> dict[str, Path]:
 def ui(tmp_path: Path, lead_files: dict[str, Path]) -> Iterator[tuple[UI, OpenAIServer, Path]]:
     incoming = tmp_path / "incoming"
     incoming.mkdir()
-    with OpenAIServer() as llm, SerperServer(results=linkedin_results) as serper:
+    # The whole chain needs a work-email finder too (founder_email); it knows nobody.
+    with (
+        OpenAIServer() as llm,
+        SerperServer(results=linkedin_results) as serper,
+        HunterServer() as hunter,
+    ):
         env = {
             **os.environ,
             **llm.env(),
             **serper.env(),
+            **hunter.env(),
             "LEAD_PIPELINE_LEADS_DIR": str(incoming),
             "PYTHONUNBUFFERED": "1",
         }
@@ -446,7 +452,11 @@ def test_the_ui_launches_backfills_and_automates_the_chain(
     for founders in frame[frame["is_b2b"] == True]["founders"]:  # noqa: E712
         assert founders and all(is_canonical_profile_url(f["linkedin_url"]) for f in founders)
     records = [r for r in store.recent_runs("alpha") if r["dagster_run_id"] == alpha_run]
-    assert sorted(r["workflow"] for r in records) == ["b2b_only", "founder_linkedin"]
+    assert sorted(r["workflow"] for r in records) == [
+        "b2b_only",
+        "founder_email",
+        "founder_linkedin",
+    ]
     assert all(r["params"]["parallel"] == 3 for r in records)  # the launchpad's config
 
     alpha_rows = json.loads(lead_files["alpha"].read_text())
