@@ -44,6 +44,7 @@ from lead_pipeline.defs.partitions import (
 from lead_pipeline.defs.resources import EnrichOptions, LeadStoreResource
 from lead_pipeline.founders import is_canonical_profile_url
 from lead_pipeline.leads import import_file
+from lead_pipeline.leads.fields import guess_mapping
 from lead_pipeline.settings import get_settings
 from lead_pipeline.store import LeadStore
 from lead_pipeline_tests.conftest import REPO_ROOT, missing
@@ -460,7 +461,10 @@ def test_the_ui_launches_backfills_and_automates_the_chain(
     assert all(r["params"]["parallel"] == 3 for r in records)  # the launchpad's config
 
     alpha_rows = json.loads(lead_files["alpha"].read_text())
-    unsure = sum(classify(r).confidence < 0.8 for r in alpha_rows)
+    # The model reads the canonical fields (YC's long_description is the description).
+    mapping = guess_mapping(list(alpha_rows[0]))
+    canonical = [{**r, **mapping.canonical_values(r)} for r in alpha_rows]
+    unsure = sum(classify(r).confidence < 0.8 for r in canonical)
     assert asked_about(llm, {r["name"] for r in alpha_rows}, '"is_b2b"') == unsure
     b2b_meta = materialization(handle, "b2b_only", "alpha")
     assert (b2b_meta["ok"], b2b_meta["failed"], b2b_meta["rows"]) == (len(frame), 0, len(frame))
@@ -492,7 +496,7 @@ def test_the_ui_launches_backfills_and_automates_the_chain(
         *handle.wait("the backfill's two runs", backfill_runs),
         handle.wait("the sensor's run", sensor_run),
     ]
-    finished = [handle.finished(r, timeout=120) for r in others]
+    finished = [handle.finished(r, timeout=300) for r in others]
     assert [r["status"] for r in finished] == ["SUCCESS"] * 3, finished
     assert sorted(tag(r, "dagster/partition") for r in finished) == ["beta", "epsilon", "gamma"]
     spans = sorted((r["startTime"], r["endTime"]) for r in [run, *finished])
