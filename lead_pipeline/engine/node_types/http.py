@@ -18,6 +18,7 @@ ever travels to a host the node declares.
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar, Literal
 
 import httpx
@@ -38,6 +39,11 @@ from lead_pipeline.providers.redact import scrub_value
 from lead_pipeline.providers.urlguard import ALLOWED_SCHEMES, HostList, UrlGuard
 from lead_pipeline.settings import env_secret
 from lead_pipeline.workflows.templates import compile_url_template, render_value
+
+# httpx sends header values as ASCII: a line break would split the header (request
+# smuggling), and anything outside printable ASCII (a NUL the store turned into U+FFFD,
+# say) would otherwise surface as an encoding traceback instead of the row's reason.
+_HEADER_UNSAFE = re.compile(r"[^\t\x20-\x7e]")
 
 
 class HttpConfig(NodeConfig):
@@ -128,8 +134,11 @@ async def run_http(call: NodeCall[HttpConfig]) -> NodeOutcome:
     url = compile_url_template(config.url).render(call.values, call.params)
     headers = render_value(config.headers, call.values, params=call.params)
     for name, value in headers.items():
-        if any(c in str(value) for c in "\r\n\x00"):
-            raise NodeError(f"header {name!r}: the value has a line break or NUL character")
+        if _HEADER_UNSAFE.search(str(value)):
+            raise NodeError(
+                f"header {name!r}: the value has a line break, control or non-ASCII character,"
+                " which a header cannot carry"
+            )
     query = render_value(config.params, call.values, params=call.params)
     body = None
     if config.body is not None:
