@@ -8,6 +8,7 @@ never as a traceback.
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any, get_args
 
 from pydantic import ValidationError
@@ -39,7 +40,9 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
     SettingsError,
 )
 
-console = Console()
+# Piped into a file or a CI log, a message is not broken at 80 columns: a path or a row id
+# cut in two cannot be searched for or copied. A terminal still gets rich's wrapping.
+console = Console(soft_wrap=not sys.stdout.isatty())
 
 
 def open_store() -> LeadStore:
