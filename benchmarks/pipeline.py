@@ -120,11 +120,16 @@ def tree_usage(proc: psutil.Process, seen: dict[int, float]) -> float:
     return rss
 
 
-def run_cli(args: list[str], env: dict[str, str]) -> tuple[float, float, int, str]:
-    """Run ``lead-pipeline`` and watch its process tree: wall, CPU seconds, peak RSS."""
+def run_cli(
+    args: list[str], env: dict[str, str], wrapper: list[str] | None = None
+) -> tuple[float, float, int, str]:
+    """Run ``lead-pipeline`` and watch its process tree: wall, CPU seconds, peak RSS.
+
+    ``wrapper`` comes before the command (a profiler that starts it, say).
+    """
     started = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "lead_pipeline.cli", *args],
+        [*(wrapper or []), sys.executable, "-m", "lead_pipeline.cli", *args],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
