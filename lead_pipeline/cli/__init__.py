@@ -24,8 +24,7 @@ from lead_pipeline.cli import (
     sync,
     workflows,
 )
-from lead_pipeline.cli.common import USER_ERROR_EXIT, USER_ERRORS
-from lead_pipeline.providers import scrub
+from lead_pipeline.cli.common import USER_ERROR_EXIT, user_errors
 
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     import_list.add,
@@ -55,13 +54,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except USER_ERRORS as exc:
-        message = " ".join(scrub(str(exc)).split())
-        print(f"error: {message}", file=sys.stderr)
-        return USER_ERROR_EXIT
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        if not isinstance(exc, user_errors()):
+            raise
+        from lead_pipeline.providers.redact import scrub
+
+        message = " ".join(scrub(str(exc)).split())
+        print(f"error: {message}", file=sys.stderr)
+        return USER_ERROR_EXIT
 
 
 if __name__ == "__main__":

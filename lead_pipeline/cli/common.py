@@ -1,7 +1,7 @@
 """What every subcommand shares: the user-error type, the console and the store opener.
 
 Errors a user can fix (a bad file, a bad name, an unknown list) raise one of
-``USER_ERRORS``; ``main`` prints them as one line on stderr with exit code 2,
+``user_errors()``; ``main`` prints them as one line on stderr with exit code 2,
 never as a traceback.
 """
 
@@ -9,18 +9,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any, get_args
+from typing import TYPE_CHECKING, Any, get_args
 
-from pydantic import ValidationError
 from rich.console import Console
 
-from lead_pipeline.engine.compile import WorkflowConfigError
-from lead_pipeline.engine.options import RunOptionFields
-from lead_pipeline.leads import LeadFileError
-from lead_pipeline.providers import NotConfigured
-from lead_pipeline.settings import SettingsError, get_settings
-from lead_pipeline.store import InvalidNameError, LeadStore, UnknownLeadListError, check_name
-from lead_pipeline.workflows import WorkflowError
+if TYPE_CHECKING:
+    from lead_pipeline.store import LeadStore
 
 USER_ERROR_EXIT = 2
 
@@ -29,16 +23,27 @@ class CliError(Exception):
     """A problem the user can fix, raised by a command to print it as one line."""
 
 
-USER_ERRORS: tuple[type[BaseException], ...] = (
-    CliError,
-    LeadFileError,
-    InvalidNameError,
-    UnknownLeadListError,
-    NotConfigured,
-    WorkflowConfigError,
-    WorkflowError,
-    SettingsError,
-)
+def user_errors() -> tuple[type[BaseException], ...]:
+    """The errors printed as one line: imported here, when one is raised, not at start-up,
+    so ``--help`` and the reading commands do not load the whole package."""
+    from lead_pipeline.engine.compile import WorkflowConfigError
+    from lead_pipeline.leads.errors import LeadFileError
+    from lead_pipeline.providers.errors import NotConfigured
+    from lead_pipeline.settings import SettingsError
+    from lead_pipeline.store import InvalidNameError, UnknownLeadListError
+    from lead_pipeline.workflows.loader import WorkflowError
+
+    return (
+        CliError,
+        LeadFileError,
+        InvalidNameError,
+        UnknownLeadListError,
+        NotConfigured,
+        WorkflowConfigError,
+        WorkflowError,
+        SettingsError,
+    )
+
 
 # Piped into a file or a CI log, a message is not broken at 80 columns: a path or a row id
 # cut in two cannot be searched for or copied. A terminal still gets rich's wrapping.
@@ -49,6 +54,9 @@ def open_store() -> LeadStore:
     """The store at ``LEAD_PIPELINE_DB_URL`` (or the SQLite file under ``data/``)."""
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError, OperationalError
+
+    from lead_pipeline.settings import get_settings
+    from lead_pipeline.store import LeadStore
 
     url = get_settings().db_url
     try:
@@ -64,6 +72,8 @@ def open_store() -> LeadStore:
 
 def lead_name(value: str) -> str:
     """argparse type: refuse a bad lead list name before anything else runs."""
+    from lead_pipeline.store.names import InvalidNameError, check_name
+
     try:
         return check_name(value)
     except InvalidNameError as exc:
@@ -89,6 +99,8 @@ def add_option_flags(parser: argparse.ArgumentParser) -> None:
     Flags left out parse to ``None`` (booleans to ``False``), so only what the
     user typed is passed on and the model's defaults apply to the rest.
     """
+    from lead_pipeline.engine.options import RunOptionFields
+
     for name, info in RunOptionFields.model_fields.items():
         kind = _scalar(info.annotation)
         extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
@@ -112,6 +124,10 @@ def options_from_args(args: argparse.Namespace) -> dict[str, Any]:
 
     Raises ``ValueError`` naming the flag (``--parallel: ...``).
     """
+    from pydantic import ValidationError
+
+    from lead_pipeline.engine.options import RunOptionFields
+
     given = {n: getattr(args, n) for n in RunOptionFields.model_fields}
     given = {n: v for n, v in given.items() if v is not None and v is not False}
     try:

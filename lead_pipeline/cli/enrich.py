@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from lead_pipeline.cli.common import (
     CliError,
@@ -12,8 +13,9 @@ from lead_pipeline.cli.common import (
     open_store,
     options_from_args,
 )
-from lead_pipeline.settings import get_settings
-from lead_pipeline.store import LeadStore
+
+if TYPE_CHECKING:
+    from lead_pipeline.store import LeadStore
 
 
 def _param(value: str) -> tuple[str, str]:
@@ -72,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
 
     from lead_pipeline.cli import spend
     from lead_pipeline.defs.launch import RunProgress, enrich
+    from lead_pipeline.settings import get_settings
 
     options = _options(args)
     store = open_store()

@@ -8,13 +8,10 @@ from pathlib import Path
 from rich.table import Table
 
 from lead_pipeline.cli.common import CliError, console, lead_name, open_store
-from lead_pipeline.leads import import_file
 from lead_pipeline.leads.fields import CANONICAL_FIELDS, FieldMapping, FieldMappingError
 from lead_pipeline.leads.fields import parse_map_option as _parse_map
 from lead_pipeline.leads.ids import DUPLICATE_RULES
-from lead_pipeline.leads.importer import describe_id_rule
 from lead_pipeline.leads.readers import DELIMITERS, parse_delimiter
-from lead_pipeline.settings import get_settings
 
 
 def delimiter_option(value: str) -> str:
@@ -81,6 +78,8 @@ def run(args: argparse.Namespace) -> int:
     from dagster import DagsterError
 
     from lead_pipeline.defs.partitions import register_lead_list
+    from lead_pipeline.leads.importer import describe_id_rule, import_file
+    from lead_pipeline.settings import get_settings
 
     store = open_store()
     try:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from rich.table import Table
 
 from lead_pipeline.cli.common import console, open_store
 from lead_pipeline.leads.fields import FieldMapping
-from lead_pipeline.leads.importer import describe_id_rule
-from lead_pipeline.store import LeadListInfo
+
+if TYPE_CHECKING:
+    from lead_pipeline.store import LeadListInfo
 
 
 def describe_fields(info: LeadListInfo | None) -> str:
@@ -30,6 +32,8 @@ def add(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from lead_pipeline.leads.importer import describe_id_rule
+
     store = open_store()
     try:
         infos = store.lists()

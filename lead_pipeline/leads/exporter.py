@@ -26,14 +26,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
-
-import pandas as pd
+from typing import IO, TYPE_CHECKING, Any
 
 from lead_pipeline.leads.outputs import declared_outputs, singular
 from lead_pipeline.leads.validate import SURROGATE, has_surrogate
 from lead_pipeline.settings import get_settings
 from lead_pipeline.store import ID_COLUMN, LeadStore, check_name
+
+if TYPE_CHECKING:  # pandas loads with the first frame, not with the CLI
+    import pandas as pd
 
 EXPORT_FORMATS = ("csv", "jsonl", "parquet")
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -108,6 +109,8 @@ def export_lead_list(
     options: ExportOptions | None = None,
 ) -> ExportResult:
     """Write lead list ``name`` shaped by ``options``; says what was written and left out."""
+    import pandas as pd
+
     options = options or ExportOptions()
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}")

@@ -19,7 +19,7 @@ from pydantic import Field
 
 from lead_pipeline.engine.registry import NodeCall, NodeConfig, NodeError, NodeOutcome, node_type
 from lead_pipeline.founders.emails import check_work_email, company_domain
-from lead_pipeline.providers import NotConfigured, ProviderError, waterfall
+from lead_pipeline.providers import NotConfigured, ProviderError
 from lead_pipeline.providers.email_finders import (
     FINDERS,
     PersonQuery,
@@ -29,6 +29,7 @@ from lead_pipeline.providers.email_finders import (
     verifier_configured,
     verify_email,
 )
+from lead_pipeline.providers.waterfall import waterfall
 
 Finder = Literal["hunter", "apollo", "pdl"]
 # Finder statuses that already mean "checked deliverable": no second opinion is bought.
