@@ -27,7 +27,7 @@ from lead_pipeline.engine.services import Services, open_services
 from lead_pipeline.engine.summary import ShardSummary
 from lead_pipeline.store import FAILED, OK, SKIPPED, LeadStore, NodeResult, StoreUnwritable
 from lead_pipeline.store.committer import GroupCommitter, group_commit
-from lead_pipeline.store.lead_store import utcnow
+from lead_pipeline.store.shared import utcnow
 from lead_pipeline.workflows.inputs import MISSING_INPUT_NOTE, WHEN_FALSE_NOTE
 from lead_pipeline.workflows.outputs import InvalidOutput, output_validator
 

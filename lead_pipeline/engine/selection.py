@@ -22,7 +22,7 @@ from lead_pipeline.engine.compile import CompiledNode, CompiledWorkflow, Workflo
 from lead_pipeline.engine.options import RunOptions
 from lead_pipeline.engine.registry import UNCONFIGURED_NOTE
 from lead_pipeline.store import FAILED, ID_COLUMN, OK, SKIPPED, LeadRow, LeadStore, NodeResult
-from lead_pipeline.store.lead_store import utcnow
+from lead_pipeline.store.shared import utcnow
 from lead_pipeline.workflows.inputs import WHEN_SKIP, WHERE_FALSE_NOTE, WHERE_SKIP, digest
 
 

@@ -1,12 +1,12 @@
-"""The lead store: schema, migrations, every read and write, the wide view."""
+"""The lead store: schema, migrations, every read and write, the wide view.
 
-from lead_pipeline.store.lead_store import (
-    ID_COLUMN,
-    IMPORTED_PREFIX,
-    LeadStore,
-    UnknownLeadListError,
-    imported_name,
-)
+:class:`LeadStore` is the door; behind it each concern is a module of its own
+(``lists``, ``results``, ``wide``, ``runs``, ``cache``, ``step_outputs``,
+``crm_records``, and ``pace`` for providers' shared rate), all on one engine.
+"""
+
+from lead_pipeline.store.lead_store import LeadStore
+from lead_pipeline.store.lists import UnknownLeadListError
 from lead_pipeline.store.names import InvalidNameError, check_name
 from lead_pipeline.store.records import (
     FAILED,
@@ -24,6 +24,7 @@ from lead_pipeline.store.records import (
     StoreUnwritable,
     WorkflowStatus,
 )
+from lead_pipeline.store.wide import ID_COLUMN, IMPORTED_PREFIX, imported_name
 
 __all__ = [
     "FAILED",

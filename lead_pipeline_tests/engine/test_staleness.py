@@ -19,7 +19,7 @@ from lead_pipeline.engine.runner import run_shard
 from lead_pipeline.engine.selection import make_shards, select_rows, stale_counts
 from lead_pipeline.engine.summary import RunSummary
 from lead_pipeline.store import OK, SKIPPED, LeadStore
-from lead_pipeline.store.lead_store import utcnow
+from lead_pipeline.store.shared import utcnow
 from lead_pipeline.workflows import WorkflowError
 from lead_pipeline_tests.engine.conftest import NAMES, CompanyApi
 

@@ -12,7 +12,7 @@ import pytest
 
 from lead_pipeline.engine.runlock import Launcher, holder_is_gone
 from lead_pipeline.store import InvalidNameError, LeadStore
-from lead_pipeline.store.lead_store import utcnow
+from lead_pipeline.store.shared import utcnow
 from lead_pipeline_tests.reliability import _lock_workers
 
 STALE = 120.0

@@ -16,7 +16,7 @@ from sqlalchemy.exc import OperationalError
 
 from lead_pipeline.store import OK, LeadStore, NodeResult
 from lead_pipeline.store.committer import CommitterClosedError, GroupCommitter, group_commit
-from lead_pipeline.store.lead_store import utcnow
+from lead_pipeline.store.shared import utcnow
 
 LEAD = "committer"
 ROWS = 200
