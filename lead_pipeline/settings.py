@@ -41,7 +41,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # node's ``secret_headers`` names its own), so error text is scrubbed of them.
 SECRET_SUFFIXES = ("_API_KEY", "_TOKEN", "_SECRET", "_PASSWORD")
 
-Price = float | tuple[float, float]
+# USD per request, or per million tokens: (input, output) or (input, output, cached input).
+Price = float | tuple[float, float] | tuple[float, float, float]
 
 
 class SettingsError(ValueError):
@@ -118,19 +119,20 @@ def _number(value: object) -> bool:
 
 
 def parse_prices(raw: Any) -> dict[str, Price]:
-    """``LEAD_PIPELINE_PRICES``: model or provider -> ``[input, output]`` per 1M tokens,
-    or a price per request."""
+    """``LEAD_PIPELINE_PRICES``: model -> ``[input, output]`` or ``[input, output, cached
+    input]`` USD per 1M tokens, or provider -> a price per request."""
     data = _json(raw)
     prices: dict[str, Price] = {}
     for name, value in data.items():
         if _number(value):
             prices[str(name)] = float(value)
-        elif isinstance(value, list | tuple) and len(value) == 2 and all(map(_number, value)):
-            prices[str(name)] = (float(value[0]), float(value[1]))
+        elif isinstance(value, list | tuple) and len(value) in (2, 3) and all(map(_number, value)):
+            prices[str(name)] = tuple(float(v) for v in value)  # type: ignore[assignment]
         else:
             raise ValueError(
-                f"entry {name!r} must be [input_per_1M, output_per_1M] "
-                f"or a price per request (a non-negative number), got {value!r}"
+                f"entry {name!r} must be [input_per_1M, output_per_1M] (a third number "
+                f"prices cached input) or a price per request (a non-negative number), "
+                f"got {value!r}"
             )
     return prices
 
@@ -287,11 +289,11 @@ class Settings(BaseSettings):
     )
     prices: Annotated[dict[str, Price], NoDecode] = var(
         "LEAD_PIPELINE_PRICES",
-        "prices for the cost column and `--max-cost`, JSON: "
-        '`{"gpt-4o-mini": [0.15, 0.60], "serper": 0.001}` '
-        "(USD per million input and output tokens, or per request)",
+        "prices for the cost column and `--max-cost`, by exact model or provider name, "
+        'JSON: `{"my-model": [0.15, 0.60, 0.075], "serper": 0.001}` (USD per million '
+        "input, output and, optionally, cached input tokens; or per request)",
         {},
-        shown_default="published list prices",
+        shown_default="token prices from genai-prices; per-request list prices",
         group="providers",
     )
     cache_ttl: Annotated[dict[str, timedelta], NoDecode] = var(

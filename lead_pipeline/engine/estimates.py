@@ -160,13 +160,19 @@ def _web_search(
 
 
 def _llm_cost(
-    context: EstimateContext, model: str, prompt_chars: int, max_tokens: int | None
+    context: EstimateContext,
+    backend: str,
+    model: str,
+    prompt_chars: int,
+    max_tokens: int | None,
 ) -> tuple[float, float]:
     tokens_in = max(1, prompt_chars // CHARS_PER_TOKEN)
     low = context.prices.token_cost(
-        model, Usage(tokens_in, min(ANSWER_TOKENS[0], max_tokens or 10**9))
+        model, Usage(tokens_in, min(ANSWER_TOKENS[0], max_tokens or 10**9)), provider=backend
     )
-    high = context.prices.token_cost(model, Usage(tokens_in, max_tokens or ANSWER_TOKENS[1]))
+    high = context.prices.token_cost(
+        model, Usage(tokens_in, max_tokens or ANSWER_TOKENS[1]), provider=backend
+    )
     return low, high
 
 
@@ -191,7 +197,7 @@ def _llm(
             text = config.prompt
     else:
         text = config.prompt + (config.system or "")
-    low, high = _llm_cost(context, model, len(text), config.max_tokens)
+    low, high = _llm_cost(context, backend, model, len(text), config.max_tokens)
     # A structured answer that does not validate is asked once more.
     return CallEstimate(backend, 1, 2, low, 2 * high, kind="llm")
 
@@ -210,7 +216,8 @@ def _founder_extract(
     if values is not None and not results:
         return CallEstimate(provider=None, kind="python")  # no results: the LLM is not asked
     chars = sum(len(str(r)) for r in results) if isinstance(results, list) else 4000
-    low, high = _llm_cost(context, resolve_model(backend, config.model), chars + 600, None)
+    model = resolve_model(backend, config.model)
+    low, high = _llm_cost(context, backend, model, chars + 600, None)
     return CallEstimate(
         backend, 0 if values is None else 1, 1, 0.0 if values is None else low, high, kind="llm"
     )

@@ -18,11 +18,10 @@ __all__, __getattr__, __dir__ = lazy_exports(
             "cache_key",
         ),
         "cost": (
-            "DEFAULT_PRICES",
+            "REQUEST_PRICES",
             "PriceError",
             "PriceTable",
             "Usage",
-            "load_prices",
         ),
         "errors": (
             "AuthError",

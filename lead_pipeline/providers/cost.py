@@ -1,30 +1,30 @@
-"""What a call costs: token usage times a price table, or a flat price per request."""
+"""What a call costs: tokens priced by genai-prices (or our override), or a price per request.
+
+Token prices come from genai-prices, a maintained table of the providers'
+published prices that knows dated snapshots (``gpt-4o-mini-2024-07-18`` is
+``gpt-4o-mini``) and cached-input rates, so a model is never billed at a
+sibling's rate and cached input tokens cost what the provider charges for
+them. ``LEAD_PIPELINE_PRICES`` overrides it, model by model, by exact name (a
+negotiated rate, a self-hosted model). A model neither knows is counted at 0
+and reported once per process, naming the model and the variable to set.
+
+Search, fetch and email-finder prices are per request; no maintained table
+has them, so they are kept here.
+"""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from lead_pipeline.providers.redact import get_logger
-from lead_pipeline.settings import env_name, get_settings, parse_prices
+from lead_pipeline.settings import Price, env_name, get_settings
 
 PRICES_ENV = env_name("prices")
 
-# USD per million input and output tokens, or USD per request (per match for email finders).
-# Published list prices at the time of writing; override with LEAD_PIPELINE_PRICES.
-DEFAULT_PRICES: dict[str, tuple[float, float] | float] = {
-    "gpt-4o-mini": (0.15, 0.60),
-    "gpt-4o": (2.50, 10.00),
-    "gpt-4.1-nano": (0.10, 0.40),
-    "gpt-4.1-mini": (0.40, 1.60),
-    "gpt-4.1": (2.00, 8.00),
-    "gpt-5-nano": (0.05, 0.40),
-    "gpt-5-mini": (0.25, 2.00),
-    "gpt-5": (1.25, 10.00),
-    "claude-3-5-haiku": (0.80, 4.00),
-    "claude-haiku-4-5": (1.00, 5.00),
-    "claude-sonnet-4": (3.00, 15.00),
-    "claude-opus-4": (15.00, 75.00),
+# USD per request (per match for email finders); override with LEAD_PIPELINE_PRICES.
+REQUEST_PRICES: dict[str, float] = {
     "serper": 0.001,
     "brave": 0.005,
     "fetch": 0.0,
@@ -41,74 +41,116 @@ DEFAULT_PRICES: dict[str, tuple[float, float] | float] = {
 
 @dataclass(frozen=True)
 class Usage:
+    """Tokens of one or more calls, as the provider reported them.
+
+    ``input_tokens`` counts every input token; ``cached_input_tokens`` and
+    ``cache_write_tokens`` say how many of them were read from or written to
+    the provider's prompt cache, which are billed at their own rates.
+    """
+
     input_tokens: int = 0
     output_tokens: int = 0
+    cached_input_tokens: int = 0
+    cache_write_tokens: int = 0
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
-            self.input_tokens + other.input_tokens, self.output_tokens + other.output_tokens
+            self.input_tokens + other.input_tokens,
+            self.output_tokens + other.output_tokens,
+            self.cached_input_tokens + other.cached_input_tokens,
+            self.cache_write_tokens + other.cache_write_tokens,
         )
 
     def as_dict(self) -> dict[str, int]:
-        return {"input_tokens": self.input_tokens, "output_tokens": self.output_tokens}
+        return {
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cached_input_tokens": self.cached_input_tokens,
+            "cache_write_tokens": self.cache_write_tokens,
+        }
 
 
 class PriceError(ValueError):
     """LEAD_PIPELINE_PRICES is not what it should be."""
 
 
-def load_prices(raw: str | None = None) -> dict[str, tuple[float, float] | float]:
-    """The default table overlaid with ``LEAD_PIPELINE_PRICES`` (or ``raw``, the same JSON)."""
-    table: dict[str, tuple[float, float] | float] = dict(DEFAULT_PRICES)
-    if raw is None:
-        table.update(get_settings().prices)
-        return table
+_reported: set[str] = set()
+_reported_lock = threading.Lock()
+
+
+def _report_unknown(name: str, what: str, example: str) -> None:
+    """Warn about an unpriced model or provider once per process, however many tables ask."""
+    with _reported_lock:
+        if name in _reported:
+            return
+        _reported.add(name)
+    get_logger().warning(
+        "no price known for %s %r: its calls are counted at $0, so the cost column and "
+        "--max-cost leave them out; price it with %s='{\"%s\": %s}'",
+        what,
+        name,
+        PRICES_ENV,
+        name,
+        example,
+    )
+
+
+def _override_cost(price: tuple[float, ...], usage: Usage) -> float:
+    """Tokens at an override's rates; cached input at its third number, else the input rate."""
+    cached_rate = price[2] if len(price) > 2 else price[0]
+    fresh = usage.input_tokens - usage.cached_input_tokens
+    return (
+        fresh * price[0] + usage.cached_input_tokens * cached_rate + usage.output_tokens * price[1]
+    ) / 1_000_000
+
+
+def _listed_cost(model: str, usage: Usage, provider: str | None) -> float | None:
+    """The price genai-prices gives ``model`` (at ``provider``), or None when it lists neither."""
+    # Imported here: loading its table takes a noticeable part of a second, and most
+    # commands never price a token.
+    from genai_prices import Usage as ListedUsage
+    from genai_prices import calc_price
+
+    listed = ListedUsage(
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        cache_read_tokens=usage.cached_input_tokens or None,
+        cache_write_tokens=usage.cache_write_tokens or None,
+    )
     try:
-        table.update(parse_prices(raw))
-    except ValueError as exc:
-        raise PriceError(f"{PRICES_ENV}: {exc}") from None
-    return table
+        return float(calc_price(listed, model, provider_id=provider).total_price)
+    except LookupError:
+        return None
 
 
 class PriceTable:
-    """Looks prices up by exact name, then by longest prefix.
+    """Prices calls: ``LEAD_PIPELINE_PRICES`` by exact name first, then the maintained tables.
 
-    Prefix matching lets dated snapshots ("gpt-4o-mini-2024-07-18") and Anthropic's
-    dated model ids pick up their family's price without listing every release.
+    Exact names only: a prefix would price ``gpt-4o-mini`` at an override meant
+    for ``gpt-4o``; genai-prices does the matching of dated snapshots itself.
     """
 
-    def __init__(self, prices: Mapping[str, tuple[float, float] | float] | None = None) -> None:
-        self.prices = dict(load_prices() if prices is None else prices)
-        self._warned: set[str] = set()
+    def __init__(self, overrides: Mapping[str, Price] | None = None) -> None:
+        self.overrides = dict(get_settings().prices if overrides is None else overrides)
 
-    def _lookup(self, name: str) -> tuple[float, float] | float | None:
-        if name in self.prices:
-            return self.prices[name]
-        matches = [k for k in self.prices if name.startswith(k)]
-        return self.prices[max(matches, key=len)] if matches else None
-
-    def _unknown(self, name: str) -> None:
-        if name not in self._warned:
-            self._warned.add(name)
-            get_logger().warning(
-                "no price known for %r: its calls count as 0 against the budget; add it to %s",
-                name,
-                PRICES_ENV,
-            )
-
-    def token_cost(self, model: str, usage: Usage) -> float:
-        entry = self._lookup(model)
-        if entry is None:
-            self._unknown(model)
-            return 0.0
+    def token_cost(self, model: str, usage: Usage, *, provider: str | None = None) -> float:
+        """What ``usage`` of ``model`` costs; ``provider`` (``openai``, ``anthropic``) picks
+        whose published price applies when more than one serves the model."""
+        entry = self.overrides.get(model)
         if isinstance(entry, float):
-            return entry
-        return (usage.input_tokens * entry[0] + usage.output_tokens * entry[1]) / 1_000_000
+            return entry  # a model priced per call
+        if entry is not None:
+            return _override_cost(entry, usage)
+        cost = _listed_cost(model, usage, provider)
+        if cost is None:
+            _report_unknown(model, "model (genai-prices does not list it)", "[input, output]")
+            return 0.0
+        return cost
 
     def request_cost(self, provider: str) -> float:
-        entry = self._lookup(provider)
+        entry = self.overrides.get(provider, REQUEST_PRICES.get(provider))
         if entry is None:
-            self._unknown(provider)
+            _report_unknown(provider, "provider", "price_per_request")
             return 0.0
         if isinstance(entry, tuple):
             raise PriceError(f"{PRICES_ENV}: {provider!r} is priced per request, not per token")

@@ -112,8 +112,11 @@ def _openai_attempt(data: Any, schema: Mapping[str, Any]) -> _Attempt:
     usage = Usage()
     try:
         raw_usage = data.get("usage") or {}
+        details = raw_usage.get("prompt_tokens_details") or {}
         usage = Usage(
-            int(raw_usage.get("prompt_tokens") or 0), int(raw_usage.get("completion_tokens") or 0)
+            int(raw_usage.get("prompt_tokens") or 0),  # cached tokens included
+            int(raw_usage.get("completion_tokens") or 0),
+            cached_input_tokens=int(details.get("cached_tokens") or 0),
         )
         choice = data["choices"][0]
         message = choice["message"]
@@ -139,11 +142,15 @@ def _anthropic_attempt(data: Any, schema: Mapping[str, Any], tool: str) -> _Atte
     usage = Usage()
     try:
         raw = data.get("usage") or {}
+        # Anthropic counts cache reads and writes apart from input_tokens; Usage counts
+        # every input token and says which were cached.
+        read = int(raw.get("cache_read_input_tokens") or 0)
+        written = int(raw.get("cache_creation_input_tokens") or 0)
         usage = Usage(
-            int(raw.get("input_tokens") or 0)
-            + int(raw.get("cache_creation_input_tokens") or 0)
-            + int(raw.get("cache_read_input_tokens") or 0),
+            int(raw.get("input_tokens") or 0) + written + read,
             int(raw.get("output_tokens") or 0),
+            cached_input_tokens=read,
+            cache_write_tokens=written,
         )
         blocks = data["content"]
         stop = data.get("stop_reason")
@@ -278,7 +285,7 @@ async def complete_json(
                 result = await ask(extra, limit)
             except InvalidAnswer as exc:  # the body itself was not JSON
                 result = _Attempt(None, exc.message, True, Usage(), None)
-            spent += policy.prices.token_cost(model_name, result.usage)
+            spent += policy.prices.token_cost(model_name, result.usage, provider=chosen)
             usage = usage + result.usage
             if result.problem is None:
                 return Paid(result.value, spent, usage, result.model or model_name)

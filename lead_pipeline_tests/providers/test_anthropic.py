@@ -53,6 +53,18 @@ async def test_cost_from_usage(anthropic_server: AnthropicServer, session: Provi
     assert response.cost == pytest.approx((2000 * 1 + 400 * 5) / 1_000_000)
 
 
+async def test_cache_reads_count_as_input_at_the_cached_rate(
+    anthropic_server: AnthropicServer, session: ProviderSession
+) -> None:
+    # claude-haiku-4-5: $1 per 1M input, $0.10 per 1M cache reads, $5 per 1M output; of the
+    # 2000 input tokens 1500 are read from the cache (Anthropic reports them apart).
+    anthropic_server.cached_tokens = 1500
+    response = await complete_json("q", OUTPUTS, model="claude-haiku-4-5", session=session)
+    assert response.usage is not None
+    assert response.usage.input_tokens == 2000 and response.usage.cached_input_tokens == 1500
+    assert response.cost == pytest.approx((500 * 1 + 1500 * 0.10 + 400 * 5) / 1_000_000)
+
+
 async def test_max_tokens_stop_is_retried_with_double_allowance(
     anthropic_server: AnthropicServer, session: ProviderSession
 ) -> None:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
+from genai_prices import Usage as ListedUsage
+from genai_prices import calc_price
 
 from lead_pipeline.providers import (
     Budget,
@@ -15,9 +19,10 @@ from lead_pipeline.providers import (
     Usage,
     cache_key,
     complete_json,
-    load_prices,
     web_search,
 )
+from lead_pipeline.providers.cost import REQUEST_PRICES
+from lead_pipeline.settings import SettingsError
 from lead_pipeline.store import LeadStore
 from lead_pipeline_tests.providers.conftest import FAST_RETRY
 from lead_pipeline_tests.servers import OpenAIServer, Reply, SerperServer
@@ -104,23 +109,82 @@ def test_cache_key_ignores_key_order_and_separates_providers() -> None:
     assert len(a) == 64
 
 
-def test_price_table_exact_prefix_and_unknown(caplog: pytest.LogCaptureFixture) -> None:
-    table = PriceTable({"gpt-4o": (2.5, 10.0), "gpt-4o-mini": (0.15, 0.6), "serper": 0.001})
+def _listed(model: str, provider: str) -> tuple[float, float, float]:
+    """genai-prices' (input, output, cached input) USD per 1M tokens of ``model``."""
+    price = calc_price(ListedUsage(input_tokens=0), model, provider_id=provider).model_price
+    return float(price.input_mtok), float(price.output_mtok), float(price.cache_read_mtok)
+
+
+def test_token_prices_come_from_genai_prices_by_model_not_by_prefix() -> None:
+    table = PriceTable({})
     usage = Usage(1_000_000, 1_000_000)
-    assert table.token_cost("gpt-4o-mini-2024-07-18", usage) == pytest.approx(0.75)
-    assert table.token_cost("gpt-4o-2024-08-06", usage) == pytest.approx(12.5)
-    assert table.request_cost("serper") == 0.001
-    assert table.token_cost("mystery-model", usage) == 0.0
-    assert "mystery-model" in caplog.text and "LEAD_PIPELINE_PRICES" in caplog.text
+    mini_in, mini_out, _ = _listed("gpt-4o-mini", "openai")
+    # A dated snapshot is its model.
+    assert table.token_cost("gpt-4o-mini-2024-07-18", usage, provider="openai") == pytest.approx(
+        mini_in + mini_out
+    )
+    # A newer model is priced as itself, not at the rate of an older one its name starts with.
+    opus_in, opus_out, _ = _listed("claude-opus-4-5", "anthropic")
+    older_in, older_out, _ = _listed("claude-opus-4", "anthropic")
+    assert (opus_in, opus_out) != (older_in, older_out)
+    assert table.token_cost("claude-opus-4-5", usage, provider="anthropic") == pytest.approx(
+        opus_in + opus_out
+    )
+    assert table.request_cost("serper") == REQUEST_PRICES["serper"]
 
 
-def test_prices_env_override_and_errors() -> None:
-    prices = load_prices('{"gpt-4o-mini": [1, 2], "brave": 0.01}')
-    assert prices["gpt-4o-mini"] == (1.0, 2.0) and prices["brave"] == 0.01
-    assert prices["serper"] == 0.001  # defaults kept
-    with pytest.raises(PriceError, match="LEAD_PIPELINE_PRICES: not valid JSON"):
-        load_prices("{nope")
-    with pytest.raises(PriceError, match="'gpt-x'"):
-        load_prices('{"gpt-x": [1]}')
-    with pytest.raises(PriceError, match="JSON object"):
-        load_prices("[1, 2]")
+def test_cached_input_tokens_are_billed_at_the_cached_rate() -> None:
+    table = PriceTable({})
+    full, _, cached = _listed("gpt-4o-mini", "openai")
+    assert cached < full
+    usage = Usage(1_000_000, 0, cached_input_tokens=400_000)
+    assert table.token_cost("gpt-4o-mini", usage, provider="openai") == pytest.approx(
+        0.6 * full + 0.4 * cached
+    )
+    # An override's third number is its cached rate; without one, cached input costs the input rate.
+    priced = PriceTable({"my-model": (2.0, 8.0, 0.5), "flat": (2.0, 8.0)})
+    assert priced.token_cost("my-model", usage) == pytest.approx(0.6 * 2.0 + 0.4 * 0.5)
+    assert priced.token_cost("flat", usage) == pytest.approx(2.0)
+
+
+def test_overrides_win_by_exact_name_only() -> None:
+    table = PriceTable({"gpt-4o": (1.0, 1.0), "serper": 0.002})
+    usage = Usage(1_000_000, 1_000_000)
+    assert table.token_cost("gpt-4o", usage, provider="openai") == pytest.approx(2.0)
+    mini_in, mini_out, _ = _listed("gpt-4o-mini", "openai")
+    assert table.token_cost("gpt-4o-mini", usage, provider="openai") == pytest.approx(
+        mini_in + mini_out
+    )
+    assert table.request_cost("serper") == 0.002
+    assert table.request_cost("brave") == REQUEST_PRICES["brave"]
+    with pytest.raises(PriceError, match="per request"):
+        PriceTable({"serper": (1.0, 2.0)}).request_cost("serper")
+
+
+def test_an_unknown_model_is_reported_once_and_counted_at_zero(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    usage = Usage(1_000_000, 1_000_000)
+    with caplog.at_level(logging.WARNING):
+        assert PriceTable({}).token_cost("mystery-model-7", usage, provider="openai") == 0.0
+        assert PriceTable({}).token_cost("mystery-model-7", usage, provider="openai") == 0.0
+    warnings = [r for r in caplog.records if "mystery-model-7" in r.getMessage()]
+    assert len(warnings) == 1
+    text = warnings[0].getMessage()
+    assert "genai-prices" in text and "LEAD_PIPELINE_PRICES" in text and "$0" in text
+
+
+def test_prices_env_override_and_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEAD_PIPELINE_PRICES", '{"gpt-4o-mini": [1, 2], "brave": 0.01}')
+    table = PriceTable()
+    assert table.token_cost("gpt-4o-mini", Usage(1_000_000, 1_000_000)) == pytest.approx(3.0)
+    assert table.request_cost("brave") == 0.01
+    assert table.request_cost("serper") == REQUEST_PRICES["serper"]  # defaults kept
+    for raw, message in [
+        ("{nope", "LEAD_PIPELINE_PRICES: not valid JSON"),
+        ('{"gpt-x": [1]}', "'gpt-x'"),
+        ("[1, 2]", "JSON object"),
+    ]:
+        monkeypatch.setenv("LEAD_PIPELINE_PRICES", raw)
+        with pytest.raises(SettingsError, match=message):
+            PriceTable()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from lead_pipeline.providers import (
@@ -62,6 +64,29 @@ async def test_cost_is_usage_times_price_table(
     assert (response.usage.input_tokens, response.usage.output_tokens) == (1000, 200)
     assert response.cost == pytest.approx((1000 * 0.15 + 200 * 0.60) / 1_000_000)
     assert session.budget.spent == pytest.approx(response.cost)
+
+
+async def test_cached_prompt_tokens_are_billed_at_the_cached_rate(
+    openai_server: OpenAIServer, session: ProviderSession
+) -> None:
+    # gpt-4o-mini: $0.15 per 1M input, $0.075 per 1M cached input, $0.60 per 1M output.
+    openai_server.cached_tokens = 600
+    response = await complete_json("q", OUTPUTS, model="gpt-4o-mini", session=session)
+    assert response.usage is not None
+    assert response.usage.input_tokens == 1000 and response.usage.cached_input_tokens == 600
+    assert response.cost == pytest.approx((400 * 0.15 + 600 * 0.075 + 200 * 0.60) / 1_000_000)
+    assert session.budget.spent == pytest.approx(response.cost)
+
+
+async def test_a_model_no_table_knows_is_reported_once_and_counted_at_zero(
+    openai_server: OpenAIServer, session: ProviderSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING):
+        first = await complete_json("q", OUTPUTS, model="in-house-llm", session=session)
+        second = await complete_json("q2", OUTPUTS, model="in-house-llm", session=session)
+    assert first.cost == 0.0 and second.cost == 0.0
+    reports = [r.getMessage() for r in caplog.records if "in-house-llm" in r.getMessage()]
+    assert len(reports) == 1 and "LEAD_PIPELINE_PRICES" in reports[0]
 
 
 async def test_price_override_from_env(

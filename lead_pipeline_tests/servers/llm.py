@@ -64,16 +64,19 @@ class _LLMServer(StubServer):
         api_key: str = DEFAULT_KEY,
         echo_key: bool = True,
         usage: tuple[int, int] | None = None,
+        cached_tokens: int = 0,
         **knobs: Any,
     ) -> None:
         """``usage`` fixes (input, output) tokens per answer; by default they are
-        counted as characters / 4. ``echo_key`` puts the presented key in 401
-        bodies, the worst case a client must survive."""
+        counted as characters / 4. ``cached_tokens`` of the input are reported as
+        read from the prompt cache, each API in its own words. ``echo_key`` puts
+        the presented key in 401 bodies, the worst case a client must survive."""
         super().__init__(**knobs)
         self.responder = responder
         self.api_key = api_key
         self.echo_key = echo_key
         self.usage = usage
+        self.cached_tokens = cached_tokens
 
     def _usage(self, request_text: str, answer_text: str) -> tuple[int, int]:
         return self.usage or (_tokens(request_text), _tokens(answer_text))
@@ -119,6 +122,7 @@ class OpenAIServer(_LLMServer):
                 model=self.model,
                 prompt_tokens=prompt_tokens,
                 completion_tokens=completion_tokens,
+                cached_tokens=min(self.cached_tokens, prompt_tokens),
             )
         )
 
@@ -130,8 +134,13 @@ def chat_completion(
     prompt_tokens: int = 10,
     completion_tokens: int = 5,
     finish_reason: str = "stop",
+    cached_tokens: int = 0,
 ) -> dict[str, Any]:
-    """The body of a chat completion, for scripting odd answers (``finish_reason="length"``)."""
+    """The body of a chat completion, for scripting odd answers (``finish_reason="length"``).
+
+    ``prompt_tokens`` counts every input token; ``cached_tokens`` of them were read
+    from the prompt cache (``usage.prompt_tokens_details``), as OpenAI reports it.
+    """
     text = content if isinstance(content, str) else json.dumps(content)
     return {
         "id": "chatcmpl-stub",
@@ -149,6 +158,7 @@ def chat_completion(
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
             "total_tokens": prompt_tokens + completion_tokens,
+            "prompt_tokens_details": {"cached_tokens": cached_tokens, "audio_tokens": 0},
         },
     }
 
@@ -195,6 +205,7 @@ class AnthropicServer(_LLMServer):
                 model=self.model,
                 input_tokens=input_tokens,
                 output_tokens=output_tokens,
+                cache_read_input_tokens=min(self.cached_tokens, input_tokens),
             )
         )
 
@@ -207,8 +218,13 @@ def anthropic_message(
     input_tokens: int = 10,
     output_tokens: int = 5,
     stop_reason: str = "tool_use",
+    cache_read_input_tokens: int = 0,
 ) -> dict[str, Any]:
-    """The body of a Messages answer calling ``tool`` (``stop_reason="max_tokens"`` to truncate)."""
+    """The body of a Messages answer calling ``tool`` (``stop_reason="max_tokens"`` to truncate).
+
+    Of ``input_tokens``, ``cache_read_input_tokens`` are reported apart, as Anthropic
+    does: its ``input_tokens`` counts only the input not read from the cache.
+    """
     content: list[dict[str, Any]] = []
     if stop_reason != "max_tokens" or tool_input is not None:
         content.append({"type": "tool_use", "id": "toolu_stub", "name": tool, "input": tool_input})
@@ -220,5 +236,10 @@ def anthropic_message(
         "content": content,
         "stop_reason": stop_reason,
         "stop_sequence": None,
-        "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens},
+        "usage": {
+            "input_tokens": input_tokens - cache_read_input_tokens,
+            "cache_read_input_tokens": cache_read_input_tokens,
+            "cache_creation_input_tokens": 0,
+            "output_tokens": output_tokens,
+        },
     }
