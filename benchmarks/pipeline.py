@@ -10,8 +10,8 @@ What runs: an OpenAI-compatible stand-in in its own process on 127.0.0.1
 Retry-After, failure rate); a lead list of R rows (the public YC data, scaled
 up with new ids past 5,381); a one-node ``llm`` workflow materialized by
 ``lead-pipeline enrich`` in a subprocess: the real path, with a persistent
-Dagster instance and the multiprocess executor. Then the old script's design,
-a plain ``ThreadPoolExecutor(N)`` making the same calls, as the baseline.
+Dagster instance and the multiprocess executor. Then the baseline: a plain
+``ThreadPoolExecutor(N)`` making the same calls, the simplest concurrent enricher.
 
 Figures: wall time, the ideal ``max(ceil(R/N) x L, R/Q)``, their ratio, CPU
 seconds per row of the whole pipeline process tree (Dagster included; the
@@ -153,7 +153,7 @@ def folder_size(path: Path) -> int:
 
 
 def baseline(base_url: str, key: str, rows: list[dict], parallel: int) -> tuple[float, int]:
-    """The old script's shape: a thread pool, one blocking request per row.
+    """The baseline: a thread pool, one blocking request per row.
 
     It does not pace itself: on a 429 it sleeps for Retry-After and asks again.
     Returns the wall time and the number of 429 answers it got.
