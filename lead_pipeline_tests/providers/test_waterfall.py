@@ -12,9 +12,9 @@ from lead_pipeline.providers import (
     NotConfigured,
     ProviderSession,
     WaterfallExhausted,
-    waterfall,
     web_search,
 )
+from lead_pipeline.providers.waterfall import waterfall
 from lead_pipeline_tests.providers.conftest import FAST_RETRY
 from lead_pipeline_tests.servers import BraveServer, Reply, SerperServer
 

@@ -18,9 +18,9 @@ from lead_pipeline.providers import (
     ProviderError,
     configured_search_providers,
     search_env_vars,
-    waterfall,
     web_search,
 )
+from lead_pipeline.providers.waterfall import waterfall
 from lead_pipeline.workflows.templates import render
 
 SEARCH_PROVIDERS = ("serper", "brave")
