@@ -91,6 +91,14 @@ class NodeType:
     def expression_fields(self) -> tuple[str, ...]:
         return self.config_model.expression_fields
 
+    def __post_init__(self) -> None:
+        if not (isinstance(self.config_model, type) and issubclass(self.config_model, NodeConfig)):
+            raise TypeError(
+                f"node type {self.name!r}: its configuration model must subclass "
+                "lead_pipeline.engine.registry.NodeConfig (which says the template and "
+                f"expression fields), not {self.config_model!r}"
+            )
+
     def is_available(self, config: Any) -> bool:
         return self.available is None or self.available(config)
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from lead_pipeline.settings import get_settings
 from lead_pipeline.workflows.expressions import (
@@ -304,7 +304,7 @@ class WorkflowSet:
     ) -> None:
         given = list(specs)
         self._builtin = frozenset(builtin)
-        self._configs: dict[tuple[str, str], BaseModel] = {}
+        self._configs: dict[tuple[str, str], NodeConfigBase] = {}
         self._inputs: dict[tuple[str, str], NodeInputs] = {}
         self._where_columns: dict[str, frozenset[str]] = {}
         self._from_list: dict[str, dict[str, tuple[str, ...]]] = {}
@@ -388,7 +388,7 @@ class WorkflowSet:
                     when_columns, when_params = when.columns, when.params
             config = node.config
             model = None
-            validated: BaseModel | None = None
+            validated: NodeConfigBase | None = None
             if node_types is not None:
                 model = node_types.get(node.type)
                 if model is None:
@@ -406,18 +406,10 @@ class WorkflowSet:
                         problems.append(f"{prefix} field {field!r}: {message}")
                     continue
                 self._configs[(spec.name, node.id)] = validated
-            template_fields = model.template_fields if model is not None else None
             # The validated configuration, defaults included: a default template
             # (fetch_page's ``{{ website }}``) reads a column like a written one.
-            scope = (
-                {
-                    name: getattr(validated, name, config.get(name))
-                    for name in template_fields
-                    if getattr(validated, name, config.get(name)) is not None
-                }
-                if template_fields is not None
-                else config
-            )
+            templated = validated.template_values() if validated is not None else None
+            scope = config if templated is None else templated
             for path, text in template_strings(scope):
                 try:
                     template = compile_template(text)
@@ -460,12 +452,10 @@ class WorkflowSet:
                         computed.add(key)
             whole_row = False
             if validated is not None:
-                reader = getattr(validated, "input_columns", None)
-                for field, column in reader() if callable(reader) else ():
+                for field, column in validated.input_columns():
                     reads.append((f"{prefix} field {field!r}", column))
                     columns.setdefault(column, []).append(field)
-                whole = getattr(validated, "reads_whole_row", None)
-                whole_row = bool(whole()) if callable(whole) else False
+                whole_row = validated.reads_whole_row()
             requirements = tuple(node.requirements())
             for alternatives in requirements:
                 for column in alternatives:
@@ -593,7 +583,7 @@ class WorkflowSet:
         """``column -> (workflow, node id)`` for every output column (the first writer node)."""
         return dict(self._owners)
 
-    def node_config(self, workflow: str, node_id: str) -> BaseModel | None:
+    def node_config(self, workflow: str, node_id: str) -> NodeConfigBase | None:
         """The node's validated configuration, when the set was built with ``node_types``."""
         return self._configs.get((workflow, node_id))
 

@@ -192,6 +192,31 @@ class NodeConfigBase(BaseModel):
     template_fields: ClassVar[tuple[str, ...] | None] = None
     expression_fields: ClassVar[tuple[str, ...]] = ()
 
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        """Refuse a node type that declares a template or expression field it does not have:
+        the loader would otherwise compile nothing there and miss the columns it reads."""
+        super().__pydantic_init_subclass__(**kwargs)
+        for kind, names in (
+            ("template_fields", cls.template_fields or ()),
+            ("expression_fields", cls.expression_fields),
+        ):
+            unknown = [name for name in names if name not in cls.model_fields]
+            if unknown:
+                raise TypeError(
+                    f"{cls.__qualname__}.{kind} names {', '.join(map(repr, unknown))}, "
+                    f"which {'is' if len(unknown) == 1 else 'are'} not among its fields "
+                    f"({', '.join(cls.model_fields) or 'none'})"
+                )
+
+    def template_values(self) -> dict[str, Any] | None:
+        """The template fields that hold a value, defaults included (a default template
+        reads a column like a written one); None when every string is a template."""
+        if self.template_fields is None:
+            return None
+        values = {name: getattr(self, name) for name in self.template_fields}
+        return {name: value for name, value in values.items() if value is not None}
+
     # A node type whose code reads columns other than through its templates and
     # expressions names them here, or says it reads every value: the engine hands
     # a node only its inputs, so a column left out is a column the node never sees.

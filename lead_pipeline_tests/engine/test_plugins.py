@@ -11,12 +11,13 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
 from lead_pipeline.engine.compile import load_compiled
 from lead_pipeline.engine.functions import reset_functions
-from lead_pipeline.engine.registry import PluginError, registry, reset_registry
+from lead_pipeline.engine.registry import NodeConfig, PluginError, registry, reset_registry
 from lead_pipeline.store import OK, LeadStore
 from lead_pipeline.workflows import WorkflowError
 from lead_pipeline_tests.engine.test_runner import materialize
@@ -157,6 +158,57 @@ def test_a_broken_plugin_is_named(site: Path, entry: str, message: str) -> None:
     install(site, "lp-demo-plugin", f"[lead_pipeline.node_types]\n{entry}\n")
     with pytest.raises(PluginError, match=message):
         registry()
+
+
+PLAIN_MODEL_PLUGIN = """
+from pydantic import BaseModel
+
+from lead_pipeline.engine.registry import NodeOutcome, node_type
+
+
+class Settings(BaseModel):
+    text: str
+
+
+@node_type("plain", Settings)
+async def plain(call):
+    return NodeOutcome(outputs={})
+"""
+
+
+def test_a_plugin_whose_model_is_not_a_node_config_is_named(site: Path) -> None:
+    """The loader reads a node's template and expression fields from its model: a model
+    that cannot say them is refused when the plugin loads, naming the entry point."""
+    install(
+        site,
+        "lp-demo-plain",
+        "[lead_pipeline.node_types]\nplain = lp_demo_plain:plain\n",
+        module=PLAIN_MODEL_PLUGIN,
+    )
+    with pytest.raises(
+        PluginError,
+        match=r"'plain'.*of package lp-demo-plain cannot be imported"
+        r".*must subclass lead_pipeline.engine.registry.NodeConfig",
+    ):
+        registry()
+
+
+def test_declared_template_and_expression_fields_must_be_fields() -> None:
+    with pytest.raises(
+        TypeError,
+        match=r"Typo.template_fields names 'txt', which is not among "
+        r"its fields \(text\)",
+    ):
+
+        class Typo(NodeConfig):
+            template_fields: ClassVar[tuple[str, ...] | None] = ("txt",)
+            text: str
+
+    with pytest.raises(TypeError, match=r"Mixed.expression_fields names 'valuez'"):
+
+        class Mixed(NodeConfig):
+            expression_fields: ClassVar[tuple[str, ...]] = ("valuez",)
+            values: dict[str, str]
 
 
 ROW_FUNCTIONS = """
