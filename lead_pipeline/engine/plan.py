@@ -111,6 +111,8 @@ class RunPlan:
     parallel: int
     workflows: list[WorkflowPlan] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
+    # Models and providers with no known price: their calls are in the total at $0.
+    unpriced: list[str] = field(default_factory=list)
 
     @property
     def cost_min(self) -> float:
@@ -277,6 +279,7 @@ def plan_run(
         )
         planned[workflow.name] = plan
         run.workflows.append(plan)
+    run.unpriced = sorted(prices.unpriced)
     return run
 
 
@@ -328,10 +331,16 @@ def render_plan(plan: RunPlan) -> list[str]:
         lines.append(
             f"Total: {_usd(plan.cost_min, plan.cost_max)}, about "
             f"{_duration(plan.seconds_min)}-{_duration(plan.seconds_max)} at --parallel "
-            f"{plan.parallel} (prices from the price table, LEAD_PIPELINE_PRICES to change them)"
+            f"{plan.parallel} (token prices from genai-prices; LEAD_PIPELINE_PRICES overrides)"
         )
         if plan.unestimated:
             lines.append(f"Not priced: {', '.join(plan.unestimated)}")
+        if plan.unpriced:
+            lines.append(
+                f"No price known for {', '.join(map(repr, plan.unpriced))}: counted as $0 "
+                "above, and --max-cost cannot limit them; give them a price in "
+                "LEAD_PIPELINE_PRICES"
+            )
     else:
         lines.append("Nothing to process: every row is up to date.")
     return lines

@@ -132,6 +132,9 @@ class PriceTable:
 
     def __init__(self, overrides: Mapping[str, Price] | None = None) -> None:
         self.overrides = dict(get_settings().prices if overrides is None else overrides)
+        # Models and providers this table counted at $0 for want of a price (the plan
+        # names them beside its total).
+        self.unpriced: set[str] = set()
 
     def token_cost(self, model: str, usage: Usage, *, provider: str | None = None) -> float:
         """What ``usage`` of ``model`` costs; ``provider`` (``openai``, ``anthropic``) picks
@@ -143,6 +146,7 @@ class PriceTable:
             return _override_cost(entry, usage)
         cost = _listed_cost(model, usage, provider)
         if cost is None:
+            self.unpriced.add(model)
             _report_unknown(model, "model (genai-prices does not list it)", "[input, output]")
             return 0.0
         return cost
@@ -150,6 +154,7 @@ class PriceTable:
     def request_cost(self, provider: str) -> float:
         entry = self.overrides.get(provider, REQUEST_PRICES.get(provider))
         if entry is None:
+            self.unpriced.add(provider)
             _report_unknown(provider, "provider", "price_per_request")
             return 0.0
         if isinstance(entry, tuple):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -174,3 +175,25 @@ def test_a_cap_under_the_threshold_or_yes_needs_no_question(
     confirm(plan, yes=True, max_cost=None)
     with pytest.raises(CliError, match="no terminal"):
         confirm(plan, yes=False, max_cost=0.5)
+
+
+def test_a_model_with_no_price_is_named_in_the_plan(
+    store: LeadStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-0123456789abcdef")
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")  # never called
+    folder = tmp_path / "workflows"
+    folder.mkdir()
+    (folder / "ask.yaml").write_text(
+        "name: ask\nnodes:\n"
+        "  - {id: q, type: llm, model: unlisted-plan-llm, prompt: 'Is {{ name }} B2B?', "
+        "outputs: {is_b2b: boolean}}\n"
+    )
+    (workflow,) = load_compiled([folder], builtin_dirs=[])
+    leads(store, ROWS)
+    plan = plan_of(store, workflow)
+    assert plan.unpriced == ["unlisted-plan-llm"]
+    assert plan.cost_max == 0.0
+    text = "\n".join(render_plan(plan))
+    assert "No price known for 'unlisted-plan-llm': counted as $0" in text
+    assert "LEAD_PIPELINE_PRICES" in text
