@@ -24,6 +24,8 @@ def lazy_exports(
     provides; a name is looked up in its submodule the first time it is used.
     """
     where = {name: module for module, names in exports.items() for name in names}
+    if len(where) != sum(len(names) for names in exports.values()):
+        raise ValueError(f"{package}: a name is listed under two submodules")
     public = sorted(where)
 
     def __getattr__(name: str) -> Any:

@@ -11,7 +11,12 @@ import pytest
 
 from lead_pipeline_tests.conftest import REPO_ROOT
 
-LAZY = ["lead_pipeline.providers", "lead_pipeline.leads", "lead_pipeline.workflows"]
+LAZY = [
+    "lead_pipeline.providers",
+    "lead_pipeline.leads",
+    "lead_pipeline.workflows",
+    "lead_pipeline.store",
+]
 
 
 @pytest.mark.parametrize("package", LAZY)

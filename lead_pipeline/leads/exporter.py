@@ -31,10 +31,12 @@ from typing import IO, TYPE_CHECKING, Any
 from lead_pipeline.leads.outputs import declared_outputs, singular
 from lead_pipeline.leads.validate import SURROGATE, has_surrogate
 from lead_pipeline.settings import get_settings
-from lead_pipeline.store import ID_COLUMN, LeadStore, check_name
+from lead_pipeline.store import ID_COLUMN, check_name
 
 if TYPE_CHECKING:  # pandas loads with the first frame, not with the CLI
     import pandas as pd
+
+    from lead_pipeline.store import LeadStore
 
 EXPORT_FORMATS = ("csv", "jsonl", "parquet")
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")

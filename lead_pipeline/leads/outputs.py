@@ -10,8 +10,10 @@ columns.
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
-from lead_pipeline.workflows import BUILTIN_DIR, OutputSpec, WorkflowError, load_workflows
+if TYPE_CHECKING:
+    from lead_pipeline.workflows import OutputSpec
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +24,8 @@ def declared_outputs() -> dict[str, OutputSpec]:
     A broken user workflow file must not block an import or an export: then
     only the built-ins are read, with a warning naming the problem.
     """
+    from lead_pipeline.workflows.loader import BUILTIN_DIR, WorkflowError, load_workflows
+
     try:
         workflows = load_workflows()
     except WorkflowError as exc:

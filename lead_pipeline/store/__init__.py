@@ -5,47 +5,38 @@
 ``crm_records``, and ``pace`` for providers' shared rate), all on one engine.
 """
 
-from lead_pipeline.store.lead_store import LeadStore
-from lead_pipeline.store.lists import UnknownLeadListError
-from lead_pipeline.store.names import InvalidNameError, check_name
-from lead_pipeline.store.records import (
-    FAILED,
-    OK,
-    SKIPPED,
-    CrmRecord,
-    FailedRow,
-    ImportReport,
-    LeadListInfo,
-    LeadRow,
-    ListStatus,
-    LockAttempt,
-    NodeResult,
-    RunLock,
-    StoreUnwritable,
-    WorkflowStatus,
-)
-from lead_pipeline.store.wide import ID_COLUMN, IMPORTED_PREFIX, imported_name
+from lead_pipeline.lazy import lazy_exports
 
-__all__ = [
-    "FAILED",
-    "ID_COLUMN",
-    "IMPORTED_PREFIX",
-    "OK",
-    "SKIPPED",
-    "CrmRecord",
-    "FailedRow",
-    "ImportReport",
-    "InvalidNameError",
-    "LeadListInfo",
-    "LeadRow",
-    "LeadStore",
-    "ListStatus",
-    "LockAttempt",
-    "NodeResult",
-    "RunLock",
-    "StoreUnwritable",
-    "UnknownLeadListError",
-    "WorkflowStatus",
-    "check_name",
-    "imported_name",
-]
+# Each name loads its submodule on first use (see lead_pipeline/lazy.py).
+__all__, __getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "lead_store": ("LeadStore",),
+        "lists": ("UnknownLeadListError",),
+        "names": (
+            "InvalidNameError",
+            "check_name",
+        ),
+        "records": (
+            "ID_COLUMN",
+            "FAILED",
+            "OK",
+            "SKIPPED",
+            "CrmRecord",
+            "FailedRow",
+            "ImportReport",
+            "LeadListInfo",
+            "LeadRow",
+            "ListStatus",
+            "LockAttempt",
+            "NodeResult",
+            "RunLock",
+            "StoreUnwritable",
+            "WorkflowStatus",
+        ),
+        "wide": (
+            "IMPORTED_PREFIX",
+            "imported_name",
+        ),
+    },
+)

@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+# The column that carries a row's id in every view, export and node's values.
+ID_COLUMN = "_id"
+
 OK = "ok"
 FAILED = "failed"
 SKIPPED = "skipped"

@@ -8,17 +8,18 @@ shows what the pipeline decided.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlalchemy import Engine, and_, select
 
 from lead_pipeline.store.lists import LeadLists
-from lead_pipeline.store.records import OK
+from lead_pipeline.store.records import ID_COLUMN, OK
 from lead_pipeline.store.schema import node_results
 from lead_pipeline.store.shared import StorePart
 
-ID_COLUMN = "_id"
+if TYPE_CHECKING:  # pandas loads with the first frame, not with the store
+    import pandas as pd
+
 IMPORTED_PREFIX = "imported_"
 
 
@@ -104,6 +105,8 @@ class WideView(StorePart):
         shows what the pipeline decided. (The importer renames such columns
         on the way in; this covers outputs of workflows added later.)
         """
+        import pandas as pd
+
         self.lists.require_list(name)
         rows = self.lists.rows(name)
         outputs, output_columns = self._enrichment(name)
