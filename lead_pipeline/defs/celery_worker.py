@@ -10,7 +10,7 @@ first on ``PATH`` and hands over to ``dagster-celery``::
     python -m lead_pipeline.defs.celery_worker --name w1 [-- CELERY WORKER ARGS, e.g. -c 4]
 
 runs ``dagster-celery worker start -A dagster_celery.app -y $DAGSTER_HOME/celery-worker.yaml
--i lead_pipeline.defs.definitions -n w1 -- -c 4``. ``--print-config`` prints the YAML
+-i lead_pipeline.defs.preload -n w1 -- -c 4``. ``--print-config`` prints the YAML
 instead, for a worker started by hand.
 """
 
@@ -40,7 +40,7 @@ def worker_yaml() -> str:
 
 
 # Imported by the worker before it forks its pool, so no step pays for loading the code.
-PRELOAD = "lead_pipeline.defs.definitions"
+PRELOAD = "lead_pipeline.defs.preload"
 
 
 def command(config_path: Path, name: str | None, extra: list[str]) -> list[str]:

@@ -1,12 +1,18 @@
 """The code location: every workflow as an asset, wired to the store and the executor.
 
-``workspace.yaml`` and ``dagster dev`` load ``defs`` from here; the CLI runs
-``chain_job`` through ``reconstructable`` so command-line runs take the same
+``workspace.yaml``, ``dg`` and ``dagster dev`` load ``defs`` from here; the CLI
+runs ``chain_job`` through ``reconstructable`` so command-line runs take the same
 path as the UI's and appear in the same instance.
+
+Nothing is built when the module is imported: ``defs`` is a ``@dg.definitions``
+function that Dagster's tools call when they load the location, and
+``chain_job`` builds on first use, once per process. Step processes fork from a
+server that has built it already (``defs/preload.py``), so they do not build again.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 
 import dagster as dg
@@ -36,6 +42,7 @@ def compiled_workflows() -> list[CompiledWorkflow]:
 
 
 def build_definitions() -> dg.Definitions:
+    """Every loading workflow's asset, checks, the chain job, automation and resources."""
     loaded = load_usable()
     if loaded.broken:
         # The code location loads the good workflows; the UI shows this in its logs.
@@ -66,9 +73,18 @@ def build_definitions() -> dg.Definitions:
     )
 
 
-defs = build_definitions()
+@functools.cache
+def definitions() -> dg.Definitions:
+    """This process's code location, built on first use (workflow files are read then)."""
+    return build_definitions()
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    """What Dagster's tools load (``workspace.yaml``, ``[tool.dg]``)."""
+    return definitions()
 
 
 def chain_job() -> dg.JobDefinition:
     """Module-level, so ``reconstructable`` can rebuild the job in step processes."""
-    return defs.resolve_job_def(CHAIN_JOB)
+    return definitions().resolve_job_def(CHAIN_JOB)

@@ -43,7 +43,7 @@ def multiprocess_config(workers: int | None = None) -> dict[str, Any]:
     return {
         "max_concurrent": workers or default_workers(),
         "start_method": {
-            "forkserver": {"preload_modules": ["lead_pipeline.defs.definitions"]},
+            "forkserver": {"preload_modules": ["lead_pipeline.defs.preload"]},
         },
     }
 

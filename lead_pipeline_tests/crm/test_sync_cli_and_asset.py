@@ -70,9 +70,10 @@ def test_without_a_token_the_command_names_the_variable(
 
 
 def test_the_asset_syncs_its_partition(hubspot: HubSpotServer, listed: LeadStore) -> None:
-    from lead_pipeline.defs.definitions import defs
+    from lead_pipeline.defs.definitions import definitions
     from lead_pipeline.defs.partitions import instance, register_lead_list
 
+    defs = definitions()
     dagster_instance = instance()
     register_lead_list("demo", dagster_instance)
     asset = defs.get_assets_def("hubspot_sync")
