@@ -90,7 +90,10 @@ def run(args: argparse.Namespace) -> int:
         TextColumn("{task.description}"),
         BarColumn(),
         TextColumn("{task.fields[counted]} rows"),
-        TextColumn("[green]{task.fields[ok]} ok[/] [red]{task.fields[failed]} failed[/]"),
+        TextColumn(
+            "[green]{task.fields[ok]} ok[/] [red]{task.fields[failed]} failed[/]"
+            "{task.fields[no_answer]}"
+        ),
         TextColumn("{task.fields[rate]}"),
         TimeRemainingColumn(),
         console=console,
@@ -108,7 +111,13 @@ def run(args: argparse.Namespace) -> int:
                 continue
             if wf.workflow not in tasks:
                 tasks[wf.workflow] = progress.add_task(
-                    wf.workflow, total=wf.selected, ok=0, failed=0, rate="", counted=""
+                    wf.workflow,
+                    total=wf.selected,
+                    ok=0,
+                    failed=0,
+                    no_answer="",
+                    rate="",
+                    counted="",
                 )
                 started[wf.workflow] = time.monotonic()
             elapsed = max(time.monotonic() - started[wf.workflow], 1e-6)
@@ -118,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
                 completed=wf.done,
                 ok=wf.ok,
                 failed=wf.failed,
+                no_answer=f" {wf.no_answer} no answer" if wf.no_answer else "",
                 rate=rate,
                 counted=f"{wf.done}/{wf.selected}",
             )

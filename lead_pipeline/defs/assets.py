@@ -151,7 +151,7 @@ def _fail_the_run(
     the run page says why; there is no materialization, downstream workflows do
     not run, and the store keeps every row's result and error.
     """
-    done = summary.ok + summary.failed
+    done = summary.processed
     headline = (
         f"{summary.failed} of {done} processed rows failed ({summary.failure_rate:.0%}; a run "
         f"fails above {RUN_FAILS_ABOVE:.0%}). See them all with: lead-pipeline errors --lead "
@@ -313,6 +313,7 @@ def build_workflow_asset(
             "ok": summary.ok,
             "failed": summary.failed,
             "failure_rate": round(summary.failure_rate, 4),
+            "no_answer": summary.no_answer,
             "skipped": summary.skipped,
             "up_to_date": summary.up_to_date,
             "left_alone": summary.left_alone,

@@ -41,10 +41,11 @@ class RunProgress:
     selected: int | None = None
     ok: int = 0
     failed: int = 0
+    no_answer: int = 0  # processed rows every node skipped: neither ok nor failed
 
     @property
     def done(self) -> int:
-        return self.ok + self.failed
+        return self.ok + self.failed + self.no_answer
 
 
 ProgressFn = Callable[[list[RunProgress]], None]
@@ -201,7 +202,7 @@ def run_progress(
             continue
         entry.selected = int((record["params"] or {}).get("selected", 0))
         counts = store.run_counts(record["id"], nodes[record["workflow"]])
-        entry.ok, entry.failed = counts.ok + counts.skipped, counts.failed
+        entry.ok, entry.failed, entry.no_answer = counts.ok, counts.failed, counts.skipped
     return list(progress.values())
 
 

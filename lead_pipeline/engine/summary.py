@@ -145,6 +145,9 @@ class RunSummary:
     not_eligible: int = 0
     held_back: int = 0
     left_alone: int = 0  # --retry-failed: rows whose last attempt did not fail
+    # Processed, but every node skipped itself (a ``when`` that was false, or a node with
+    # nothing to go on, such as a company with no description): no answer, no failure.
+    no_answer: int = 0
     cost: float = 0.0
     duration_s: float = 0.0
     shards: int = 0
@@ -155,8 +158,12 @@ class RunSummary:
     other_cause_rows: int = 0
 
     @property
+    def processed(self) -> int:
+        return self.ok + self.failed + self.no_answer
+
+    @property
     def failure_rate(self) -> float:
-        done = self.ok + self.failed
+        done = self.processed
         return self.failed / done if done else 0.0
 
     def count_from_store(self, ok: int, failed: int, skipped: int) -> RunSummary:
@@ -164,9 +171,10 @@ class RunSummary:
 
         The shards count too, but the store is what ``status``, exports and the
         progress bar read: the run reports the same figures. A row whose nodes
-        all skipped (``when``) ran without failing, so it counts as ok here.
+        all skipped is ``no_answer``, as ``status`` shows it: calling it ok would
+        claim an answer the row does not have.
         """
-        self.ok, self.failed = ok + skipped, failed
+        self.ok, self.failed, self.no_answer = ok, failed, skipped
         return self
 
     def with_causes(self, failures: Iterable[FailedRow]) -> RunSummary:
@@ -179,7 +187,7 @@ class RunSummary:
 
     @property
     def rows_per_minute(self) -> float:
-        done = self.ok + self.failed
+        done = self.processed
         return 60.0 * done / self.duration_s if self.duration_s > 0 else 0.0
 
     def merge(self, shards: Iterable[ShardSummary]) -> RunSummary:
@@ -199,6 +207,8 @@ class RunSummary:
             f"{self.workflow} on {self.lead_list}: {self.ok} ok, {self.failed} failed, "
             f"{self.not_eligible} skipped (where), {self.up_to_date} up to date"
         )
+        if self.no_answer:
+            text += f", {self.no_answer} with no answer (every node skipped them)"
         if self.left_alone:
             text += f", {self.left_alone} left alone (--retry-failed: not failed)"
         if self.not_started:

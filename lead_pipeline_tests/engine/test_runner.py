@@ -161,3 +161,13 @@ def test_parallel_bounds_rows_in_flight(leads, workflows, api: CompanyApi) -> No
     api.latency = 0.2
     materialize(leads, workflows["scoring"], parallel=2)
     assert api.max_in_flight == 2
+
+
+def test_rows_every_node_skipped_have_no_answer_and_are_not_counted_ok() -> None:
+    """``status`` shows such rows as skipped; the run's summary must not call them ok."""
+    summary = RunSummary(lead_list="demo", workflow="scoring")
+    summary.count_from_store(ok=2, failed=1, skipped=1)
+    assert (summary.ok, summary.failed, summary.no_answer, summary.processed) == (2, 1, 1, 4)
+    assert summary.failure_rate == 0.25
+    assert "2 ok, 1 failed" in summary.line()
+    assert "1 with no answer" in summary.line()
