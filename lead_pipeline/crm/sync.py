@@ -35,6 +35,7 @@ from lead_pipeline.crm.hubspot import (
 from lead_pipeline.domains import domain_name, registrable_domain
 from lead_pipeline.founders.emails import check_work_email
 from lead_pipeline.providers import ProviderSession
+from lead_pipeline.settings import get_settings
 from lead_pipeline.store import CrmRecord, LeadStore
 
 
@@ -201,16 +202,8 @@ async def sync_hubspot(
         return report
     token = hubspot_token()
     if session is None:
-        from lead_pipeline.engine.services import (
-            configured_limits,
-            configured_retry,
-            configured_timeouts,
-        )
-
-        limits = {HUBSPOT: DEFAULT_LIMIT, **configured_limits()}
-        async with ProviderSession(
-            limits=limits, retry=configured_retry(), timeouts=configured_timeouts()
-        ) as own:
+        own_session = ProviderSession.configured(get_settings(), defaults={HUBSPOT: DEFAULT_LIMIT})
+        async with own_session as own:
             return await _send(store, report, changed, state, HubSpotClient(own, token))
     return await _send(store, report, changed, state, HubSpotClient(session, token))
 

@@ -149,16 +149,16 @@ class RunPlan:
 
 def _rate(provider: str | None) -> float | None:
     """Requests per second for ``provider``: configured, else its documented default."""
-    from lead_pipeline.engine.services import configured_limits
     from lead_pipeline.providers.email_finders import (
         BACKENDS,
         HUNTER_VERIFY,
         VERIFY_REQUESTS_PER_SECOND,
     )
+    from lead_pipeline.providers.session import configured_limits
 
     if provider is None:
         return None
-    limit = configured_limits().get(provider)
+    limit = configured_limits(get_settings()).get(provider)
     if limit is not None and limit.requests_per_second:
         return limit.requests_per_second
     if provider in BACKENDS:

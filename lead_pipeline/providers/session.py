@@ -22,11 +22,45 @@ from lead_pipeline.providers.http import Timeouts, make_client
 from lead_pipeline.providers.policy import CallPolicy
 from lead_pipeline.providers.ratelimit import Limit, SharedPace
 from lead_pipeline.providers.retry import RetryPolicy
+from lead_pipeline.settings import Settings, get_settings
 
 # Pools of 16 connections, 16 pools: up to 256 requests in flight without one
 # large pool's per-request scan (see ``ProviderSession.client``).
 POOL_CONNECTIONS = 16
 POOL_COUNT = 16
+
+# Without configured limits a provider is paced only by the run's ``parallel``
+# and by its own 429 answers, which the retry policy honours.
+UNPACED = Limit(requests_per_second=None, max_in_flight=10_000)
+
+
+def configured_limits(config: Settings, share: float = 1.0) -> dict[str, Limit]:
+    """Per-provider limits from ``LEAD_PIPELINE_RATE_LIMITS``; ``max_in_flight`` scaled to
+    this shard's ``share``. The rate is the provider's whole rate: shards share one pace."""
+    return {
+        provider: Limit(
+            requests_per_second=spec.requests_per_second,
+            max_in_flight=max(1, int(spec.max_in_flight * share)),
+            burst=spec.burst,
+        )
+        for provider, spec in config.rate_limits.items()
+    }
+
+
+def configured_retry(config: Settings) -> RetryPolicy | None:
+    """Retry policy from ``LEAD_PIPELINE_RETRY``, e.g. ``{"max_attempts": 2, "base_delay": 0.1}``.
+
+    Unset, the providers' defaults apply. Fewer, shorter retries suit an
+    impatient interactive run or a test.
+    """
+    retry = config.retry
+    return None if retry is None else RetryPolicy(**retry.model_dump(exclude_unset=True))
+
+
+def configured_timeouts(config: Settings) -> Timeouts | None:
+    """Per-request timeouts from ``LEAD_PIPELINE_TIMEOUTS``, e.g. ``{"total": 10, "read": 10}``."""
+    timeouts = config.timeouts
+    return None if timeouts is None else Timeouts(**timeouts.model_dump(exclude_unset=True))
 
 
 class ProviderSession:
@@ -68,6 +102,35 @@ class ProviderSession:
         self._turn = 0
         self._policies: dict[str, CallPolicy] = {}
         self._fetch_client: httpx.AsyncClient | None = None
+
+    @classmethod
+    def configured(
+        cls,
+        config: Settings,
+        *,
+        share: float = 1.0,
+        defaults: Mapping[str, Limit] | None = None,
+        cache: ResponseCache | None = None,
+        budget: Budget | None = None,
+        pace: SharedPace | None = None,
+    ) -> ProviderSession:
+        """The one way to open a session for real calls: pacing, retries, timeouts and
+        prices from ``config``, so a run's shard, a sync and a one-off call behave alike.
+
+        ``defaults`` are a caller's own limits for providers the settings leave
+        unpaced (HubSpot's documented rate); ``share`` is this shard's part of each
+        provider's ``max_in_flight``.
+        """
+        return cls(
+            cache=cache,
+            budget=budget,
+            prices=PriceTable(config.prices),
+            limits={**(defaults or {}), **configured_limits(config, share)},
+            default_limit=UNPACED,
+            retry=configured_retry(config),
+            timeouts=configured_timeouts(config),
+            pace=pace,
+        )
 
     def policy(self, provider: str) -> CallPolicy:
         policy = self._policies.get(provider)
@@ -146,14 +209,15 @@ R = TypeVar("R")
 
 def opens_session(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
     """For a provider call with a ``session=`` argument: called without one, it runs in a
-    temporary session closed when it returns (a script, a one-off call); within a
-    run the shard's session is passed, so pools, limits and the cache are shared."""
+    temporary session, configured like a run's (:meth:`ProviderSession.configured`) and
+    closed when it returns (a script, a one-off call); within a run the shard's session
+    is passed, so pools, limits and the cache are shared."""
 
     @functools.wraps(fn)
     async def call(*args: Any, session: ProviderSession | None = None, **kwargs: Any) -> R:
         if session is not None:
             return await fn(*args, session=session, **kwargs)  # type: ignore[arg-type]
-        async with ProviderSession() as temporary:
+        async with ProviderSession.configured(get_settings()) as temporary:
             return await fn(*args, session=temporary, **kwargs)  # type: ignore[arg-type]
 
     return cast(Callable[P, Awaitable[R]], call)

@@ -12,7 +12,7 @@ from lead_pipeline.cli import main
 from lead_pipeline.crm.hubspot import HUBSPOT
 from lead_pipeline.store import LeadStore
 from lead_pipeline_tests.crm.test_hubspot_sync import ROWS
-from lead_pipeline_tests.servers import HubSpotServer
+from lead_pipeline_tests.servers import HubSpotServer, Reply
 
 
 @pytest.fixture
@@ -90,3 +90,32 @@ def test_the_asset_syncs_its_partition(hubspot: HubSpotServer, listed: LeadStore
     assert event.metadata["associations"].value == 3
     assert set(hubspot.objects["companies"]) == {"acme.com", "globex.io"}
     assert json.dumps(sorted(listed.crm_state("demo", HUBSPOT)))
+
+
+def test_the_asset_s_own_session_follows_the_retry_and_timeout_settings(
+    hubspot: HubSpotServer, listed: LeadStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sync opens its own session: the settings, not the defaults, say how often it
+    asks and how long it waits. Unconfigured (four attempts, 60 s), the slow second
+    answer and the two after it would be waited for and the companies would sync."""
+    from lead_pipeline.defs.definitions import definitions
+    from lead_pipeline.defs.partitions import instance, register_lead_list
+
+    monkeypatch.setenv("LEAD_PIPELINE_RETRY", '{"max_attempts": 2, "base_delay": 0.01}')
+    monkeypatch.setenv("LEAD_PIPELINE_TIMEOUTS", '{"total": 0.5, "read": 0.5}')
+    hubspot.script(Reply(status=500, json={"message": "down"}), Reply(status=500, delay=3.0))
+    defs = definitions()
+    dagster_instance = instance()
+    register_lead_list("demo", dagster_instance)
+    result = dg.materialize(
+        [defs.get_assets_def("hubspot_sync")],
+        partition_key="demo",
+        instance=dagster_instance,
+        resources={"store": defs.resources["store"]},
+        raise_on_error=False,
+    )
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.is_step_failure]
+    assert "company acme.com: " in str(failure.step_failure_data.error)
+    assert "timed out (attempt 2 of 2)" in str(failure.step_failure_data.error)
+    assert hubspot.count("/crm/v3/objects/companies/batch/upsert") == 2

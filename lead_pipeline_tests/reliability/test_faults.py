@@ -13,14 +13,9 @@ import dagster as dg
 import pytest
 
 from lead_pipeline.defs.partitions import instance as dagster_instance
-from lead_pipeline.engine.services import (
-    RETRY_ENV,
-    TIMEOUTS_ENV,
-    configured_retry,
-    configured_timeouts,
-)
 from lead_pipeline.providers import RetryPolicy, Timeouts
-from lead_pipeline.settings import SettingsError
+from lead_pipeline.providers.session import configured_retry, configured_timeouts
+from lead_pipeline.settings import SettingsError, env_name, get_settings
 from lead_pipeline.store import FAILED, OK, LeadStore
 from lead_pipeline_tests.reliability.harness import (
     LEAD,
@@ -38,6 +33,9 @@ from lead_pipeline_tests.reliability.harness import (
 from lead_pipeline_tests.servers import Reply
 
 pytestmark = pytest.mark.slow
+
+RETRY_ENV = env_name("retry")
+TIMEOUTS_ENV = env_name("timeouts")
 
 ATTEMPTS = 3
 TIMEOUT_S = 1.0
@@ -181,14 +179,16 @@ def test_bad_retry_and_timeout_settings_name_the_variable(
 ) -> None:
     monkeypatch.setenv(name, value)
     with pytest.raises(SettingsError, match=message):
-        configured_retry() if name == RETRY_ENV else configured_timeouts()
+        configured_retry(get_settings()) if name == RETRY_ENV else configured_timeouts(
+            get_settings()
+        )
 
 
 def test_retry_and_timeout_settings_reach_the_providers(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(RETRY_ENV, '{"max_attempts": 2, "base_delay": 0.1}')
     monkeypatch.setenv(TIMEOUTS_ENV, '{"total": 5, "read": 4}')
-    assert configured_retry() == RetryPolicy(max_attempts=2, base_delay=0.1)
-    assert configured_timeouts() == Timeouts(total=5, connect=10.0, read=4)
+    assert configured_retry(get_settings()) == RetryPolicy(max_attempts=2, base_delay=0.1)
+    assert configured_timeouts(get_settings()) == Timeouts(total=5, connect=10.0, read=4)
     monkeypatch.delenv(RETRY_ENV)
     monkeypatch.delenv(TIMEOUTS_ENV)
-    assert configured_retry() is None and configured_timeouts() is None
+    assert configured_retry(get_settings()) is None and configured_timeouts(get_settings()) is None

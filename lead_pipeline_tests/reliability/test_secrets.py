@@ -23,7 +23,6 @@ import pytest
 from dagster._serdes import serialize_value
 
 from lead_pipeline.defs.partitions import instance as dagster_instance
-from lead_pipeline.engine.services import RETRY_ENV
 from lead_pipeline.leads import export_list
 from lead_pipeline.store import FAILED, LeadStore
 from lead_pipeline_tests.reliability.harness import Enrich, cli_env, trusted, write_workflow
@@ -108,7 +107,7 @@ def test_echoed_keys_reach_no_store_output_export_or_event_log(tmp_path: Path) -
             OPENAI_API_KEY=OPENAI_KEY,
             ACME_CLIENT_ID=CLIENT_ID,
             ACME_CLIENT_KEY=CLIENT_KEY,
-            **{RETRY_ENV: json.dumps({"max_attempts": 2, "base_delay": 0.05})},
+            LEAD_PIPELINE_RETRY=json.dumps({"max_attempts": 2, "base_delay": 0.05}),
             **trusted(api),
         )
         store = LeadStore()
