@@ -265,7 +265,14 @@ def build_workflow_asset(
         stale = take_run_lock(context, db, shard.lead_list, name)
         keeper = LockKeeper(db, shard.lead_list, name, context.run_id, stale)
         try:
-            summary = run_shard(db, workflow, shard, enrich.for_workflow(workflow), lock=keeper)
+            summary = run_shard(
+                db,
+                workflow,
+                shard,
+                enrich.for_workflow(workflow),
+                settings=get_settings(),
+                lock=keeper,
+            )
         except LockLost as exc:
             raise dg.Failure(description=str(exc), allow_retries=False) from None
         context.log.info(

@@ -25,6 +25,7 @@ from lead_pipeline.engine.runlock import LockKeeper, LockLost
 from lead_pipeline.engine.selection import RowWork, Shard, base_values, stale_reason, values_at
 from lead_pipeline.engine.services import Services, open_services
 from lead_pipeline.engine.summary import ShardSummary
+from lead_pipeline.settings import Settings, get_settings
 from lead_pipeline.store import FAILED, OK, SKIPPED, LeadStore, NodeResult, StoreUnwritable
 from lead_pipeline.store.committer import GroupCommitter, group_commit
 from lead_pipeline.store.shared import utcnow
@@ -69,11 +70,13 @@ class ShardRunner:
         workflow: CompiledWorkflow,
         shard: Shard,
         options: RunOptions,
+        settings: Settings,
         *,
         lock: LockKeeper | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.store = store
+        self.settings = settings
         self.workflow = workflow
         self.shard = shard
         self.options = options
@@ -91,7 +94,7 @@ class ShardRunner:
         for work in self.shard.rows:
             queue.put_nowait(work)
         async with (
-            open_services(self.store, self.options, self.shard) as services,
+            open_services(self.store, self.options, self.shard, self.settings) as services,
             group_commit(self.store.record_results) as self._committer,
         ):
             keeper = asyncio.create_task(self.lock.keep()) if self.lock is not None else None
@@ -252,12 +255,18 @@ def run_shard(
     shard: Shard,
     options: RunOptions,
     *,
+    settings: Settings | None = None,
     lock: LockKeeper | None = None,
     clock: Callable[[], datetime] = utcnow,
 ) -> ShardSummary:
     """Run a shard to completion from synchronous code (a Dagster op, a benchmark).
 
+    ``settings`` configure the providers (pacing, retries, keys); the Dagster op
+    passes its own, a script or a test may leave them to the environment's.
     With ``lock``, the run's lock is heartbeated while the rows run; if another
     run takes it over, no further row starts and :class:`LockLost` is raised.
     """
-    return asyncio.run(ShardRunner(store, workflow, shard, options, lock=lock, clock=clock).run())
+    runner = ShardRunner(
+        store, workflow, shard, options, settings or get_settings(), lock=lock, clock=clock
+    )
+    return asyncio.run(runner.run())

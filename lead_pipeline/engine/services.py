@@ -18,7 +18,7 @@ from lead_pipeline.engine.options import RunOptions
 from lead_pipeline.engine.selection import Shard
 from lead_pipeline.providers import Budget, ProviderSession, scrub
 from lead_pipeline.providers.cache import CacheLifetimes, CacheView
-from lead_pipeline.settings import get_settings
+from lead_pipeline.settings import Settings
 from lead_pipeline.store import LeadStore
 from lead_pipeline.store.pace import StorePace
 
@@ -40,10 +40,10 @@ class Services:
 
 @asynccontextmanager
 async def open_services(
-    store: LeadStore, options: RunOptions, shard: Shard
+    store: LeadStore, options: RunOptions, shard: Shard, config: Settings
 ) -> AsyncIterator[Services]:
+    """The shard's services, configured from ``config`` (the caller's settings)."""
     share = 1.0 / max(shard.count, 1)
-    config = get_settings()
     budget = Budget(None if options.max_cost is None else options.max_cost * share)
     session = ProviderSession.configured(
         config,
