@@ -141,6 +141,13 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"[yellow]warning: left out a workflow file that did not load[/]: {problem}")
     for name, reason in result.skipped.items():
         console.print(f"[yellow]skipped {name}[/]: {reason}")
+    for name, selection in result.up_to_date.items():
+        console.print(
+            f"{name}: nothing to do ({selection.up_to_date} rows up to date, "
+            f"{selection.not_eligible} outside where, {selection.left_alone} left alone); "
+            "no Dagster run launched",
+            highlight=False,
+        )
     for run in result.runs:
         console.print(run["message"] or f"{run['workflow']}: {run['status']}")
     ok = sum(r["ok"] for r in result.runs)

@@ -60,7 +60,9 @@ def run(args: argparse.Namespace) -> int:
     nodes = {w.name: [n.id for n in w.nodes] for w in workflows} if workflows is not None else None
     try:
         status = store.status(args.lead, nodes)
-        stale = {w.name: _stale(store, w, args.lead) for w in workflows or ()}
+        # A workflow that never ran on the list has no stale rows: only new ones.
+        ran = {wf.workflow for wf in status.workflows}
+        stale = {w.name: _stale(store, w, args.lead) for w in workflows or () if w.name in ran}
         fields = describe_fields(store.list_info(args.lead))
     finally:
         store.dispose()

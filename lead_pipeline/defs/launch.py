@@ -26,9 +26,11 @@ from lead_pipeline.defs.definitions import chain_job
 from lead_pipeline.defs.partitions import instance, register_lead_list
 from lead_pipeline.defs.resources import EnrichOptions
 from lead_pipeline.defs.stall import StallWatch, give_up
+from lead_pipeline.engine.compile import CompiledWorkflow, WorkflowConfigError
 from lead_pipeline.engine.loading import load_usable
 from lead_pipeline.engine.planning import plan_workflows
 from lead_pipeline.engine.runlock import mark_launcher
+from lead_pipeline.engine.selection import Selection, select_rows
 from lead_pipeline.settings import get_settings
 from lead_pipeline.store import LeadStore, StoreUnwritable
 
@@ -65,6 +67,8 @@ class LaunchResult:
     step_log: Path | None = None
     rows_failed: bool = False
     broken: list[str] = field(default_factory=list)  # workflow files that did not load
+    # Set when no Dagster run was launched because no workflow had anything to do.
+    up_to_date: dict[str, Selection] = field(default_factory=dict)
 
 
 def run_config(options: dict[str, Any], log_level: str = "WARNING") -> dict[str, Any]:
@@ -112,6 +116,16 @@ def enrich(
     if not workflows:
         return LaunchResult(
             success=True, dagster_run_id=None, workflows=[], skipped=skipped, broken=loaded.broken
+        )
+    idle = None if checked.plan_only else _nothing_to_do(store, lead_list, workflows, checked)
+    if idle is not None:
+        return LaunchResult(
+            success=True,
+            dagster_run_id=None,
+            workflows=[w.name for w in workflows],
+            skipped=skipped,
+            broken=loaded.broken,
+            up_to_date=idle,
         )
     dagster_instance = instance()
     register_lead_list(lead_list, dagster_instance)
@@ -184,6 +198,34 @@ def enrich(
         rows_failed=bool(outcome.get("rows_failed")),
         broken=loaded.broken,
     )
+
+
+def _nothing_to_do(
+    store: LeadStore,
+    lead_list: str,
+    workflows: list[CompiledWorkflow],
+    options: EnrichOptions,
+) -> dict[str, Selection] | None:
+    """Each workflow's selection when none has a row to process or a record to write.
+
+    Then a run would only start processes and say so: launching a Dagster run
+    costs seconds (docs/performance.md), so none is launched. If any workflow
+    has work, the run goes ahead for all of them (a later one may get work
+    from an earlier one). A selection that fails (a column the list lacks)
+    leaves the decision to the run, whose select step reports it.
+    """
+    selections = {}
+    for workflow in workflows:
+        try:
+            selection = select_rows(
+                store, workflow, lead_list, options.for_workflow(workflow), record=False
+            )
+        except WorkflowConfigError:
+            return None
+        if not selection.nothing_to_do:
+            return None
+        selections[workflow.name] = selection
+    return selections
 
 
 def run_progress(

@@ -47,6 +47,8 @@ class CompiledWorkflow:
     # the columns the pipeline provides itself (for "did you mean").
     list_columns: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     provided_columns: frozenset[str] = frozenset()
+    # Every workflow this one needs, directly or not: the only ones whose outputs it may read.
+    upstream: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -134,6 +136,11 @@ def compile_workflow(
         where=_where(spec.where, f"{spec.name}.where"),
         list_columns=workflows.list_columns(spec.name) if workflows else {},
         provided_columns=workflows.provided_columns(spec.name) if workflows else frozenset(),
+        upstream=tuple(
+            s.name
+            for s in (workflows.upstream_closure(spec.name) if workflows else ())
+            if s.name != spec.name
+        ),
     )
 
 

@@ -60,8 +60,15 @@ class Selection:
     held_back: int = 0
     left_alone: int = 0  # retry_failed: rows whose last attempt did not fail
     total_rows: int = 0
+    # Rows that left the workflow's ``where``: their skipped records are written at selection.
+    newly_outside: int = 0
     store_run_id: int | None = None
     started_at: float = 0.0
+
+    @property
+    def nothing_to_do(self) -> bool:
+        """A run would neither process a row nor write a record: it need not start."""
+        return not self.work and not self.newly_outside
 
 
 # Why a row must run again, as ``status`` reports it.
@@ -222,15 +229,75 @@ def check_columns(workflow: CompiledWorkflow, rows: Sequence[LeadRow]) -> None:
 
 @dataclass
 class RowStates:
-    """Every row of a list as one workflow sees it: values, results and what to do."""
+    """The rows of a list one workflow must decide one by one, with their results.
+
+    ``settled`` are the rest (row id -> outside ``where``): their results stand,
+    as one query over timestamps showed (``store/settled.py``), without loading them.
+    """
 
     rows: list[LeadRow]
     results: dict[str, dict[tuple[str, str], NodeResult]]
+    settled: dict[str, bool] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return len(self.rows) + len(self.settled)
 
 
-def load_rows(store: LeadStore, workflow: CompiledWorkflow, lead_list: str) -> RowStates:
+def settles_by_time(workflow: CompiledWorkflow) -> bool:
+    """Whether unchanged timestamps prove a result stands: not when the workflow reads a
+    parameter (its value is not recorded with the result) or a node sees the whole row."""
+    if workflow.where is not None and workflow.where.params:
+        return False
+    return not any(
+        n.inputs.whole_row or n.inputs.all_params or n.inputs.params or n.inputs.when_params
+        for n in workflow.nodes
+    )
+
+
+def load_rows(
+    store: LeadStore,
+    workflow: CompiledWorkflow,
+    lead_list: str,
+    *,
+    now: datetime,
+    settle: bool = True,
+) -> RowStates:
+    """The rows to decide one by one; with ``settle``, the settled ones are left out."""
     store.require_list(lead_list)
-    return RowStates(rows=store.mapped_rows(lead_list), results=store.results(lead_list))
+    if not settle or not settles_by_time(workflow):
+        return RowStates(rows=store.mapped_rows(lead_list), results=store.results(lead_list))
+    found = store.settle(
+        lead_list,
+        workflow.name,
+        {n.id: n.config_hash for n in workflow.nodes},
+        upstream=workflow.upstream,
+        max_ages={n.id: n.spec.max_age for n in workflow.nodes if n.spec.max_age is not None},
+        unconfigured_note=UNCONFIGURED_NOTE,
+        where_note=WHERE_FALSE_NOTE,
+        now=now,
+    )
+    if not found.settled:
+        return RowStates(rows=store.mapped_rows(lead_list), results=store.results(lead_list))
+    rest = found.rest
+    return RowStates(
+        rows=store.mapped_rows(lead_list, rest) if rest else [],
+        results=store.results(lead_list, None, rest) if rest else {},
+        settled=found.settled,
+    )
+
+
+def _check_columns(
+    store: LeadStore, workflow: CompiledWorkflow, lead_list: str, states: RowStates
+) -> None:
+    """``check_columns`` over every row: the settled rows' fields are read only when the
+    rows decided one by one lack a column the workflow reads."""
+    try:
+        check_columns(workflow, states.rows)
+    except WorkflowConfigError:
+        if not states.settled:
+            raise
+        check_columns(workflow, store.rows(lead_list))
 
 
 def stale_counts(
@@ -245,7 +312,7 @@ def stale_counts(
     ``inputs``, ``age``), without writing anything: what ``status`` shows."""
     now = now or utcnow()
     merged = workflow.params(params)
-    states = load_rows(store, workflow, lead_list)
+    states = load_rows(store, workflow, lead_list, now=now)
     counts: Counter[str] = Counter()
     for row in states.rows:
         found = states.results.get(row.row_id, {})
@@ -281,9 +348,15 @@ def select_rows(
     """
     now = now or utcnow()
     params = workflow.params(options.params)
-    states = load_rows(store, workflow, lead_list)
-    check_columns(workflow, states.rows)
-    selection = Selection(lead_list=lead_list, workflow=workflow.name, total_rows=len(states.rows))
+    states = load_rows(store, workflow, lead_list, now=now, settle=not options.force)
+    _check_columns(store, workflow, lead_list, states)
+    selection = Selection(lead_list=lead_list, workflow=workflow.name, total_rows=states.total)
+    outside = sum(states.settled.values())
+    selection.not_eligible += outside
+    if options.retry_failed:  # a settled row has no failed result: it is left alone
+        selection.left_alone += len(states.settled) - outside
+    else:
+        selection.up_to_date += len(states.settled) - outside
     skipped: list[NodeResult] = []
     for row in states.rows:
         row_id = row.row_id
@@ -294,6 +367,7 @@ def select_rows(
             where_hash = WHERE_SKIP + digest(
                 [{c: values.get(c) for c in sorted(workflow.where.columns)}]
             )
+            before = len(skipped)
             for node in workflow.nodes:
                 previous = found.get((workflow.name, node.id))
                 if not _where_skip(previous) or (
@@ -315,6 +389,7 @@ def select_rows(
                             duration_s=0.0,
                         )
                     )
+            selection.newly_outside += len(skipped) > before
             continue
         if options.retry_failed and not _failed(workflow, found):
             selection.left_alone += 1

@@ -29,6 +29,7 @@ from lead_pipeline.store.crm_records import CrmRecords
 from lead_pipeline.store.lists import LeadLists
 from lead_pipeline.store.results import NodeResults
 from lead_pipeline.store.runs import RunLocks, RunRecords
+from lead_pipeline.store.settled import SettledRows
 from lead_pipeline.store.step_outputs import StepOutputs
 from lead_pipeline.store.wide import WideView
 
@@ -66,6 +67,7 @@ class LeadStore:
             migrate.upgrade(self.engine)
         self.lead_lists = LeadLists(self.engine)
         self.node_results = NodeResults(self.engine, self.lead_lists)
+        self.settled_rows = SettledRows(self.engine)
         self.wide_view = WideView(self.engine, self.lead_lists)
         self.run_records = RunRecords(self.engine)
         self.run_locks = RunLocks(self.engine)
@@ -98,6 +100,7 @@ class LeadStore:
     status = _Part("node_results", NodeResults.status)
     run_counts = _Part("node_results", NodeResults.run_counts)
     failures = _Part("node_results", NodeResults.failures)
+    settle = _Part("settled_rows", SettledRows.settle)
 
     # what nodes and exports see
     output_columns = _Part("wide_view", WideView.output_columns)

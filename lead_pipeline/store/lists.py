@@ -84,7 +84,10 @@ class LeadLists(StorePart):
         Results live in another table, so re-importing never touches enrichment;
         rows absent from the file stay unless ``prune`` is asked for. The field
         mapping and id rule, when given, are stored with the list in the same
-        transaction (the importer decides them; the store only keeps them).
+        transaction (the importer decides them; the store only keeps them). A
+        new mapping changes what every row's canonical fields read, so it
+        stamps every row as updated, as if its fields had changed (selection
+        trusts rows older than their results: ``settled.py``).
         """
         check_name(name)
         report = ImportReport(lead_list=name, source=source, field_map=field_map, id_rule=id_rule)
@@ -96,8 +99,15 @@ class LeadLists(StorePart):
             rules["id_rule"] = id_rule
         with self.engine.begin() as conn:
             exists = conn.execute(
-                select(lead_lists.c.name).where(lead_lists.c.name == name)
+                select(lead_lists.c.name, lead_lists.c.field_map).where(lead_lists.c.name == name)
             ).first()
+            remapped = (
+                exists is not None
+                and field_map is not None
+                and fields_digest(exists.field_map or {}) != fields_digest(field_map)
+            )
+            if remapped:
+                conn.execute(update(leads).where(leads.c.lead_list == name).values(updated_at=now))
             if exists:
                 conn.execute(
                     update(lead_lists)

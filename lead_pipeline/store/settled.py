@@ -1,0 +1,179 @@
+"""Rows whose results of a workflow stand, found in one query instead of row by row.
+
+Selection decides per row whether a result still stands: its configuration
+hash, its status, its age, and the hash of exactly what the node read. The
+last needs the row's values, so deciding it loads every row and every result
+into Python and hashes them (100,000 rows: tens of seconds). Most rows of a
+finished list have not changed since their results were written, and that
+can be decided from timestamps in the database:
+
+A row is *settled* for workflow W when every node of W has a result that is
+not failed, is under the node's current configuration hash, is not a skip for
+want of a provider key, is not older than the node's ``max_age``, and when
+nothing W's nodes read has changed since the run that wrote those results
+started (``runs.started_at``, taken before that run read any value):
+
+* all of them were written by one run of W (the next run of W started later),
+  so every node read the outputs of the nodes before it in that same run (skips
+  for ``where`` are written at selection, from values read after their own start);
+* the row's fields (``leads.updated_at``, which an import also bumps for every
+  row when the list's field mapping changes) are older than that run;
+* no result of a workflow upstream of W (the only ones whose outputs W may
+  read: ``needs``, checked when workflows load) was written after that run began.
+
+Then each node would see what it saw, and selection would find every result
+standing: the row is up to date (or, if all of W's results are skips for its
+``where``, still outside it). Selection hashes only the rows left over. The
+caller decides when a workflow can be settled this way at all: not when it is
+forced, and not when a node or ``where`` reads a parameter (a parameter's
+value is not recorded with the result) or the whole row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, case, func, literal, null, or_, select
+
+from lead_pipeline.store.records import FAILED, SKIPPED
+from lead_pipeline.store.schema import leads, node_results, runs
+from lead_pipeline.store.shared import StorePart
+
+
+@dataclass
+class Settlement:
+    """Every row of a list, split: ``settled`` (row id -> all its results are skips for
+    ``where``) and the ``rest`` to decide row by row, in import order."""
+
+    settled: dict[str, bool] = field(default_factory=dict)
+    rest: list[str] = field(default_factory=list)
+
+
+class SettledRows(StorePart):
+    """The rows of a list whose results of one workflow stand, by their timestamps."""
+
+    def settle(
+        self,
+        lead_list: str,
+        workflow: str,
+        node_hashes: Mapping[str, str],
+        *,
+        upstream: Sequence[str],
+        max_ages: Mapping[str, timedelta],
+        unconfigured_note: str,
+        where_note: str,
+        now: datetime,
+    ) -> Settlement:
+        """Which rows of ``lead_list`` are settled for ``workflow`` (see the module docstring).
+
+        ``node_hashes``: each node's current configuration hash; ``max_ages``: the
+        nodes that have one; the notes are the ``error`` texts of a skip for want
+        of a provider key and (as a prefix) of a skip for ``where``.
+        """
+        nr = node_results.c
+        current = or_(
+            *(and_(nr.node == node, nr.config_hash == h) for node, h in node_hashes.items())
+        )
+        aged = or_(
+            literal(False),
+            *(
+                and_(nr.node == node, nr.status != SKIPPED, nr.finished_at < now - age)
+                for node, age in max_ages.items()
+            ),
+        )
+        standing = and_(
+            current,
+            nr.status != FAILED,
+            or_(nr.error.is_(None), nr.error != unconfigured_note),
+            ~aged,
+        )
+        outside = and_(nr.status == SKIPPED, nr.error.like(f"{where_note}%"))
+        per_row = (
+            select(
+                nr.row_id,
+                func.count().label("results"),
+                func.sum(case((standing, 1), else_=0)).label("standing"),
+                func.sum(case((outside, 1), else_=0)).label("outside"),
+                func.min(nr.started_at).label("first"),
+                func.max(nr.started_at).label("last"),
+            )
+            .where(
+                and_(nr.lead_list == lead_list, nr.workflow == workflow, nr.node.in_(node_hashes))
+            )
+            .group_by(nr.row_id)
+            .subquery()
+        )
+        own_runs = and_(runs.c.lead_list == lead_list, runs.c.workflow == workflow)
+        run_start = (
+            select(func.max(runs.c.started_at))
+            .where(and_(own_runs, runs.c.started_at <= per_row.c.first))
+            .scalar_subquery()
+        )
+        next_start = (
+            select(func.min(runs.c.started_at))
+            .where(and_(own_runs, runs.c.started_at > per_row.c.first))
+            .scalar_subquery()
+        )
+        other = node_results.alias("other")
+        upstream_written = (
+            select(func.max(other.c.finished_at))
+            .where(
+                and_(
+                    other.c.lead_list == lead_list,
+                    other.c.row_id == per_row.c.row_id,
+                    other.c.workflow.in_(list(upstream)),
+                )
+            )
+            .scalar_subquery()
+        )
+        candidates = (
+            select(
+                per_row.c.row_id,
+                per_row.c.outside,
+                per_row.c.first,
+                per_row.c.last,
+                leads.c.updated_at,
+                run_start.label("run_start"),
+                next_start.label("next_start"),
+                (upstream_written if upstream else null().cast(nr.finished_at.type)).label(
+                    "upstream"
+                ),
+            )
+            .join(
+                leads,
+                and_(leads.c.lead_list == lead_list, leads.c.row_id == per_row.c.row_id),
+            )
+            .where(
+                and_(
+                    per_row.c.results == len(node_hashes),
+                    per_row.c.standing == len(node_hashes),
+                    or_(per_row.c.outside == 0, per_row.c.outside == len(node_hashes)),
+                )
+            )
+            .subquery()
+        )
+        c = candidates.c
+        n = len(node_hashes)
+        # Skips for ``where`` are written by the select step, before its run record, from
+        # values read after their own start: that is when their row was last read.
+        read_after = case((c.outside == n, c.first), else_=c.run_start)
+        settled = select(c.row_id, c.outside).where(
+            and_(
+                read_after.is_not(None),
+                c.updated_at < read_after,
+                or_(c.outside == n, c.next_start.is_(None), c.last < c.next_start),
+                or_(c.upstream.is_(None), c.upstream < read_after),
+            )
+        )
+        # Two plain queries, not the rows outer-joined to the one above: SQLite would
+        # evaluate that subquery once per row of the list.
+        every_row = (
+            select(leads.c.row_id).where(leads.c.lead_list == lead_list).order_by(leads.c.position)
+        )
+        out = Settlement()
+        with self.engine.connect() as conn:
+            out.settled = {row_id: bool(outside) for row_id, outside in conn.execute(settled)}
+            out.rest = [r for (r,) in conn.execute(every_row) if r not in out.settled]
+        return out

@@ -1,0 +1,76 @@
+"""A re-run with nothing to do launches no Dagster run; a changed row launches one."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from lead_pipeline.defs.partitions import instance
+from lead_pipeline.settings import reset_settings
+from lead_pipeline.store import LeadStore
+
+pytestmark = pytest.mark.slow
+
+WORKFLOW = """\
+name: lengths
+where: "len(name) < 8"
+nodes:
+  - id: count
+    type: expression
+    values: {name_length: "len(name)"}
+    outputs: {name_length: integer}
+"""
+
+
+def enrich(*args: str) -> str:
+    """``lead-pipeline enrich`` in its own process: the code location is built from this
+    test's workflow folder, not from whatever this process loaded."""
+    done = subprocess.run(
+        [sys.executable, "-m", "lead_pipeline.cli", "enrich", "--lead", "demo", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "300"},
+        timeout=300,
+    )
+    out = " ".join((done.stdout + done.stderr).split())
+    assert done.returncode == 0, out
+    return out
+
+
+def runs() -> int:
+    return len(instance().get_run_records(dg.RunsFilter(tags={"dagster/partition": "demo"})))
+
+
+def test_a_finished_list_is_not_run_again_until_a_row_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "wf").mkdir()
+    (tmp_path / "wf" / "lengths.yaml").write_text(WORKFLOW)
+    monkeypatch.setenv("LEAD_PIPELINE_WORKFLOWS", str(tmp_path / "wf"))
+    reset_settings()
+    store = LeadStore()
+    rows = [(f"c{i}", {"name": f"Co {i}"}) for i in range(4)] + [("long", {"name": "Long name"})]
+    store.import_rows("demo", rows)
+
+    assert "done: 4 ok, 0 failed" in enrich("--workflow", "lengths")
+    assert runs() == 1
+
+    again = enrich("--workflow", "lengths")
+    assert "lengths: nothing to do (4 rows up to date, 1 outside where" in again, again
+    assert "no Dagster run launched" in again and "done: 0 ok, 0 failed" in again
+    assert runs() == 1
+
+    # A row that changed is work again; so is a row that moved inside the where.
+    store.import_rows("demo", [("c0", {"name": "Co 00"}), ("long", {"name": "Short"})])
+    assert "done: 2 ok, 0 failed" in enrich("--workflow", "lengths")
+    assert runs() == 2
+    assert store.row_values("demo")["long"]["name_length"] == 5
+
+    # --force is asking for the work: it always runs.
+    assert "done: 5 ok, 0 failed" in enrich("--workflow", "lengths", "--force")
+    assert runs() == 3
