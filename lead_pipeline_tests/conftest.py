@@ -46,6 +46,15 @@ def missing(reason: str) -> None:
     pytest.skip(reason)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The end-to-end (``slow``) tests first, the rest in their usual order after.
+
+    ``make test`` spreads tests over worker processes (pytest-xdist); started last,
+    a two-minute test would leave the other workers idle at the end of the suite.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     data = tmp_path / "lp-data"

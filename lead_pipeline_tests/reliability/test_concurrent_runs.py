@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import Counter
 from pathlib import Path
@@ -36,6 +37,9 @@ def test_a_second_run_of_the_same_workflow_on_the_same_list_is_refused(tmp_path:
     with RowApi() as api:
         env = cli_env(
             write_workflow(tmp_path / "wf", WORKFLOW_YAML.format(base=api.root_url)),
+            # The held calls wait for the whole second command; on a busy machine that is
+            # longer than the default read timeout, whose retry would be a second call.
+            LEAD_PIPELINE_TIMEOUTS=json.dumps({"total": 900, "read": 900}),
             **trusted(api),
         )
         store = LeadStore()
