@@ -559,13 +559,14 @@ def get_settings() -> Settings:
     return built
 
 
-def setting(env: str) -> Any:
-    """The current value of the setting read from variable ``env``.
+def setting(env: str, config: Settings | None = None) -> Any:
+    """The value of the setting read from variable ``env``, in ``config`` (the caller's
+    settings; the environment's when it has none).
 
     For tables of providers that name their variables (a key, a base URL): the
     value still comes from the model, typed and validated.
     """
-    return getattr(get_settings(), _FIELD_BY_ENV[env])
+    return getattr(config or get_settings(), _FIELD_BY_ENV[env])
 
 
 def child_environment(path_first: str | None = None, **changes: str) -> dict[str, str]:

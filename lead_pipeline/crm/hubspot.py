@@ -36,7 +36,7 @@ from lead_pipeline.providers.http import HttpAnswer, request_json
 from lead_pipeline.providers.policy import CallPolicy
 from lead_pipeline.providers.ratelimit import Limit
 from lead_pipeline.providers.session import ProviderSession
-from lead_pipeline.settings import get_settings
+from lead_pipeline.settings import Settings
 
 HUBSPOT = "hubspot"
 TOKEN_ENV = "HUBSPOT_ACCESS_TOKEN"
@@ -48,8 +48,8 @@ CONTACTS = "contacts"
 ID_PROPERTY = {COMPANIES: "domain", CONTACTS: "email"}
 
 
-def hubspot_token() -> SecretStr:
-    token = get_settings().hubspot_access_token
+def hubspot_token(config: Settings) -> SecretStr:
+    token = config.hubspot_access_token
     if token is None:
         raise NotConfigured("HubSpot sync", [TOKEN_ENV])
     return token
@@ -107,12 +107,13 @@ def parse_upsert(answer: HttpAnswer, object_type: str, keys: Sequence[str]) -> B
 
 
 class HubSpotClient:
-    """The calls the sync makes, through the shared provider policy (pace, retries)."""
+    """The calls the sync makes, through the shared provider policy (pace, retries); the
+    token and the base URL are the session's settings'."""
 
-    def __init__(self, session: ProviderSession, token: SecretStr | None = None) -> None:
+    def __init__(self, session: ProviderSession) -> None:
         self.session = session
-        self.token = token or hubspot_token()
-        self.base = get_settings().hubspot_base_url
+        self.token = hubspot_token(session.settings)
+        self.base = session.settings.hubspot_base_url
         self.policy: CallPolicy = session.policy(HUBSPOT)
 
     async def _post(self, path: str, body: dict[str, Any]) -> HttpAnswer:

@@ -200,12 +200,12 @@ async def sync_hubspot(
         return report
     if not changed[COMPANIES] and not changed[CONTACTS]:
         return report
-    token = hubspot_token()
-    if session is None:
-        own_session = ProviderSession.configured(get_settings(), defaults={HUBSPOT: DEFAULT_LIMIT})
-        async with own_session as own:
-            return await _send(store, report, changed, state, HubSpotClient(own, token))
-    return await _send(store, report, changed, state, HubSpotClient(session, token))
+    if session is not None:
+        return await _send(store, report, changed, state, HubSpotClient(session))
+    config = get_settings()
+    hubspot_token(config)  # no token: say so before opening anything
+    async with ProviderSession.configured(config, defaults={HUBSPOT: DEFAULT_LIMIT}) as own:
+        return await _send(store, report, changed, state, HubSpotClient(own))
 
 
 async def _send(

@@ -51,7 +51,7 @@ from lead_pipeline.providers.http import HttpAnswer, request_json
 from lead_pipeline.providers.policy import CallPolicy, Paid, ProviderResponse
 from lead_pipeline.providers.retry import parse_reset
 from lead_pipeline.providers.session import ProviderSession
-from lead_pipeline.settings import setting
+from lead_pipeline.settings import Settings, setting
 
 HUNTER = "hunter"
 APOLLO = "apollo"
@@ -78,9 +78,10 @@ FINDERS = tuple(BACKENDS)
 VERIFY_REQUESTS_PER_SECOND = 10.0
 
 
-def configured_email_finders() -> list[str]:
-    """Email finders with a key set, in preference order."""
-    return [name for name, b in BACKENDS.items() if setting(b.key_env) is not None]
+def configured_email_finders(config: Settings | None = None) -> list[str]:
+    """Email finders with a key set in ``config`` (the environment's by default), in
+    preference order."""
+    return [name for name, b in BACKENDS.items() if setting(b.key_env, config) is not None]
 
 
 def email_env_vars(providers: tuple[str, ...] | list[str] = FINDERS) -> list[str]:
@@ -88,8 +89,8 @@ def email_env_vars(providers: tuple[str, ...] | list[str] = FINDERS) -> list[str
     return [BACKENDS[p].key_env for p in providers]
 
 
-def verifier_configured() -> bool:
-    return setting(BACKENDS[HUNTER].key_env) is not None
+def verifier_configured(config: Settings | None = None) -> bool:
+    return setting(BACKENDS[HUNTER].key_env, config) is not None
 
 
 @dataclass(frozen=True)
@@ -120,24 +121,26 @@ class PersonQuery:
         }
 
 
-def _base(backend: FinderBackend) -> str:
-    return str(setting(backend.base_url_env))
+def _base(backend: FinderBackend, config: Settings | None) -> str:
+    return str(setting(backend.base_url_env, config))
 
 
-def _key(backend: FinderBackend, what: str) -> SecretStr:
-    key: SecretStr | None = setting(backend.key_env)
+def _key(backend: FinderBackend, what: str, config: Settings) -> SecretStr:
+    key: SecretStr | None = setting(backend.key_env, config)
     if key is None:
         raise NotConfigured(what, [backend.key_env])
     return key
 
 
-def finder_request(provider: str, person: PersonQuery) -> dict[str, Any]:
+def finder_request(
+    provider: str, person: PersonQuery, config: Settings | None = None
+) -> dict[str, Any]:
     """What the cache keys a finder call by (no key, the base URL included)."""
-    return {"base_url": _base(BACKENDS[provider]), **person.as_request()}
+    return {"base_url": _base(BACKENDS[provider], config), **person.as_request()}
 
 
-def verify_request(email: str) -> dict[str, Any]:
-    return {"base_url": _base(BACKENDS[HUNTER]), "verify": email.strip().lower()}
+def verify_request(email: str, config: Settings | None = None) -> dict[str, Any]:
+    return {"base_url": _base(BACKENDS[HUNTER], config), "verify": email.strip().lower()}
 
 
 def _text(value: Any) -> str | None:
@@ -235,8 +238,8 @@ async def _call(
     provider: str, person: PersonQuery, session: ProviderSession, policy: CallPolicy
 ) -> Paid:
     backend = BACKENDS[provider]
-    key = _key(backend, f"email lookup via {provider}")
-    base = _base(backend)
+    key = _key(backend, f"email lookup via {provider}", session.settings)
+    base = _base(backend, session.settings)
     common = {
         "secret": key,
         "key_env": backend.key_env,
@@ -322,9 +325,9 @@ async def find_email(
     if provider not in BACKENDS:
         raise ValueError(f"unknown email finder {provider!r}; use one of {list(BACKENDS)}")
     policy = session.policy(provider)
-    _key(BACKENDS[provider], f"email lookup via {provider}")
+    _key(BACKENDS[provider], f"email lookup via {provider}", session.settings)
     return await policy.run(
-        finder_request(provider, person),
+        finder_request(provider, person, session.settings),
         lambda: _call(provider, person, session, policy),
         use_cache=use_cache,
     )
@@ -346,9 +349,9 @@ async def verify_email(
     Priced as ``hunter_verify``: one verification credit per address processed.
     """
     backend = BACKENDS[HUNTER]
-    key = _key(backend, "email verification via hunter")
+    key = _key(backend, "email verification via hunter", session.settings)
     policy = session.policy(HUNTER_VERIFY)
-    base = _base(backend)
+    base = _base(backend, session.settings)
 
     async def call() -> Paid:
         answer = await request_json(
@@ -366,4 +369,4 @@ async def verify_email(
         )
         return Paid(parse_verification(answer.data), policy.prices.request_cost(HUNTER_VERIFY))
 
-    return await policy.run(verify_request(email), call, use_cache=use_cache)
+    return await policy.run(verify_request(email, session.settings), call, use_cache=use_cache)

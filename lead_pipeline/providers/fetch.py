@@ -192,14 +192,14 @@ async def fetch_page(
 ) -> ProviderResponse:
     """Fetch a website (a bare domain is taken as https) and extract its text.
 
-    ``data`` is :meth:`Page.as_dict`. The guard (default: from
+    ``data`` is :meth:`Page.as_dict`. The guard (default: from the session's settings,
     ``LEAD_PIPELINE_ALLOW_PRIVATE_URLS``) is applied after DNS resolution and on
     every redirect: :class:`BlockedURL`. HTTP errors, loops, too many redirects
     and non-text content: :class:`FetchFailed`. 5xx and timeouts are retried
     (at most twice), then :class:`ProviderUnavailable`.
     """
     assert session is not None  # opens_session passes one
-    guard = guard or UrlGuard.from_env()
+    guard = guard or UrlGuard.from_settings(session.settings)
     start = normalise_url(url)
     guard.check_url(start)
     policy = session.policy(FETCH)

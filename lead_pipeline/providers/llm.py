@@ -21,7 +21,7 @@ from lead_pipeline.providers.redact import get_logger
 from lead_pipeline.providers.retry import Try, retrying
 from lead_pipeline.providers.schema import build_schema, validate
 from lead_pipeline.providers.session import ProviderSession, opens_session
-from lead_pipeline.settings import get_settings
+from lead_pipeline.settings import Settings, get_settings
 
 OPENAI = "openai"
 ANTHROPIC = "anthropic"
@@ -35,38 +35,40 @@ DEFAULT_SYSTEM = (
 )
 
 
-def _key(backend: str) -> SecretStr | None:
-    config = get_settings()
+def _key(backend: str, config: Settings) -> SecretStr | None:
     return config.openai_api_key if backend == OPENAI else config.anthropic_api_key
 
 
-def configured_llm_backends() -> list[str]:
-    """Backends with a key set, in preference order."""
-    return [b for b in BACKENDS if _key(b) is not None]
+def configured_llm_backends(config: Settings | None = None) -> list[str]:
+    """Backends with a key set in ``config`` (the environment's by default), in preference
+    order."""
+    config = config or get_settings()
+    return [b for b in BACKENDS if _key(b, config) is not None]
 
 
-def llm_configured() -> bool:
-    return bool(configured_llm_backends())
+def llm_configured(config: Settings | None = None) -> bool:
+    return bool(configured_llm_backends(config))
 
 
-def resolve_backend(backend: str | None = None) -> str:
+def resolve_backend(backend: str | None = None, config: Settings | None = None) -> str:
     """The backend to use: the argument, ``LEAD_PIPELINE_LLM_BACKEND``, else the first
     configured one. Raises :class:`NotConfigured` naming the key to set."""
-    chosen = backend or get_settings().llm_backend
+    config = config or get_settings()
+    chosen = backend or config.llm_backend
     if chosen is not None:
         chosen = chosen.strip().lower()
         if chosen not in BACKENDS:
             raise ValueError(f"unknown LLM backend {chosen!r}; use one of {list(BACKENDS)}")
-        if _key(chosen) is None:
+        if _key(chosen, config) is None:
             raise NotConfigured(f"the {chosen} LLM backend", [KEY_ENV[chosen]])
         return chosen
-    configured = configured_llm_backends()
+    configured = configured_llm_backends(config)
     if not configured:
         raise NotConfigured("the LLM", [KEY_ENV[b] for b in BACKENDS])
     return configured[0]
 
 
-def resolve_model(backend: str, model: str | None = None) -> str:
+def resolve_model(backend: str, model: str | None = None, config: Settings | None = None) -> str:
     """``model``, else the environment's choice for this backend, else a small default.
 
     ``LEAD_PIPELINE_LLM_MODEL`` applies to Anthropic only when it names a Claude
@@ -74,7 +76,7 @@ def resolve_model(backend: str, model: str | None = None) -> str:
     """
     if model:
         return model
-    config = get_settings()
+    config = config or get_settings()
     if backend == ANTHROPIC:
         generic = config.llm_model
         return (
@@ -85,8 +87,7 @@ def resolve_model(backend: str, model: str | None = None) -> str:
     return config.llm_model or DEFAULT_MODEL[OPENAI]
 
 
-def _base_url(backend: str) -> str:
-    config = get_settings()
+def _base_url(backend: str, config: Settings) -> str:
     return config.openai_base_url if backend == OPENAI else config.anthropic_base_url
 
 
@@ -192,12 +193,13 @@ async def complete_json(
     raises :class:`InvalidAnswer` whose ``cost`` is what both attempts spent.
     """
     assert session is not None  # opens_session passes one
-    chosen = resolve_backend(backend)
-    model_name = resolve_model(chosen, model)
+    config = session.settings
+    chosen = resolve_backend(backend, config)
+    model_name = resolve_model(chosen, model, config)
     schema = build_schema(outputs)
     system_text = DEFAULT_SYSTEM if system is None else system
     tokens = max_tokens if max_tokens is not None else (1024 if chosen == ANTHROPIC else None)
-    base = _base_url(chosen)
+    base = _base_url(chosen, config)
     request = {
         "base_url": base,
         "model": model_name,
@@ -209,7 +211,7 @@ async def complete_json(
         "temperature": temperature,
     }
     policy = session.policy(chosen)
-    key = _key(chosen)
+    key = _key(chosen, config)
     assert key is not None  # resolve_backend checked
 
     async def ask(extra: list[dict[str, str]], limit: int | None) -> _Attempt:

@@ -12,7 +12,7 @@ from lead_pipeline.providers.http import request_json
 from lead_pipeline.providers.policy import Paid, ProviderResponse
 from lead_pipeline.providers.retry import Try, retrying
 from lead_pipeline.providers.session import ProviderSession, opens_session
-from lead_pipeline.settings import setting
+from lead_pipeline.settings import Settings, setting
 
 SERPER = "serper"
 BRAVE = "brave"
@@ -25,12 +25,12 @@ class SearchBackend:
     base_url_env: str
     max_num: int
 
-    def key(self) -> SecretStr | None:
-        key: SecretStr | None = setting(self.key_env)
+    def key(self, config: Settings | None = None) -> SecretStr | None:
+        key: SecretStr | None = setting(self.key_env, config)
         return key
 
-    def base_url(self) -> str:
-        return str(setting(self.base_url_env))
+    def base_url(self, config: Settings | None = None) -> str:
+        return str(setting(self.base_url_env, config))
 
 
 BACKENDS = {
@@ -39,9 +39,10 @@ BACKENDS = {
 }
 
 
-def configured_search_providers() -> list[str]:
-    """Search providers with a key set, in preference order."""
-    return [name for name, b in BACKENDS.items() if b.key() is not None]
+def configured_search_providers(config: Settings | None = None) -> list[str]:
+    """Search providers with a key set in ``config`` (the environment's by default), in
+    preference order."""
+    return [name for name, b in BACKENDS.items() if b.key(config) is not None]
 
 
 def search_env_vars() -> list[str]:
@@ -87,11 +88,13 @@ def parse_brave(data: Any) -> list[dict[str, str]]:
     return _results(web.get("results") if isinstance(web, dict) else None, "url", "description")
 
 
-def search_request(provider: str, query: str, num: int = 10) -> dict[str, Any]:
+def search_request(
+    provider: str, query: str, num: int = 10, config: Settings | None = None
+) -> dict[str, Any]:
     """What a search is cached under: base URL, normalised query, capped count (no key)."""
     backend = BACKENDS[provider]
     return {
-        "base_url": backend.base_url(),
+        "base_url": backend.base_url(config),
         "q": normalise_query(query),
         "num": max(1, min(int(num), backend.max_num)),
     }
@@ -112,20 +115,21 @@ async def web_search(
     JSON is asked once more before :class:`InvalidAnswer`.
     """
     assert session is not None  # opens_session passes one
+    config = session.settings
     if provider is None:
-        configured = configured_search_providers()
+        configured = configured_search_providers(config)
         if not configured:
             raise NotConfigured("web search", search_env_vars())
         provider = configured[0]
     backend = BACKENDS.get(provider)
     if backend is None:
         raise ValueError(f"unknown search provider {provider!r}; use one of {list(BACKENDS)}")
-    key = backend.key()
+    key = backend.key(config)
     if key is None:
         raise NotConfigured(f"web search via {provider}", [backend.key_env])
     q = normalise_query(query)
     count = max(1, min(int(num), backend.max_num))
-    base = backend.base_url()
+    base = backend.base_url(config)
     policy = session.policy(provider)
 
     async def once() -> Any:
@@ -173,4 +177,4 @@ async def web_search(
             raise
         return Paid(results, tries * price)
 
-    return await policy.run(search_request(provider, query, num), call, use_cache=use_cache)
+    return await policy.run(search_request(provider, query, num, config), call, use_cache=use_cache)

@@ -71,7 +71,7 @@ class ProviderSession:
     for the session's life, so the pace holds across rows. ``verify`` (a CA bundle
     path or ``ssl.SSLContext``) applies to both the API and the website client.
     ``pace`` shares each rate-limited provider's pace with every other session
-    using it (other shards, other machines).
+    using it (other shards, other machines). Build one with :meth:`configured`.
     """
 
     def __init__(
@@ -87,7 +87,9 @@ class ProviderSession:
         client: httpx.AsyncClient | None = None,
         verify: ssl.SSLContext | str | bool = True,
         pace: SharedPace | None = None,
+        settings: Settings | None = None,
     ) -> None:
+        self._settings = settings
         self.cache = cache
         self.budget = budget if budget is not None else Budget()
         self.prices = prices if prices is not None else PriceTable()
@@ -130,7 +132,15 @@ class ProviderSession:
             retry=configured_retry(config),
             timeouts=configured_timeouts(config),
             pace=pace,
+            settings=config,
         )
+
+    @property
+    def settings(self) -> Settings:
+        """What the calls in this session read keys, endpoints, models and the URL guard
+        from: the settings it was configured with; a session built by hand (a test, a
+        script) reads the environment's at each call."""
+        return self._settings if self._settings is not None else get_settings()
 
     def policy(self, provider: str) -> CallPolicy:
         policy = self._policies.get(provider)

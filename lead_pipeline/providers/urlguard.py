@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import httpx
 
 from lead_pipeline.providers.errors import BlockedURL, FetchFailed
-from lead_pipeline.settings import env_name, get_settings
+from lead_pipeline.settings import Settings, env_name
 
 ALLOW_PRIVATE_ENV = env_name("allow_private_urls")
 TRUSTED_HOSTS_ENV = env_name("trusted_hosts")
@@ -59,20 +59,6 @@ def blocked_reason(ip: IPAddress) -> str | None:
     return None
 
 
-def allow_private_from_env() -> bool:
-    return get_settings().allow_private_urls
-
-
-def trusted_hosts_from_env() -> frozenset[str]:
-    """``LEAD_PIPELINE_TRUSTED_HOSTS``: comma-separated ``host`` or ``host:port`` entries.
-
-    Narrower than allowing every private address: an intranet site the operator
-    vouches for may be fetched, while a redirect from it into any other private
-    address is still refused.
-    """
-    return frozenset(h.lower() for h in get_settings().trusted_hosts)
-
-
 def normalise_url(raw: str) -> httpx.URL:
     """A lead's website as an absolute URL: bare domains get ``https://``."""
     text = raw.strip()
@@ -98,8 +84,16 @@ class UrlGuard:
     trusted_hosts: frozenset[str] = frozenset()
 
     @classmethod
-    def from_env(cls) -> UrlGuard:
-        return cls(allow_private=allow_private_from_env(), trusted_hosts=trusted_hosts_from_env())
+    def from_settings(cls, config: Settings) -> UrlGuard:
+        """``LEAD_PIPELINE_ALLOW_PRIVATE_URLS`` and ``LEAD_PIPELINE_TRUSTED_HOSTS``
+        (``host`` or ``host:port`` entries). Trusted hosts are narrower than allowing
+        every private address: an intranet site the operator vouches for may be
+        fetched, while a redirect from it into any other private address is still
+        refused."""
+        return cls(
+            allow_private=config.allow_private_urls,
+            trusted_hosts=frozenset(h.lower() for h in config.trusted_hosts),
+        )
 
     def check_url(self, url: httpx.URL) -> None:
         """Refuse what no resolution can make acceptable: other schemes, userinfo."""

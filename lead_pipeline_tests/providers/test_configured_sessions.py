@@ -8,6 +8,7 @@ import pytest
 
 from lead_pipeline.providers import (
     Limit,
+    NotConfigured,
     ProviderSession,
     ProviderUnavailable,
     RetryPolicy,
@@ -15,7 +16,7 @@ from lead_pipeline.providers import (
     web_search,
 )
 from lead_pipeline.providers.session import opens_session
-from lead_pipeline.settings import get_settings
+from lead_pipeline.settings import get_settings, load_settings
 from lead_pipeline_tests.servers import Reply, SerperServer
 
 
@@ -76,3 +77,20 @@ def test_a_caller_s_own_limit_gives_way_to_a_configured_one(
     )
     assert configured.policy("hubspot").limit == Limit(requests_per_second=None, max_in_flight=1)
     assert configured.policy("pdl").limit == own
+
+
+async def test_a_session_s_calls_read_keys_and_endpoints_from_its_own_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The settings are passed down with the session: the environment has no Serper key
+    nor endpoint, the session's settings do, and the call uses them."""
+    for name in ("SERPER_API_KEY", "SERPER_BASE_URL", "BRAVE_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    with SerperServer() as server:
+        config = load_settings(**server.env())
+        async with ProviderSession.configured(config) as session:
+            response = await web_search("acme founder", session=session)
+        assert response.provider == "serper"
+        assert server.count("/search") == 1
+        with pytest.raises(NotConfigured, match="SERPER_API_KEY"):
+            await web_search("acme founder")  # a one-off call reads the environment

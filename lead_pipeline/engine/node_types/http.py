@@ -159,7 +159,7 @@ async def run_http(call: NodeCall[HttpConfig]) -> NodeOutcome:
             params=query or None,
             secret=list(secrets.values()),  # every one of them, not just the first
             timeouts=session.timeouts,
-            guard=UrlGuard.from_env(),
+            guard=UrlGuard.from_settings(session.settings),
             hosts=config.hosts(),
         )
         return Paid(answer.data, config.cost_per_request)
