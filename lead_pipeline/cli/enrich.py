@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from lead_pipeline.cli import spend
-    from lead_pipeline.defs.launch import RunProgress, enrich
+    from lead_pipeline.launching.launch import RunProgress, enrich
     from lead_pipeline.settings import get_settings
 
     options = _options(args)

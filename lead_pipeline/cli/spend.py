@@ -21,11 +21,11 @@ from lead_pipeline.store import LeadStore
 
 def make_plan(args: argparse.Namespace, options: dict[str, Any], store: LeadStore) -> RunPlan:
     """The plan of the run ``enrich`` was asked for, from the same options and workflows."""
-    from lead_pipeline.defs.launch import run_config
     from lead_pipeline.defs.resources import EnrichOptions
     from lead_pipeline.engine.loading import load_usable
     from lead_pipeline.engine.plan import plan_run
     from lead_pipeline.engine.planning import plan_workflows
+    from lead_pipeline.launching.launch import run_config
 
     every = load_usable().usable_for(args.workflow)  # a broken file is left out, with a warning
     config = run_config(options)["resources"]["enrich"]["config"]

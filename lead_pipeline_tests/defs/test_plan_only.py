@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lead_pipeline.defs.launch import enrich
 from lead_pipeline.defs.partitions import instance
+from lead_pipeline.launching.launch import enrich
 from lead_pipeline.store import LeadStore
 
 pytestmark = pytest.mark.slow

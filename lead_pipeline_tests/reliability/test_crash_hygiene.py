@@ -14,9 +14,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from lead_pipeline.defs.deadruns import LAUNCHER_TAG
 from lead_pipeline.defs.partitions import instance as dagster_instance
 from lead_pipeline.engine.runlock import Launcher
+from lead_pipeline.launching.deadruns import LAUNCHER_TAG
 from lead_pipeline.store import LeadStore
 from lead_pipeline_tests.reliability.harness import (
     LEAD,

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from lead_pipeline.defs.launch import enrich
 from lead_pipeline.defs.partitions import LEAD_LISTS
 from lead_pipeline.defs.partitions import instance as dagster_instance
 from lead_pipeline.engine.compile import CompiledWorkflow, load_compiled
@@ -24,6 +23,7 @@ from lead_pipeline.engine.options import RunOptions
 from lead_pipeline.engine.runner import run_shard
 from lead_pipeline.engine.selection import make_shards, select_rows
 from lead_pipeline.engine.summary import RunSummary
+from lead_pipeline.launching.launch import enrich
 from lead_pipeline.leads import export_list
 from lead_pipeline.leads.exporter import default_export_path
 from lead_pipeline.providers.urlguard import ALLOW_PRIVATE_ENV, TRUSTED_HOSTS_ENV

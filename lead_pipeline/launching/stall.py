@@ -16,7 +16,7 @@ from typing import Any
 
 import dagster as dg
 
-from lead_pipeline.defs.deadruns import LAUNCHER_TAG
+from lead_pipeline.launching.deadruns import LAUNCHER_TAG
 
 
 class StallWatch:

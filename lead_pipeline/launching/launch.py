@@ -21,16 +21,16 @@ from typing import Any
 import dagster as dg
 
 from lead_pipeline.defs.assets import ROWS_FAILED_TAG
-from lead_pipeline.defs.deadruns import LAUNCHER_TAG, fail_runs_of_dead_launchers
 from lead_pipeline.defs.definitions import chain_job
 from lead_pipeline.defs.partitions import instance, register_lead_list
 from lead_pipeline.defs.resources import EnrichOptions
-from lead_pipeline.defs.stall import StallWatch, give_up
 from lead_pipeline.engine.compile import CompiledWorkflow, WorkflowConfigError
 from lead_pipeline.engine.loading import load_usable
 from lead_pipeline.engine.planning import plan_workflows
 from lead_pipeline.engine.runlock import mark_launcher
 from lead_pipeline.engine.selection import Selection, select_rows
+from lead_pipeline.launching.deadruns import LAUNCHER_TAG, fail_runs_of_dead_launchers
+from lead_pipeline.launching.stall import StallWatch, give_up
 from lead_pipeline.settings import get_settings
 from lead_pipeline.store import LeadStore, StoreUnwritable
 
