@@ -26,13 +26,21 @@ def make_plan(args: argparse.Namespace, options: dict[str, Any], store: LeadStor
     from lead_pipeline.engine.plan import plan_run
     from lead_pipeline.engine.planning import plan_workflows
     from lead_pipeline.launching.launch import run_config
+    from lead_pipeline.settings import get_settings
 
     every = load_usable().usable_for(args.workflow)  # a broken file is left out, with a warning
     config = run_config(options)["resources"]["enrich"]["config"]
     enrich_options = EnrichOptions(**config)
     enrich_options.check_params(name for w in every for name in w.spec.params)
     workflows, skipped = plan_workflows(args.workflow, every)
-    return plan_run(store, args.lead, workflows, enrich_options.for_workflow, skipped=skipped)
+    return plan_run(
+        store,
+        args.lead,
+        workflows,
+        enrich_options.for_workflow,
+        settings=get_settings(),
+        skipped=skipped,
+    )
 
 
 def show(plan: RunPlan) -> None:

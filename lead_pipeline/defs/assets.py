@@ -115,7 +115,7 @@ def plan_only_selection(
     options: RunOptions,
 ) -> dg.Output:
     """The launchpad's ``plan_only``: log the plan, write nothing, hand on no row to run."""
-    plan = plan_workflow(db, workflow, lead_list, options)
+    plan = plan_workflow(db, workflow, lead_list, options, settings=get_settings())
     lines = render_plan(RunPlan(lead_list=lead_list, parallel=options.parallel, workflows=[plan]))
     for line in lines:
         context.log.info(line)

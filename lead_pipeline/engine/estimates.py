@@ -21,6 +21,7 @@ from lead_pipeline.engine.compile import CompiledNode
 from lead_pipeline.engine.registry import NodeCall
 from lead_pipeline.providers import PriceTable, ResponseCache, Usage, cache_key
 from lead_pipeline.providers.policy import CACHE_FORMAT
+from lead_pipeline.settings import Settings
 
 # Seconds one call typically takes, for the time estimate (no provider publishes these).
 TYPICAL_LATENCY_S = {"llm": 2.0, "search": 1.0, "fetch": 1.0, "api": 0.6}
@@ -45,9 +46,13 @@ class CallEstimate:
 
 @dataclass(frozen=True)
 class EstimateContext:
+    """What estimates read: prices, the response cache, the run's params, and the settings
+    that say which providers have keys and which models answer."""
+
     prices: PriceTable
     cache: ResponseCache | None
     params: Mapping[str, Any]
+    settings: Settings
 
 
 Estimator = Callable[[CompiledNode, Mapping[str, Any] | None, EstimateContext], CallEstimate]
@@ -142,7 +147,7 @@ def _web_search(
     from lead_pipeline.engine.node_types.search import _query
     from lead_pipeline.providers.search import configured_search_providers, search_request
 
-    configured = set(configured_search_providers())
+    configured = set(configured_search_providers(context.settings))
     providers = [p for p in node.config.providers if p in configured]  # type: ignore[attr-defined]
     cached = False
     if values is not None and providers:
@@ -153,7 +158,7 @@ def _web_search(
         cached = is_cached(
             context,
             providers[0],
-            search_request(providers[0], query, node.config.num),  # type: ignore[attr-defined]
+            search_request(providers[0], query, node.config.num, context.settings),  # type: ignore[attr-defined]
         )
     prices = [context.prices.request_cost(p) for p in providers]
     return _waterfall(providers, prices, cached, "search")
@@ -185,10 +190,10 @@ def _llm(
 
     config: Any = node.config
     try:
-        backend = resolve_backend(config.backend)
+        backend = resolve_backend(config.backend, context.settings)
     except NotConfigured:
         return CallEstimate(provider=None, kind="llm")  # skipped, or refused at preflight
-    model = resolve_model(backend, config.model)
+    model = resolve_model(backend, config.model, context.settings)
     if values is not None:
         try:
             text = render(config.prompt, values, params=context.params)
@@ -209,14 +214,14 @@ def _founder_extract(
     from lead_pipeline.providers import llm_configured, resolve_backend, resolve_model
 
     config: Any = node.config
-    if config.llm != "auto" or not llm_configured():
+    if config.llm != "auto" or not llm_configured(context.settings):
         return CallEstimate(provider=None, kind="python")
-    backend = resolve_backend(None)
+    backend = resolve_backend(None, context.settings)
     results = (values or {}).get(config.results) if values is not None else None
     if values is not None and not results:
         return CallEstimate(provider=None, kind="python")  # no results: the LLM is not asked
     chars = sum(len(str(r)) for r in results) if isinstance(results, list) else 4000
-    model = resolve_model(backend, config.model)
+    model = resolve_model(backend, config.model, context.settings)
     low, high = _llm_cost(context, backend, model, chars + 600, None)
     return CallEstimate(
         backend, 0 if values is None else 1, 1, 0.0 if values is None else low, high, kind="llm"
@@ -247,13 +252,13 @@ def _work_email(
     )
 
     config: Any = node.config
-    configured = set(configured_email_finders())
+    configured = set(configured_email_finders(context.settings))
     providers = [p for p in config.providers if p in configured]
     if not providers:
         return CallEstimate(provider=None)
     verify = (
         context.prices.request_cost(HUNTER_VERIFY)
-        if (config.verify == "auto" and verifier_configured())
+        if (config.verify == "auto" and verifier_configured(context.settings))
         else 0.0
     )
     prices = [context.prices.request_cost(p) for p in providers]
@@ -284,7 +289,9 @@ def _work_email(
             data = (
                 _MISS
                 if person is None
-                else cached_answer(context, provider, finder_request(provider, person))
+                else cached_answer(
+                    context, provider, finder_request(provider, person, context.settings)
+                )
             )
             if data is _MISS:
                 total.calls_max += 2 if verify else 1
@@ -296,7 +303,7 @@ def _work_email(
             check = check_work_email(data.get("email"), website) if isinstance(data, dict) else None
             if check is not None and check.ok:
                 if verify and not is_cached(
-                    context, HUNTER_VERIFY, verify_request(check.email or "")
+                    context, HUNTER_VERIFY, verify_request(check.email or "", context.settings)
                 ):
                     total.calls_max += 1
                     total.cost_max += verify

@@ -31,7 +31,7 @@ from lead_pipeline.engine.estimates import (
 from lead_pipeline.engine.options import RunOptions
 from lead_pipeline.engine.selection import select_rows
 from lead_pipeline.providers import PriceTable
-from lead_pipeline.settings import get_settings
+from lead_pipeline.settings import Settings, get_settings
 from lead_pipeline.store import FAILED, LeadStore
 
 CONFIRM_ENV = "LEAD_PIPELINE_CONFIRM_ABOVE_USD"
@@ -147,7 +147,7 @@ class RunPlan:
         ]
 
 
-def _rate(provider: str | None) -> float | None:
+def _rate(provider: str | None, settings: Settings) -> float | None:
     """Requests per second for ``provider``: configured, else its documented default."""
     from lead_pipeline.providers.email_finders import (
         BACKENDS,
@@ -158,7 +158,7 @@ def _rate(provider: str | None) -> float | None:
 
     if provider is None:
         return None
-    limit = configured_limits(get_settings()).get(provider)
+    limit = configured_limits(settings).get(provider)
     if limit is not None and limit.requests_per_second:
         return limit.requests_per_second
     if provider in BACKENDS:
@@ -166,12 +166,14 @@ def _rate(provider: str | None) -> float | None:
     return VERIFY_REQUESTS_PER_SECOND if provider == HUNTER_VERIFY else None
 
 
-def _seconds(calls: int, provider: str | None, kind: str, parallel: int) -> float:
+def _seconds(
+    calls: int, provider: str | None, kind: str, parallel: int, settings: Settings
+) -> float:
     """The longer of the two bounds a run meets: rows in flight and the provider's pace."""
     if calls == 0:
         return 0.0
     latency = TYPICAL_LATENCY_S.get(kind, 0.0) * calls / parallel
-    rate = _rate(provider)
+    rate = _rate(provider, settings)
     return max(latency, calls / rate if rate else 0.0)
 
 
@@ -190,10 +192,13 @@ def plan_workflow(
     lead_list: str,
     options: RunOptions,
     *,
+    settings: Settings,
     upstream_rows: set[str] | None = None,
     prices: PriceTable | None = None,
 ) -> WorkflowPlan:
-    """One workflow's plan; ``upstream_rows`` are rows earlier workflows of the run may change."""
+    """One workflow's plan; ``upstream_rows`` are rows earlier workflows of the run may change.
+
+    ``settings`` say which providers have keys, their pace and their prices."""
     selection = select_rows(store, workflow, lead_list, options, record=False)
     values = store.row_values(lead_list)
     results = store.results(lead_list, [workflow.name])
@@ -219,7 +224,9 @@ def plan_workflow(
             possible = possible[: max(0, options.limit - len(starts))]
     plan.possible = len(possible)
     plan.row_ids = set(starts) | set(possible)
-    context = EstimateContext(prices=prices or PriceTable(), cache=store, params=params)
+    context = EstimateContext(
+        prices=prices or PriceTable(settings.prices), cache=store, params=params, settings=settings
+    )
     for node in workflow.nodes:
         node_plan = NodePlan(node=node.id, type=node.spec.type)
         kind = "api"
@@ -240,10 +247,14 @@ def plan_workflow(
             for _ in range(unknown):
                 kind = node_plan.add(est, known_inputs=False)
         node_plan.seconds_min = _seconds(
-            node_plan.calls_min - node_plan.cached, node_plan.provider, kind, options.parallel
+            node_plan.calls_min - node_plan.cached,
+            node_plan.provider,
+            kind,
+            options.parallel,
+            settings,
         )
         node_plan.seconds_max = _seconds(
-            node_plan.calls_max, node_plan.provider, kind, options.parallel
+            node_plan.calls_max, node_plan.provider, kind, options.parallel, settings
         )
         plan.nodes.append(node_plan)
     return plan
@@ -255,12 +266,13 @@ def plan_run(
     workflows: Sequence[CompiledWorkflow],
     options_for: Callable[[CompiledWorkflow], RunOptions],
     *,
+    settings: Settings,
     skipped: Mapping[str, str] | None = None,
     prices: PriceTable | None = None,
 ) -> RunPlan:
     """The plan of a run of ``workflows`` (in dependency order) on ``lead_list``; writes nothing."""
     store.require_list(lead_list)
-    prices = prices or PriceTable()
+    prices = prices or PriceTable(settings.prices)
     first = options_for(workflows[0]) if workflows else RunOptions()
     run = RunPlan(lead_list=lead_list, parallel=first.parallel, skipped=dict(skipped or {}))
     planned: dict[str, WorkflowPlan] = {}
@@ -274,6 +286,7 @@ def plan_run(
             workflow,
             lead_list,
             options_for(workflow),
+            settings=settings,
             upstream_rows=upstream,
             prices=prices,
         )

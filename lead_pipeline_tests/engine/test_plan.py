@@ -10,7 +10,7 @@ import pytest
 from lead_pipeline.engine.compile import CompiledWorkflow, load_compiled
 from lead_pipeline.engine.options import RunOptions
 from lead_pipeline.engine.plan import confirm_above_usd, plan_run, render_plan
-from lead_pipeline.settings import SettingsError
+from lead_pipeline.settings import SettingsError, get_settings
 from lead_pipeline.store import LeadStore
 from lead_pipeline.workflows.loader import BUILTIN_DIR
 from lead_pipeline_tests.engine.test_runner import materialize
@@ -48,7 +48,9 @@ ROWS: dict[str, dict[str, Any]] = {
 
 
 def plan_of(store: LeadStore, *workflows: CompiledWorkflow, **options: Any):  # type: ignore[no-untyped-def]
-    return plan_run(store, "demo", list(workflows), lambda _w: RunOptions(**options))
+    return plan_run(
+        store, "demo", list(workflows), lambda _w: RunOptions(**options), settings=get_settings()
+    )
 
 
 def test_the_plan_prices_rows_and_calls_nothing_and_writes_nothing(
