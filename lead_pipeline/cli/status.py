@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         status = store.status(args.lead, nodes)
         # A workflow that never ran on the list has no stale rows: only new ones.
-        ran = {wf.workflow for wf in status.workflows}
+        ran = {wf.workflow for wf in status.workflows if wf.ok or wf.failed or wf.skipped}
         stale = {w.name: _stale(store, w, args.lead) for w in workflows or () if w.name in ran}
         fields = describe_fields(store.list_info(args.lead))
     finally:

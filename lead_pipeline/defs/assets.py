@@ -340,7 +340,7 @@ def build_workflow_asset(
         try:
             if summary.failed and summary.failure_rate > RUN_FAILS_ABOVE:
                 _fail_the_run(db, summary, metadata, causes)
-            metadata["preview"] = preview_table(db.wide_frame(selection.lead_list), workflow)
+            metadata["preview"] = preview_table(db, selection.lead_list, workflow)
             if summary.store_run_id is not None:
                 db.finish_run(
                     summary.store_run_id,

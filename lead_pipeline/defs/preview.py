@@ -7,14 +7,14 @@ as a real table with a column per field, not markdown squeezed into one cell.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import dagster as dg
-import pandas as pd
 
 from lead_pipeline.engine.compile import CompiledWorkflow
 from lead_pipeline.engine.summary import ErrorGroup
-from lead_pipeline.store import ID_COLUMN
+from lead_pipeline.store import ID_COLUMN, LeadStore
 
 PREVIEW_ROWS = 10
 CELL_CHARS = 160
@@ -28,7 +28,7 @@ def _text(value: Any) -> str:
 
 
 def _cell(value: Any) -> str:
-    if value is None or (isinstance(value, float) and pd.isna(value)):
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     text = _text(value).replace("\n", " ")
     return text if len(text) <= CELL_CHARS else text[: CELL_CHARS - 1] + "…"
@@ -39,17 +39,19 @@ def _strings(columns: list[str], rows: list[dict[str, str]]) -> dg.TableMetadata
     return dg.MetadataValue.table(records=[dg.TableRecord(r) for r in rows], schema=schema)
 
 
-def preview_table(frame: pd.DataFrame, workflow: CompiledWorkflow) -> dg.TableMetadataValue:
-    """The first rows that have this workflow's outputs: name (and website) and the outputs."""
+def preview_table(
+    store: LeadStore, lead_list: str, workflow: CompiledWorkflow
+) -> dg.TableMetadataValue:
+    """The first rows that have this workflow's outputs: name (and website) and the outputs.
+
+    Only those rows are read (``LeadStore.preview_rows``), however long the list.
+    """
     shown = {c for n in workflow.spec.nodes for c, spec in n.outputs.items() if spec.preview}
-    outputs = [c for c in workflow.spec.output_columns() if c in frame.columns and c in shown]
-    label = [c for c in ("name", "website") if c in frame.columns] or [ID_COLUMN]
+    outputs = [c for c in workflow.spec.output_columns() if c in shown]
+    found = store.preview_rows(lead_list, workflow.name, outputs, PREVIEW_ROWS) if outputs else []
+    label = [c for c in ("name", "website") if any(c in row for row in found)] or [ID_COLUMN]
     columns = [*label, *outputs]
-    if not outputs:
-        return _strings(columns, [])
-    enriched = frame[frame[outputs].notna().any(axis=1)].head(PREVIEW_ROWS)
-    rows = [{c: _cell(row[c]) for c in columns} for _, row in enriched.iterrows()]
-    return _strings(columns, rows)
+    return _strings(columns, [{c: _cell(row.get(c)) for c in columns} for row in found])
 
 
 def causes_table(

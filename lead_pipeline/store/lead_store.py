@@ -106,6 +106,7 @@ class LeadStore:
     output_columns = _Part("wide_view", WideView.output_columns)
     row_values = _Part("wide_view", WideView.row_values)
     wide_frame = _Part("wide_view", WideView.wide_frame)
+    preview_rows = _Part("wide_view", WideView.preview_rows)
 
     # run records
     start_run = _Part("run_records", RunRecords.start_run)

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, and_, select
 
 from lead_pipeline.store.lists import LeadLists
 from lead_pipeline.store.records import ID_COLUMN, OK
-from lead_pipeline.store.schema import node_results
+from lead_pipeline.store.schema import leads, node_results
 from lead_pipeline.store.shared import StorePart
 
 if TYPE_CHECKING:  # pandas loads with the first frame, not with the store
@@ -66,6 +66,53 @@ class WideView(StorePart):
                     outputs.setdefault(r.row_id, {})[key] = value
                     columns.setdefault(key, None)
         return outputs, list(columns)
+
+    def preview_rows(
+        self, name: str, workflow: str, outputs: Sequence[str], limit: int
+    ) -> list[dict[str, Any]]:
+        """The first ``limit`` rows in import order with a value in one of ``outputs``:
+        each row's imported fields and ``workflow``'s ok outputs (later nodes' last).
+
+        Read in import order and stopped as soon as ``limit`` rows are found, so a
+        run's closing preview costs ten rows, not the wide frame of the whole list.
+        """
+        wanted = set(outputs)
+        query = (
+            select(leads.c.row_id, leads.c.fields, node_results.c.outputs)
+            .join(
+                leads,
+                and_(
+                    leads.c.lead_list == node_results.c.lead_list,
+                    leads.c.row_id == node_results.c.row_id,
+                ),
+            )
+            .where(
+                and_(
+                    node_results.c.lead_list == name,
+                    node_results.c.workflow == workflow,
+                    node_results.c.status == OK,
+                )
+            )
+            .order_by(leads.c.position, node_results.c.node_index)
+        )
+        found: list[dict[str, Any]] = []
+        current: dict[str, Any] | None = None
+
+        def keep(row: dict[str, Any] | None) -> None:
+            if row is not None and any(row.get(c) is not None for c in wanted):
+                found.append(row)
+
+        with self.engine.connect() as conn:
+            for r in conn.execution_options(yield_per=200).execute(query):
+                if current is None or current[ID_COLUMN] != r.row_id:
+                    keep(current)
+                    if len(found) >= limit:
+                        break
+                    current = {**r.fields, ID_COLUMN: r.row_id}
+                current.update(r.outputs or {})
+            else:
+                keep(current)
+        return found[:limit]
 
     def output_columns(self, name: str) -> list[str]:
         """Every output column some ok result of the list holds, in node order."""
