@@ -85,7 +85,7 @@ async def run_work_email(call: NodeCall[WorkEmailConfig]) -> NodeOutcome:
             outputs[columns[1]] = 0
         return NodeOutcome(outputs=outputs, note=note)
     company = call.values.get("name") if isinstance(call.values.get("name"), str) else None
-    verify = config.verify == "auto" and verifier_configured()
+    verify = config.verify == "auto" and verifier_configured(session.settings)
     found: list[dict[str, Any]] = []
     cost = 0.0
     answered: list[str] = []

@@ -98,7 +98,7 @@ async def run_founder_extract(call: NodeCall[FounderExtractConfig]) -> NodeOutco
     website = call.values.get("website") if isinstance(call.values.get("website"), str) else None
     people = extract_people(results, name, website, limit=config.limit)
     cost, provider = 0.0, "rules"
-    if config.llm == "auto" and llm_configured() and results:
+    if config.llm == "auto" and llm_configured(call.services.session.settings) and results:
         listing = "\n".join(
             f"- {r.get('title') or ''} | {r.get('url') or ''} | {r.get('snippet') or ''}"
             for r in results
