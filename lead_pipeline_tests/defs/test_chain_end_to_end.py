@@ -22,7 +22,7 @@ from lead_pipeline.founders import canonical_profile_url
 from lead_pipeline.store import LeadStore
 from lead_pipeline_tests.servers import OpenAIServer, SerperServer
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(minutes=1)
 THRESHOLD = 0.8
 
 

@@ -399,7 +399,7 @@ def asked_about(llm: OpenAIServer, names: set[str], question: str) -> int:
     return count
 
 
-@pytest.mark.slow
+@pytest.mark.slow(minutes=2)
 def test_the_ui_launches_backfills_and_automates_the_chain(
     ui: tuple[UI, OpenAIServer, Path], lead_files: dict[str, Path]
 ) -> None:

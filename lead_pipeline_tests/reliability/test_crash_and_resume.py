@@ -37,7 +37,7 @@ from lead_pipeline_tests.reliability.harness import (
     write_workflow,
 )
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(minutes=3)
 ROWS = 30
 ARGS = enrich_args("--shard-size", "10", "--max-shards", "2")
 

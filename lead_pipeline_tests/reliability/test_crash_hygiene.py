@@ -35,7 +35,7 @@ from lead_pipeline_tests.reliability.harness import (
     write_workflow,
 )
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(minutes=1)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])

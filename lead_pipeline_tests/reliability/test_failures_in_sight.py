@@ -22,7 +22,7 @@ from lead_pipeline.providers.urlguard import TRUSTED_HOSTS_ENV
 from lead_pipeline.store import LeadStore
 from lead_pipeline_tests.servers import RecordedRequest, Reply, StubServer
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(minutes=1)
 
 LEAD = "crm"
 

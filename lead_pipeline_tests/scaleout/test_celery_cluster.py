@@ -16,7 +16,7 @@ from lead_pipeline_tests.defs.test_chain_end_to_end import founder_results
 from lead_pipeline_tests.scaleout.cluster import Cluster
 from lead_pipeline_tests.servers import OpenAIServer, SerperServer
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+pytestmark = [pytest.mark.slow(minutes=1), pytest.mark.postgres]
 SAMPLE = REPO_ROOT / "data" / "leads" / "yc-f25.json"
 # Four shards per workflow: enough steps at once for both workers.
 RUN_OPTIONS = ["--parallel", "8", "--shard-size", "25", "--max-shards", "4"]

@@ -17,7 +17,7 @@ from lead_pipeline_tests.scaleout.cluster import Cluster
 from lead_pipeline_tests.scaleout.test_celery_cluster import RUN_OPTIONS, SAMPLE, cli, step_workers
 from lead_pipeline_tests.servers import SerperServer
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+pytestmark = [pytest.mark.slow(minutes=1), pytest.mark.postgres]
 ROWS_IN_FLIGHT_PER_SHARD = 2  # --parallel 8 over 4 shards (--shard-size 25, 99 B2B rows)
 
 
