@@ -19,8 +19,8 @@ STAMP := $(VENV)/.installed-lead-pipeline
 DEV_STAMP := $(VENV)/.installed-lead-pipeline-dev
 PYTEST_ARGS ?=
 # Test processes (pytest-xdist). Most end-to-end tests wait on Dagster runs, servers and
-# daemons more than they compute, so three keep a 2-core machine busy; an idle process
-# takes queued tests from a busy one (worksteal), so none waits alone at the end.
+# daemons more than they compute, so three keep a 2-core machine busy. Tests are handed
+# out in order, longest first (conftest.py), so none is left running alone at the end.
 TEST_WORKERS ?= 3
 UI_PORT ?= 3000
 
@@ -62,7 +62,7 @@ ui: setup
 
 # pytest exits 5 when it collected no tests: that is a failure, not a pass.
 test: dev
-	@$(BIN)/pytest -q -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS); status=$$?; \
+	@$(BIN)/pytest -q -n $(TEST_WORKERS) $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "error: pytest ran no tests" >&2; exit 1; fi; \
 	exit $$status
 
