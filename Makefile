@@ -20,7 +20,8 @@ DEV_STAMP := $(VENV)/.installed-lead-pipeline-dev
 PYTEST_ARGS ?=
 # Test processes (pytest-xdist). Most end-to-end tests wait on Dagster runs, servers and
 # daemons more than they compute, so three keep a 2-core machine busy. Tests are handed
-# out in order, longest first (conftest.py), so none is left running alone at the end.
+# out one at a time in order, longest first (conftest.py): in chunks, one process was
+# given several long tests in a row and ran them alone at the end.
 TEST_WORKERS ?= 3
 UI_PORT ?= 3000
 
@@ -62,7 +63,7 @@ ui: setup
 
 # pytest exits 5 when it collected no tests: that is a failure, not a pass.
 test: dev
-	@$(BIN)/pytest -q -n $(TEST_WORKERS) $(PYTEST_ARGS); status=$$?; \
+	@$(BIN)/pytest -q -n $(TEST_WORKERS) --maxschedchunk 1 $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "error: pytest ran no tests" >&2; exit 1; fi; \
 	exit $$status
 
