@@ -31,12 +31,13 @@ import re
 import shutil
 import sys
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from pipeline import ROOT, folder_size, run_cli
+from pipeline import ROOT, folder_size, run_cli, timeline
 from sqlalchemy import create_engine, text
 
 WORKFLOW = """\
@@ -159,6 +160,9 @@ def main() -> None:
     parser.add_argument("--db-url", help="admin URL of a PostgreSQL server (default: SQLite)")
     parser.add_argument("--profile", action="store_true", help="pyinstrument the enrich runs")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir")
+    parser.add_argument(
+        "--timeline", action="store_true", help="print when each step of the first run ran"
+    )
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="lead-pipeline-big-"))
@@ -218,6 +222,7 @@ def measure(
         if value is not None:
             enrich += [flag, str(value)]
     log_before = storage_size(home, dagster_url)
+    started = time.time()
     wall, cpu, peak, out = run_cli(enrich, env, profiler(work, "enrich") if args.profile else None)
     growth = storage_size(home, dagster_url) - log_before
     print(f"  {out.strip().splitlines()[-1]}")
@@ -225,6 +230,10 @@ def measure(
     print(f"  cpu per row       {1000 * cpu / rows:8.2f} ms (whole tree, Dagster included)")
     print(f"  peak rss          {peak / 2**20:8.0f} MiB (whole tree)")
     print(f"  event log growth  {growth / 2**20:8.2f} MiB")
+    if args.timeline:
+        print("  timeline (seconds from the command's start):")
+        print("\n".join(timeline(home, env, started)))
+        print(f"    {wall:7.2f} s  command exited")
 
     status = run_cli(["status", "--lead", "big"], env)
     print(f"status              {status[0]:8.1f} s")

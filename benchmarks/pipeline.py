@@ -148,6 +148,36 @@ def run_cli(
     return wall, sum(seen.values()), peak, out
 
 
+def timeline(home: Path, env: dict[str, str], started: float) -> list[str]:
+    """When each step of the latest Dagster run started and ended, from the command's start.
+
+    Read from the run's event log, so the fixed cost can be split into its parts
+    (the command's own start, the run's, each step's launch) without a profiler.
+    """
+    code = f"""
+import os, dagster as dg
+os.environ['DAGSTER_HOME'] = {str(home)!r}
+with dg.DagsterInstance.get() as instance:
+    run = instance.get_runs(limit=1)[0]
+    for record in instance.all_logs(run.run_id):
+        event = record.dagster_event
+        if event is None or event.event_type_value not in (
+            'PIPELINE_START', 'RUN_START', 'STEP_START', 'STEP_SUCCESS', 'STEP_FAILURE',
+            'PIPELINE_SUCCESS', 'RUN_SUCCESS', 'PIPELINE_FAILURE', 'RUN_FAILURE',
+            'PIPELINE_STARTING', 'RUN_STARTING'):
+            continue
+        print(record.timestamp, event.event_type_value, event.step_key or '')
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    lines = []
+    for line in out.splitlines():
+        stamp, kind, *step = line.split(" ", 2)
+        lines.append(f"  {float(stamp) - started:7.2f} s  {kind:<16} {' '.join(step)}")
+    return lines
+
+
 def folder_size(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
@@ -212,6 +242,7 @@ def main() -> None:
     parser.add_argument("--shard-size", type=int, default=None)
     parser.add_argument("--rerun", action="store_true", help="also time a re-run (0 calls)")
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--timeline", action="store_true", help="print when each Dagster step ran")
     args = parser.parse_args()
 
     box: multiprocessing.Queue = multiprocessing.Queue()
@@ -250,6 +281,7 @@ def main() -> None:
         enrich += ["--max-shards", str(args.max_shards)]
     if args.shard_size:
         enrich += ["--shard-size", str(args.shard_size)]
+    started_epoch = time.time()
     wall, cpu, peak, out = run_cli(enrich, env)
     after = stats(base_url)
     calls = after["requests"] - calls_before["requests"]
@@ -284,6 +316,12 @@ def main() -> None:
             f"overall rate        {overall:8.2f} req/s ({100 * overall / args.server_rps:.1f}% "
             "of the limit, start-up included)"
         )
+    if args.timeline:
+        print("timeline (seconds from the command's start):")
+        print(f"  {after['first'] - started_epoch:7.2f} s  first provider answer")
+        print(f"  {after['last'] - started_epoch:7.2f} s  last provider answer")
+        print("\n".join(timeline(home, env, started_epoch)))
+        print(f"  {wall:7.2f} s  command exited")
     if args.rerun:
         before = stats(base_url)["requests"]
         rerun_wall, _, _, _ = run_cli(enrich, env)
