@@ -7,6 +7,7 @@ every second while a run writes thousands of results.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -32,6 +33,30 @@ class NodeResults(StorePart):
     def __init__(self, engine: Engine, lists: LeadLists) -> None:
         super().__init__(engine)
         self.lists = lists
+
+    @functools.cached_property
+    def _upsert(self) -> Any:
+        """The results upsert, built once: building it (every column's ``excluded`` proxy)
+        cost more than executing it for a commit of a few results."""
+        stmt = self._insert(node_results)
+        excluded = stmt.excluded
+        return stmt.on_conflict_do_update(
+            index_elements=["lead_list", "row_id", "workflow", "node"],
+            set_={
+                "node_index": excluded.node_index,
+                "status": excluded.status,
+                "outputs": excluded.outputs,
+                "error": excluded.error,
+                "attempts": node_results.c.attempts + 1,
+                "started_at": excluded.started_at,
+                "finished_at": excluded.finished_at,
+                "duration_s": excluded.duration_s,
+                "cost": excluded.cost,
+                "config_hash": excluded.config_hash,
+                "input_hash": excluded.input_hash,
+                "provider": excluded.provider,
+            },
+        )
 
     def record_result(self, result: NodeResult) -> None:
         """Save one node's outcome; attempts count every write for the same key."""
@@ -63,25 +88,7 @@ class NodeResults(StorePart):
             }
             for r in results
         ]
-        stmt = self._insert(node_results)
-        excluded = stmt.excluded
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["lead_list", "row_id", "workflow", "node"],
-            set_={
-                "node_index": excluded.node_index,
-                "status": excluded.status,
-                "outputs": excluded.outputs,
-                "error": excluded.error,
-                "attempts": node_results.c.attempts + 1,
-                "started_at": excluded.started_at,
-                "finished_at": excluded.finished_at,
-                "duration_s": excluded.duration_s,
-                "cost": excluded.cost,
-                "config_hash": excluded.config_hash,
-                "input_hash": excluded.input_hash,
-                "provider": excluded.provider,
-            },
-        )
+        stmt = self._upsert
         with self.engine.begin() as conn:
             for start in range(0, len(values), 500):
                 conn.execute(stmt, values[start : start + 500])
