@@ -21,8 +21,8 @@ from lead_pipeline.store import LeadStore
 
 def make_plan(args: argparse.Namespace, options: dict[str, Any], store: LeadStore) -> RunPlan:
     """The plan of the run ``enrich`` was asked for, from the same options and workflows."""
-    from lead_pipeline.defs.resources import EnrichOptions
     from lead_pipeline.engine.loading import load_usable
+    from lead_pipeline.engine.options import RunRequest
     from lead_pipeline.engine.plan import plan_run
     from lead_pipeline.engine.planning import plan_workflows
     from lead_pipeline.launching.launch import run_config
@@ -30,7 +30,7 @@ def make_plan(args: argparse.Namespace, options: dict[str, Any], store: LeadStor
 
     every = load_usable().usable_for(args.workflow)  # a broken file is left out, with a warning
     config = run_config(options)["resources"]["enrich"]["config"]
-    enrich_options = EnrichOptions(**config)
+    enrich_options = RunRequest(**config)
     enrich_options.check_params(name for w in every for name in w.spec.params)
     workflows, skipped = plan_workflows(args.workflow, every)
     return plan_run(

@@ -25,6 +25,7 @@ from typing import Any
 
 import dagster as dg
 
+from lead_pipeline.defs import STEP_PRELOAD
 from lead_pipeline.settings import get_settings
 
 EXECUTORS = ("multiprocess", "celery", "k8s")
@@ -43,7 +44,7 @@ def multiprocess_config(workers: int | None = None) -> dict[str, Any]:
     return {
         "max_concurrent": workers or default_workers(),
         "start_method": {
-            "forkserver": {"preload_modules": ["lead_pipeline.defs.preload"]},
+            "forkserver": {"preload_modules": list(STEP_PRELOAD)},
         },
     }
 

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
-
 import dagster as dg
-import yaml
 from pydantic import Field, PrivateAttr
 
-from lead_pipeline.engine.compile import CompiledWorkflow, WorkflowConfigError
-from lead_pipeline.engine.options import RunOptionFields, RunOptions
+from lead_pipeline.engine.options import RunRequest
 from lead_pipeline.settings import get_settings
 from lead_pipeline.store import LeadStore
 
@@ -28,32 +23,6 @@ class LeadStoreResource(dg.ConfigurableResource):
         return self._store
 
 
-class EnrichOptions(dg.ConfigurableResource, RunOptionFields):
-    """The run options (see ``engine.options``), set per run in the launchpad under
-    ``resources``; the workflow parameters as YAML scalars."""
-
-    params: dict[str, str] = Field(
-        default_factory=dict,
-        description="workflow parameters, e.g. {llm_threshold: '0.8'}; YAML scalars",
-    )
-
-    def _parsed_params(self) -> dict[str, Any]:
-        return {key: yaml.safe_load(value) for key, value in self.params.items()}
-
-    def for_workflow(self, workflow: CompiledWorkflow) -> RunOptions:
-        """Options for one workflow: only the parameters it declares are passed on."""
-        declared = workflow.spec.params
-        return RunOptions(
-            **self.option_values(),
-            params={k: v for k, v in self._parsed_params().items() if k in declared},
-        )
-
-    def check_params(self, known: Iterable[str]) -> None:
-        """Refuse a parameter no workflow declares: a typo must not be silently ignored."""
-        known = set(known)
-        unknown = sorted(set(self.params) - known)
-        if unknown:
-            raise WorkflowConfigError(
-                f"unknown workflow parameter(s) {', '.join(unknown)} "
-                f"(known: {', '.join(sorted(known)) or 'none'})"
-            )
+class EnrichOptions(dg.ConfigurableResource, RunRequest):
+    """The run options and workflow parameters (``engine.options.RunRequest``), set per
+    run in the launchpad under ``resources``."""

@@ -10,9 +10,14 @@ launchpad gets the config field, and the engine receives it in
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from lead_pipeline.engine.compile import CompiledWorkflow
 
 DEFAULT_PARALLEL = 5
 DEFAULT_SHARD_SIZE = 1000
@@ -76,3 +81,42 @@ class RunOptions(RunOptionFields):
 
     def as_dict(self) -> dict[str, Any]:
         return self.model_dump()
+
+
+class RunRequest(RunOptionFields):
+    """What a run was asked for: the shared options, and the parameters of every workflow
+    it runs as YAML scalars (``{llm_threshold: '0.8'}``), as the launchpad and the CLI
+    give them.
+
+    The Dagster resource (``defs.resources.EnrichOptions``) is this model; the CLI
+    checks a request with it before any Dagster code is imported, so a command
+    that has nothing to do never pays for importing Dagster.
+    """
+
+    params: dict[str, str] = Field(
+        default_factory=dict,
+        description="workflow parameters, e.g. {llm_threshold: '0.8'}; YAML scalars",
+    )
+
+    def _parsed_params(self) -> dict[str, Any]:
+        return {key: yaml.safe_load(value) for key, value in self.params.items()}
+
+    def for_workflow(self, workflow: CompiledWorkflow) -> RunOptions:
+        """Options for one workflow: only the parameters it declares are passed on."""
+        declared = workflow.spec.params
+        return RunOptions(
+            **self.option_values(),
+            params={k: v for k, v in self._parsed_params().items() if k in declared},
+        )
+
+    def check_params(self, known: Iterable[str]) -> None:
+        """Refuse a parameter no workflow declares: a typo must not be silently ignored."""
+        from lead_pipeline.engine.compile import WorkflowConfigError
+
+        known = set(known)
+        unknown = sorted(set(self.params) - known)
+        if unknown:
+            raise WorkflowConfigError(
+                f"unknown workflow parameter(s) {', '.join(unknown)} "
+                f"(known: {', '.join(sorted(known)) or 'none'})"
+            )

@@ -4,6 +4,9 @@ Runs go through ``execute_job`` on the reconstructable chain job in the
 persistent instance, so they use the multiprocess executor, land in the same
 event log and show in the UI. ``execute_job`` blocks; progress is read from the
 lead store meanwhile, where every node result lands the moment it finishes.
+
+Dagster is imported only once a run will be launched: deciding that there is
+nothing to do needs the store and the workflows, not Dagster's second of imports.
 """
 
 from __future__ import annotations
@@ -16,23 +19,20 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import dagster as dg
-
-from lead_pipeline.defs.assets import ROWS_FAILED_TAG
-from lead_pipeline.defs.definitions import chain_job
-from lead_pipeline.defs.partitions import instance, register_lead_list
-from lead_pipeline.defs.resources import EnrichOptions
 from lead_pipeline.engine.compile import CompiledWorkflow, WorkflowConfigError
 from lead_pipeline.engine.loading import load_usable
+from lead_pipeline.engine.options import RunRequest
 from lead_pipeline.engine.planning import plan_workflows
 from lead_pipeline.engine.runlock import mark_launcher
 from lead_pipeline.engine.selection import Selection, select_rows
-from lead_pipeline.launching.deadruns import LAUNCHER_TAG, fail_runs_of_dead_launchers
-from lead_pipeline.launching.stall import StallWatch, give_up
+from lead_pipeline.launching.stepserver import start_step_server
 from lead_pipeline.settings import get_settings
 from lead_pipeline.store import LeadStore, StoreUnwritable
+
+if TYPE_CHECKING:
+    import dagster as dg
 
 
 @dataclass
@@ -108,7 +108,7 @@ def enrich(
     every = loaded.usable_for(requested)
     # The select step refuses unknown parameters too; checking here avoids a failed run.
     config = run_config(options or {})["resources"]["enrich"]["config"]
-    checked = EnrichOptions(**config)
+    checked = RunRequest(**config)
     checked.check_params(name for w in every for name in w.spec.params)
     for workflow in every:  # and of the right type: llm_threshold=abc is refused here
         workflow.params(checked.for_workflow(workflow).params)
@@ -127,58 +127,17 @@ def enrich(
             broken=loaded.broken,
             up_to_date=idle,
         )
-    dagster_instance = instance()
-    register_lead_list(lead_list, dagster_instance)
-    fail_runs_of_dead_launchers(dagster_instance)  # a killed command's runs end here
     launcher = mark_launcher()  # inherited by the step processes: see engine/runlock.py
     nodes = {w.name: [n.id for n in w.nodes] for w in workflows}
-    outcome: dict[str, Any] = {}
-
-    def execute() -> None:
-        try:
-            result = dg.execute_job(
-                dg.reconstructable(chain_job),
-                instance=dagster_instance,
-                run_config=run_config(options or {}),
-                tags={
-                    "dagster/partition": lead_list,
-                    "lead_pipeline/source": "cli",
-                    LAUNCHER_TAG: launcher.text(),
-                },
-                asset_selection=[dg.AssetKey(w.name) for w in workflows],
-            )
-            outcome["success"] = result.success
-            outcome["run_id"] = result.run_id
-            if not result.success:
-                outcome["error"], outcome["rows_failed"] = _failure_message(result)
-        except Exception as exc:  # surfaced to the caller below, not swallowed
-            outcome["success"] = False
-            outcome["error"] = f"{type(exc).__name__}: {exc}"
-
     launched = store.latest_run_id()
-
-    def report() -> None:
-        if on_progress is not None:
-            on_progress(run_progress(store, lead_list, nodes, after=launched))
-
+    follow = _Follow(store, lead_list, nodes, launched, on_progress, poll_seconds)
     with _stderr_to(step_log):
-        thread = threading.Thread(target=execute, name="lead-pipeline-run", daemon=True)
-        thread.start()
-        watch = StallWatch(dagster_instance, get_settings().run_stall_timeout_s)
-        stalled: dict[str, Any] | None = None
-        while thread.is_alive():
-            thread.join(poll_seconds)
-            progress = run_progress(store, lead_list, nodes, after=launched)
-            if on_progress is not None:
-                on_progress(progress)
-            if thread.is_alive() and watch.stalled(repr(progress)):
-                # The run never ends by itself: stop waiting, say what Dagster knows.
-                stalled = {
-                    "success": False,
-                    **give_up(dagster_instance, launcher.text(), watch.limit_s),
-                }
-                break
-    report()
+        # The step server imports Dagster and builds the definitions while this process
+        # does the same: the run's first step does not wait for it (launching/stepserver.py).
+        start_step_server()
+        outcome, stalled = _run(follow, workflows, options, launcher.text())
+    if on_progress is not None:
+        on_progress(follow.progress())
     # A stalled run's thread may still write into ``outcome``: report the stall.
     final = stalled if stalled is not None else outcome
     run_id = final.get("run_id")
@@ -200,11 +159,84 @@ def enrich(
     )
 
 
+@dataclass
+class _Follow:
+    """How a launched run is followed: its store, its rows' progress, how often."""
+
+    store: LeadStore
+    lead_list: str
+    nodes: dict[str, list[str]]  # each workflow's node ids
+    after: int  # the store's last run id before this run
+    on_progress: ProgressFn | None
+    poll_seconds: float
+
+    def progress(self) -> list[RunProgress]:
+        return run_progress(self.store, self.lead_list, self.nodes, after=self.after)
+
+
+def _run(
+    follow: _Follow,
+    workflows: list[CompiledWorkflow],
+    options: dict[str, Any] | None,
+    launcher: str,
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Execute the chain job for ``workflows`` and follow it to its end.
+
+    Returns the run's outcome, and what Dagster knew if the run stalled (else None).
+    """
+    import dagster as dg
+
+    from lead_pipeline.defs.definitions import chain_job
+    from lead_pipeline.defs.partitions import instance, register_lead_list
+    from lead_pipeline.launching.deadruns import LAUNCHER_TAG, fail_runs_of_dead_launchers
+    from lead_pipeline.launching.stall import StallWatch, give_up
+
+    lead_list = follow.lead_list
+    dagster_instance = instance()
+    register_lead_list(lead_list, dagster_instance)
+    fail_runs_of_dead_launchers(dagster_instance)  # a killed command's runs end here
+    outcome: dict[str, Any] = {}
+
+    def execute() -> None:
+        try:
+            result = dg.execute_job(
+                dg.reconstructable(chain_job),
+                instance=dagster_instance,
+                run_config=run_config(options or {}),
+                tags={
+                    "dagster/partition": lead_list,
+                    "lead_pipeline/source": "cli",
+                    LAUNCHER_TAG: launcher,
+                },
+                asset_selection=[dg.AssetKey(w.name) for w in workflows],
+            )
+            outcome["success"] = result.success
+            outcome["run_id"] = result.run_id
+            if not result.success:
+                outcome["error"], outcome["rows_failed"] = _failure_message(result)
+        except Exception as exc:  # surfaced to the caller below, not swallowed
+            outcome["success"] = False
+            outcome["error"] = f"{type(exc).__name__}: {exc}"
+
+    thread = threading.Thread(target=execute, name="lead-pipeline-run", daemon=True)
+    thread.start()
+    watch = StallWatch(dagster_instance, get_settings().run_stall_timeout_s)
+    while thread.is_alive():
+        thread.join(follow.poll_seconds)
+        progress = follow.progress()
+        if follow.on_progress is not None:
+            follow.on_progress(progress)
+        if thread.is_alive() and watch.stalled(repr(progress)):
+            # The run never ends by itself: stop waiting, say what Dagster knows.
+            return outcome, {"success": False, **give_up(dagster_instance, launcher, watch.limit_s)}
+    return outcome, None
+
+
 def _nothing_to_do(
     store: LeadStore,
     lead_list: str,
     workflows: list[CompiledWorkflow],
-    options: EnrichOptions,
+    options: RunRequest,
 ) -> dict[str, Selection] | None:
     """Each workflow's selection when none has a row to process or a record to write.
 
@@ -275,6 +307,10 @@ def _failure_message(result: dg.JobExecutionResult) -> tuple[str, bool]:
     """The first step failure's own description (not a stack trace), and whether every
     failed step failed because rows failed (the failure-rate limit of the summarize
     step, or a blocking check) rather than because a workflow could not run."""
+    import dagster as dg
+
+    from lead_pipeline.defs.assets import ROWS_FAILED_TAG
+
     message: str | None = None
     rows_only = True
     for event in result.all_events:

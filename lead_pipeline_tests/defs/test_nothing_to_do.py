@@ -1,4 +1,5 @@
-"""A re-run with nothing to do launches no Dagster run; a changed row launches one."""
+"""A re-run with nothing to do launches no Dagster run, nor imports Dagster; a changed row
+launches one."""
 
 from __future__ import annotations
 
@@ -27,11 +28,21 @@ nodes:
 """
 
 
+# The command's own entry point, then whether it imported Dagster (after its output).
+PROBE = """
+import sys
+from lead_pipeline.cli import main
+code = main(sys.argv[1:])
+print("IMPORTED DAGSTER:", "dagster" in sys.modules)
+sys.exit(code)
+"""
+
+
 def enrich(*args: str) -> str:
     """``lead-pipeline enrich`` in its own process: the code location is built from this
     test's workflow folder, not from whatever this process loaded."""
     done = subprocess.run(
-        [sys.executable, "-m", "lead_pipeline.cli", "enrich", "--lead", "demo", *args],
+        [sys.executable, "-c", PROBE, "enrich", "--lead", "demo", *args],
         capture_output=True,
         text=True,
         env={**os.environ, "COLUMNS": "300"},
@@ -64,10 +75,13 @@ def test_a_finished_list_is_not_run_again_until_a_row_changes(
     assert "lengths: nothing to do (4 rows up to date, 1 outside where" in again, again
     assert "no Dagster run launched" in again and "done: 0 ok, 0 failed" in again
     assert runs() == 1
+    # Deciding there is nothing to do costs no Dagster import (a second of the command).
+    assert "IMPORTED DAGSTER: False" in again, again
 
     # A row that changed is work again; so is a row that moved inside the where.
     store.import_rows("demo", [("c0", {"name": "Co 00"}), ("long", {"name": "Short"})])
-    assert "done: 2 ok, 0 failed" in enrich("--workflow", "lengths")
+    changed = enrich("--workflow", "lengths")
+    assert "done: 2 ok, 0 failed" in changed and "IMPORTED DAGSTER: True" in changed
     assert runs() == 2
     assert store.row_values("demo")["long"]["name_length"] == 5
 
