@@ -1,7 +1,5 @@
 """``python -m lead_pipeline.cli``: the same entry point as the console script."""
 
-import sys
+from lead_pipeline.cli import entry
 
-from lead_pipeline.cli import main
-
-sys.exit(main())
+entry()
