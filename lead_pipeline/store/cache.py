@@ -16,7 +16,7 @@ class ResponseCache(StorePart):
     """Provider answers by request key, so a re-run pays only for what it has not asked."""
 
     def cache_get(self, key: str) -> Any | None:
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             row = conn.execute(
                 select(response_cache.c.response).where(response_cache.c.key == key)
             ).first()
@@ -24,7 +24,7 @@ class ResponseCache(StorePart):
 
     def cache_entry(self, key: str) -> tuple[str, Any, datetime] | None:
         """``(provider, response, written at)`` of a cached answer, for lifetimes."""
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             row = conn.execute(
                 select(
                     response_cache.c.provider,

@@ -92,13 +92,19 @@ def make_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        if conn.get_execution_options().get(READ_ONLY):
+            conn.exec_driver_sql("BEGIN")  # WAL: a reader neither waits for nor blocks writers
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     _name_unwritable(engine, parsed)
     _replace_nul(engine)
 
     return engine
 
+
+# The execution option that marks a connection as reading only (``StorePart._reading``).
+READ_ONLY = "lead_pipeline_read_only"
 
 # What SQLite says, and PostgreSQL's SQLSTATEs, when no write can succeed until someone
 # fixes the disk, the file or the server: retrying row after row would only pay providers

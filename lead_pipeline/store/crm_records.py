@@ -16,7 +16,7 @@ class CrmRecords(StorePart):
 
     def crm_state(self, name: str, crm: str) -> dict[tuple[str, str], CrmRecord]:
         """(object type, key) -> the record last synced for list ``name`` to ``crm``."""
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             found = conn.execute(
                 select(crm_records).where(crm_records.c.lead_list == name, crm_records.c.crm == crm)
             )

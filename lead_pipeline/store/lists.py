@@ -42,14 +42,14 @@ class LeadLists(StorePart):
             .outerjoin(counts, counts.c.lead_list == lead_lists.c.name)
             .order_by(lead_lists.c.name)
         )
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             return [_list_info(r, r[-1]) for r in conn.execute(query)]
 
     def list_info(self, name: str) -> LeadListInfo | None:
         """One list's row count and import rules; None when it was never imported."""
         check_name(name)
         count = select(func.count()).select_from(leads).where(leads.c.lead_list == name)
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             row = conn.execute(
                 select(lead_lists, count.scalar_subquery()).where(lead_lists.c.name == name)
             ).first()
@@ -57,7 +57,7 @@ class LeadLists(StorePart):
 
     def has_list(self, name: str) -> bool:
         check_name(name)
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             found = conn.execute(select(lead_lists.c.name).where(lead_lists.c.name == name))
             return found.first() is not None
 
@@ -183,7 +183,7 @@ class LeadLists(StorePart):
             leads.c.lead_list == name
         )
         wanted = None if row_ids is None else list(row_ids)
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             if wanted is None:
                 result = list(conn.execute(query.order_by(leads.c.position)))
             else:
@@ -195,7 +195,7 @@ class LeadLists(StorePart):
         return [LeadRow(row_id=r.row_id, position=r.position, fields=r.fields) for r in result]
 
     def row_count(self, name: str) -> int:
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             return conn.execute(
                 select(func.count()).select_from(leads).where(leads.c.lead_list == name)
             ).scalar_one()
@@ -225,7 +225,7 @@ class LeadLists(StorePart):
         An unmapped field is None. A list imported before mappings were stored
         has none: its rows are read as they are until its next import.
         """
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             stored = conn.execute(
                 select(lead_lists.c.field_map).where(lead_lists.c.name == name)
             ).scalar()

@@ -115,7 +115,7 @@ class NodeResults(StorePart):
                 for start in range(0, len(wanted), 500)
             ]
         out: dict[str, dict[tuple[str, str], NodeResult]] = {}
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             for r in (row for q in queries for row in conn.execute(q)):
                 out.setdefault(r.row_id, {})[(r.workflow, r.node)] = NodeResult(
                     lead_list=r.lead_list,
@@ -149,7 +149,7 @@ class NodeResults(StorePart):
         self.lists.require_list(name)
         total = self.lists.row_count(name)
         plan = dict(workflow_nodes or {})
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             seen = conn.execute(
                 select(node_results.c.workflow, node_results.c.node)
                 .where(node_results.c.lead_list == name)
@@ -173,7 +173,7 @@ class NodeResults(StorePart):
         once its every node has a result (ok, failed or skipped); ``pending``
         is always 0 here.
         """
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             run = conn.execute(
                 select(runs.c.lead_list, runs.c.workflow, runs.c.started_at).where(
                     runs.c.id == run_id
@@ -200,7 +200,7 @@ class NodeResults(StorePart):
         self.lists.require_list(name)
         since = None
         if run_id is not None:
-            with self.engine.connect() as conn:
+            with self._reading() as conn:
                 run = conn.execute(
                     select(runs.c.workflow, runs.c.started_at).where(runs.c.id == run_id)
                 ).one()
@@ -229,7 +229,7 @@ class NodeResults(StorePart):
             query = query.where(node_results.c.workflow == workflow)
         if since is not None:
             query = query.where(node_results.c.finished_at >= since)
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             return [
                 FailedRow(
                     row_id=r.row_id,

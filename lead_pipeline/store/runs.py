@@ -69,14 +69,14 @@ class RunRecords(StorePart):
 
     def latest_run_id(self) -> int:
         """The id of the newest run record (0 when there is none): runs after it are newer."""
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             return int(conn.execute(select(func.max(runs.c.id))).scalar() or 0)
 
     def recent_runs(self, name: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
         query = select(runs).order_by(runs.c.id.desc()).limit(limit)
         if name is not None:
             query = query.where(runs.c.lead_list == name)
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
 
 
@@ -85,7 +85,7 @@ class RunLocks(StorePart):
 
     def run_lock(self, lead_list: str, workflow: str) -> RunLock | None:
         """The lock of ``workflow`` on ``lead_list``, or None when no run holds it."""
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             row = conn.execute(
                 select(run_locks).where(
                     and_(run_locks.c.lead_list == lead_list, run_locks.c.workflow == workflow)

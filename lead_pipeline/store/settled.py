@@ -173,7 +173,7 @@ class SettledRows(StorePart):
             select(leads.c.row_id).where(leads.c.lead_list == lead_list).order_by(leads.c.position)
         )
         out = Settlement()
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             out.settled = {row_id: bool(outside) for row_id, outside in conn.execute(settled)}
             out.rest = [r for (r,) in conn.execute(every_row) if r not in out.settled]
         return out

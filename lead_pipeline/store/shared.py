@@ -11,8 +11,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, Table
+from sqlalchemy import Connection, Engine, Table
 from sqlalchemy.dialects import postgresql, sqlite
+
+from lead_pipeline.store.connection import READ_ONLY
 
 
 def utcnow() -> datetime:
@@ -29,6 +31,16 @@ class StorePart:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+
+    def _reading(self) -> Connection:
+        """A connection that only reads (``with self._reading() as conn``).
+
+        On SQLite every write transaction takes the write lock up front (``BEGIN
+        IMMEDIATE``, see ``connection.py``); a reader has no need to, and taking it would
+        hold every shard's commits behind a count of the whole list, as the CLI's
+        progress poll was doing once a second. A write through it is never committed.
+        """
+        return self.engine.connect().execution_options(**{READ_ONLY: True})
 
     def _insert(self, table: Table) -> Any:
         """An INSERT that can say ``ON CONFLICT``: both backends have it, each in its dialect."""

@@ -29,7 +29,7 @@ class StepOutputs(StorePart):
             conn.execute(stmt)
 
     def get_step_output(self, run_id: str, step_key: str, name: str) -> bytes:
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             row = conn.execute(
                 select(step_outputs.c.value).where(
                     and_(

@@ -60,7 +60,7 @@ class WideView(StorePart):
             query = query.where(node_results.c.row_id.in_(list(row_ids)))
         outputs: dict[str, dict[str, Any]] = {}
         columns: dict[str, None] = {}
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             for r in conn.execute(query):
                 for key, value in (r.outputs or {}).items():
                     outputs.setdefault(r.row_id, {})[key] = value
@@ -102,7 +102,7 @@ class WideView(StorePart):
             if row is not None and any(row.get(c) is not None for c in wanted):
                 found.append(row)
 
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             for r in conn.execution_options(yield_per=200).execute(query):
                 if current is None or current[ID_COLUMN] != r.row_id:
                     keep(current)

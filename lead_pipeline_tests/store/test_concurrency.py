@@ -7,7 +7,9 @@ in the store afterwards, including concurrent updates to one key.
 from __future__ import annotations
 
 import multiprocessing
+import sqlite3
 import threading
+from pathlib import Path
 
 from lead_pipeline.store import LeadStore, migrate
 from lead_pipeline.store.connection import make_engine
@@ -113,3 +115,28 @@ def test_processes_upgrading_one_database_at_once(db_url: str) -> None:
         assert migrate.current_revision(engine) == migrate.head_revision()
     finally:
         engine.dispose()
+
+
+def test_sqlite_readers_do_not_wait_for_a_writer(tmp_path: Path) -> None:
+    """Reads begin a plain transaction, not ``BEGIN IMMEDIATE``: the progress poll's count
+    of a whole list must not hold up, nor wait for, a shard's commit. Another process
+    holds the write lock here; the store's reads answer while it is held."""
+    path = tmp_path / "leads.db"
+    store = LeadStore(f"sqlite:///{path}")
+    store.import_rows("demo", [("a", {"name": "Acme"}), ("b", {"name": "Globex"})])
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    answers: list[object] = []
+
+    def read() -> None:
+        answers.append(store.status("demo", {}).rows)
+        answers.append(store.latest_run_id())
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(30)  # a reader that took the write lock would wait for the writer
+    answered = list(answers)
+    writer.execute("ROLLBACK")
+    writer.close()
+    reader.join(60)
+    assert answered == [2, 0]
