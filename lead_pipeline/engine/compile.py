@@ -100,6 +100,11 @@ class CompiledWorkflow:
             if node.node_type.preflight is not None:
                 node.node_type.preflight(node.config, services)
 
+    @property
+    def inline(self) -> bool:
+        """Every node runs inline on this machine (``NodeType.inline``): no provider waits."""
+        return all(node.node_type.inline for node in self.nodes)
+
     def kinds(self) -> set[str]:
         kinds: set[str] = set()
         for node in self.nodes:

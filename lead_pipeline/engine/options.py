@@ -33,7 +33,12 @@ class RunOptionFields(BaseModel):
     them concurrently with async I/O.
     """
 
-    parallel: int = Field(DEFAULT_PARALLEL, ge=1, description="rows in flight across all shards")
+    parallel: int = Field(
+        DEFAULT_PARALLEL,
+        ge=1,
+        description="rows in flight across all shards, waiting on providers (a workflow of "
+        "inline nodes only runs 64 per shard)",
+    )
     force: bool = Field(
         False,
         description="re-run every eligible row; identical provider questions are still "

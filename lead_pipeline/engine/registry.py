@@ -82,6 +82,9 @@ class NodeType:
     available: AvailableFn | None = None
     description: str = ""
     kinds: frozenset[str] = field(default_factory=frozenset)
+    # Runs inline in the event loop on this machine alone: no network, no user code, no
+    # waiting. A workflow of such nodes only is not bound by ``parallel`` (engine.runner).
+    inline: bool = False
 
     @property
     def template_fields(self) -> tuple[str, ...] | None:
@@ -111,6 +114,7 @@ def node_type(
     available: AvailableFn | None = None,
     description: str = "",
     kinds: tuple[str, ...] = (),
+    inline: bool = False,
 ) -> Callable[[Callable[[NodeCall[ConfigT]], Awaitable[NodeOutcome]]], NodeType]:
     """Decorator making an async function the runner of a node type called ``name``.
 
@@ -127,6 +131,7 @@ def node_type(
             available=available,
             description=description or (fn.__doc__ or "").strip().split("\n")[0],
             kinds=frozenset(kinds),
+            inline=inline,
         )
 
     return wrap

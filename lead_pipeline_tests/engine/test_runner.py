@@ -171,3 +171,40 @@ def test_rows_every_node_skipped_have_no_answer_and_are_not_counted_ok() -> None
     assert summary.failure_rate == 0.25
     assert "2 ok, 1 failed" in summary.line()
     assert "1 with no answer" in summary.line()
+
+
+INLINE = """\
+name: lengths
+nodes:
+  - id: measure
+    type: expression
+    values: {name_length: "len(name)"}
+    outputs: {name_length: integer}
+  - id: double
+    type: expression
+    values: {double_length: "name_length * 2"}
+    outputs: {double_length: integer}
+"""
+
+
+def test_a_workflow_of_inline_nodes_shares_commits_beyond_parallel(
+    store: LeadStore, tmp_path: Path
+) -> None:
+    """``parallel`` bounds rows waiting on providers; rows of expression nodes wait only on
+    their commits, so more of them run at once and each commit holds many results. Every
+    result is still committed before its row's next node (the second node reads the first's
+    output), and every row ends ok."""
+    from sqlalchemy import event
+
+    from lead_pipeline.engine.runner import INLINE_ROWS_IN_FLIGHT
+
+    rows = 300
+    store.import_rows("demo", [(f"r{i}", {"name": "x" * (i % 17)}) for i in range(rows)])
+    commits = []
+    event.listen(store.engine, "commit", lambda conn: commits.append(1))
+    summary = materialize(store, _recompile(tmp_path, INLINE), parallel=2, max_shards=1)
+    assert (summary.ok, summary.failed) == (rows, 0)
+    values = store.row_values("demo")
+    assert all(v["double_length"] == 2 * (i % 17) for i, v in enumerate(values.values()))
+    # Two results per row: 600 results at 2 rows in flight would take 300 or more commits.
+    assert INLINE_ROWS_IN_FLIGHT > 2 and len(commits) <= 2 * rows / INLINE_ROWS_IN_FLIGHT + 10

@@ -26,7 +26,7 @@ class B2BClassifierConfig(NodeConfig):
         return [(f"fields[{i}]", column) for i, column in enumerate(self.fields)]
 
 
-@node_type("b2b_classifier", B2BClassifierConfig, kinds=("python",))
+@node_type("b2b_classifier", B2BClassifierConfig, kinds=("python",), inline=True)
 async def run_b2b_classifier(call: NodeCall[B2BClassifierConfig]) -> NodeOutcome:
     """Classify from text columns: microseconds per row, so it runs inline in the loop."""
     prediction = classify({f: call.values.get(f) for f in call.config.fields})

@@ -17,7 +17,7 @@ class ExpressionConfig(NodeConfig):
         return {column: compile_expression(text) for column, text in self.values.items()}
 
 
-@node_type("expression", ExpressionConfig, kinds=("python",))
+@node_type("expression", ExpressionConfig, kinds=("python",), inline=True)
 async def run_expression(call: NodeCall[ExpressionConfig]) -> NodeOutcome:
     """Compute columns from the row's current values; later expressions see earlier ones."""
     values: dict[str, Any] = dict(call.values)

@@ -85,7 +85,7 @@ def _llm_people(
     return people
 
 
-@node_type("founder_extract", FounderExtractConfig, kinds=("python",))
+@node_type("founder_extract", FounderExtractConfig, kinds=("python",), inline=True)
 async def run_founder_extract(call: NodeCall[FounderExtractConfig]) -> NodeOutcome:
     """Writes ``founders`` (name, title, linkedin_url, source_url) and ``founder_count``."""
     config = call.config
