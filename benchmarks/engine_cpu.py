@@ -28,6 +28,11 @@ def main() -> None:
     parser.add_argument("--parallel", type=int, default=50)
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument(
+        "--expression",
+        action="store_true",
+        help="the big-list benchmark's one expression node instead of the llm node",
+    )
     args = parser.parse_args()
 
     box: multiprocessing.Queue = multiprocessing.Queue()
@@ -44,7 +49,12 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="lead-pipeline-engine-"))
     (work / "wf").mkdir()
-    (work / "wf" / "bench.yaml").write_text(WORKFLOW)
+    if args.expression:
+        from big_list import WORKFLOW as EXPRESSION
+
+        (work / "wf" / "bench.yaml").write_text(EXPRESSION)
+    else:
+        (work / "wf" / "bench.yaml").write_text(WORKFLOW)
     (workflow,) = load_compiled([work / "wf"], builtin_dirs=[])
     store = LeadStore(f"sqlite:///{work / 'store.db'}")
     store.import_rows("bench", [(r["bench_id"], r) for r in lead_rows(args.rows)])

@@ -242,6 +242,9 @@ def main() -> None:
     parser.add_argument("--shard-size", type=int, default=None)
     parser.add_argument("--rerun", action="store_true", help="also time a re-run (0 calls)")
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument(
+        "--yes", action="store_true", help="pass --yes: a run the stand-in prices above $1 asks"
+    )
     parser.add_argument("--timeline", action="store_true", help="print when each Dagster step ran")
     args = parser.parse_args()
 
@@ -276,7 +279,7 @@ def main() -> None:
     calls_before = stats(base_url)
 
     enrich = ["enrich", "--lead", "bench", "--workflow", "bench_llm"]
-    enrich += ["--parallel", str(args.parallel)]
+    enrich += ["--parallel", str(args.parallel)] + (["--yes"] if args.yes else [])
     if args.max_shards:
         enrich += ["--max-shards", str(args.max_shards)]
     if args.shard_size:
