@@ -28,7 +28,6 @@ from lead_pipeline.defs.resources import LeadStoreResource
 from lead_pipeline.engine.compile import CompiledWorkflow
 from lead_pipeline.engine.summary import ErrorGroup, group_failures
 from lead_pipeline.store import OK, LeadStore
-from lead_pipeline.workflows.outputs import output_validator
 
 COVERAGE = "coverage"
 FAILURE_RATE = "failure_rate"
@@ -102,7 +101,7 @@ def evaluate(store: LeadStore, workflow: CompiledWorkflow, lead_list: str) -> Ev
             stale = stale or result.config_hash != node.config_hash
             if result.status != OK:
                 continue
-            validator = output_validator(node.spec.outputs, node.id)
+            validator = node.validator
             for column in node.spec.outputs:
                 found.values_checked += 1
                 why = validator.problem(column, (result.outputs or {}).get(column))

@@ -7,6 +7,7 @@ the code location once with a clear message instead of failing every row.
 from __future__ import annotations
 
 import difflib
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,7 @@ from lead_pipeline.workflows.expressions import Expression, compile_where
 from lead_pipeline.workflows.inputs import NodeInputs
 from lead_pipeline.workflows.loader import WorkflowSet, load_workflows
 from lead_pipeline.workflows.model import NodeSpec, ParamValueError, WorkflowSpec, coerce_param
+from lead_pipeline.workflows.outputs import OutputValidator, output_validator
 
 
 class WorkflowConfigError(ValueError):
@@ -36,6 +38,12 @@ class CompiledNode:
     @property
     def id(self) -> str:
         return self.spec.id
+
+    @functools.cached_property
+    def validator(self) -> OutputValidator:
+        """The validator of this node's declared outputs, looked up once: finding it by its
+        declaration costs a JSON dump of every output spec, and it is asked for every row."""
+        return output_validator(self.spec.outputs, self.id)
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from lead_pipeline.store import FAILED, OK, SKIPPED, LeadStore, NodeResult, Stor
 from lead_pipeline.store.committer import GroupCommitter, group_commit
 from lead_pipeline.store.shared import utcnow
 from lead_pipeline.workflows.inputs import MISSING_INPUT_NOTE, WHEN_FALSE_NOTE
-from lead_pipeline.workflows.outputs import InvalidOutput, output_validator
+from lead_pipeline.workflows.outputs import InvalidOutput
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ def _check_outputs(node: CompiledNode, outputs: dict[str, Any]) -> dict[str, Any
     poison every later ``where`` and export; it fails the row instead.
     """
     try:
-        return output_validator(node.spec.outputs, node.id).check(outputs)
+        return node.validator.check(outputs)
     except InvalidOutput as exc:
         raise NodeError(f"invalid output {exc}") from None
 

@@ -15,6 +15,7 @@ constraints of the declaration (``minimum``, ``maximum``, ``enum``,
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from collections.abc import Mapping
@@ -185,6 +186,7 @@ class OutputValidator:
             column: TypeAdapter(_annotation(spec, f"{name}_{column}"))
             for column, spec in self.specs.items()
         }
+        self._schemas: dict[str, dict[str, Any]] | None = None
         # The whole node's outputs as one pydantic model: what the JSON Schema is generated from.
         self.model: type[BaseModel] = _create_model(  # type: ignore[call-overload]
             f"{name}_outputs",
@@ -226,6 +228,13 @@ class OutputValidator:
         return checked
 
     def column_schemas(self) -> dict[str, dict[str, Any]]:
+        """A copy of :meth:`_column_schemas`, generated once: an ``llm`` node asks for every
+        row, and pydantic's schema generation cost more than the rest of the node's CPU."""
+        if self._schemas is None:
+            self._schemas = self._column_schemas()
+        return copy.deepcopy(self._schemas)
+
+    def _column_schemas(self) -> dict[str, dict[str, Any]]:
         """Each column's JSON Schema (as pydantic generates it, references inlined).
 
         ``max_length`` of a string moves into the description: OpenAI's strict
