@@ -92,22 +92,25 @@ def evaluate(store: LeadStore, workflow: CompiledWorkflow, lead_list: str) -> Ev
     )
     if found.failed:
         found.causes, _, _ = group_failures(store.failures(lead_list, workflow.name))
-    for row_id, results in sorted(store.results(lead_list, [workflow.name]).items()):
-        stale = False
-        for (_, node_id), result in results.items():
-            node = nodes.get(node_id)
-            if node is None:
-                continue  # a node since removed from the workflow: nothing to judge it by
-            stale = stale or result.config_hash != node.config_hash
-            if result.status != OK:
-                continue
-            validator = node.validator
-            for column in node.spec.outputs:
-                found.values_checked += 1
-                why = validator.problem(column, (result.outputs or {}).get(column))
-                if why is not None:
-                    found.invalid.append(f"row {row_id!r}, node {node_id!r}, {why}")
-        found.stale += stale
+    stale_rows: set[str] = set()
+    for row_id, node_id, status, config_hash, outputs in store.stored_outputs(
+        lead_list, workflow.name
+    ):
+        node = nodes.get(node_id)
+        if node is None:
+            continue  # a node since removed from the workflow: nothing to judge it by
+        if config_hash != node.config_hash:
+            stale_rows.add(row_id)
+        if status != OK:
+            continue
+        validator = node.validator
+        for column in node.spec.outputs:
+            found.values_checked += 1
+            why = validator.problem(column, (outputs or {}).get(column))
+            if why is not None:
+                found.invalid.append(f"row {row_id!r}, node {node_id!r}, {why}")
+    found.stale = len(stale_rows)
+    found.invalid.sort()  # the examples shown, in the order of row ids
     return found
 
 

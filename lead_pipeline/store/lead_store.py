@@ -97,6 +97,7 @@ class LeadStore:
     record_result = _Part("node_results", NodeResults.record_result)
     record_results = _Part("node_results", NodeResults.record_results)
     results = _Part("node_results", NodeResults.results)
+    stored_outputs = _Part("node_results", NodeResults.stored_outputs)
     status = _Part("node_results", NodeResults.status)
     run_counts = _Part("node_results", NodeResults.run_counts)
     failures = _Part("node_results", NodeResults.failures)
