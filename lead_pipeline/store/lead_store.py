@@ -102,6 +102,7 @@ class LeadStore:
     run_counts = _Part("node_results", NodeResults.run_counts)
     failures = _Part("node_results", NodeResults.failures)
     settle = _Part("settled_rows", SettledRows.settle)
+    has_row_without_results = _Part("settled_rows", SettledRows.has_row_without_results)
 
     # what nodes and exports see
     output_columns = _Part("wide_view", WideView.output_columns)

@@ -54,6 +54,26 @@ class Settlement:
 class SettledRows(StorePart):
     """The rows of a list whose results of one workflow stand, by their timestamps."""
 
+    def has_row_without_results(self, lead_list: str, workflow: str) -> bool:
+        """Whether some row of the list has no result of ``workflow`` at all.
+
+        Such a row is work for a run (or, outside ``where``, a skipped record to write):
+        one indexed query answers what selecting every row would, when that is all a
+        caller needs to know (``enrich`` deciding whether to launch a run).
+        """
+        mine = (
+            select(node_results.c.row_id)
+            .where(
+                node_results.c.lead_list == leads.c.lead_list,
+                node_results.c.row_id == leads.c.row_id,
+                node_results.c.workflow == workflow,
+            )
+            .exists()
+        )
+        query = select(leads.c.row_id).where(leads.c.lead_list == lead_list, ~mine).limit(1)
+        with self._reading() as conn:
+            return conn.execute(query).first() is not None
+
     def settle(
         self,
         lead_list: str,

@@ -188,3 +188,36 @@ def test_old_step_outputs_are_pruned_and_recent_ones_kept(store: LeadStore) -> N
     store.put_step_output("run-2", "select", "shards", b"new")
     assert store.prune_step_outputs(datetime.now(UTC) - timedelta(days=7)) == 0
     assert store.get_step_output("run-2", "select", "shards") == b"new"
+
+
+def test_a_row_without_results_is_found_by_one_query(store: LeadStore) -> None:
+    """What ``enrich`` asks before selecting every row: is some row without any result of
+    the workflow? Results of another workflow do not count; a new row does."""
+    from datetime import UTC, datetime
+
+    from lead_pipeline.store import OK, NodeResult
+
+    def result(row_id: str, workflow: str) -> NodeResult:
+        now = datetime.now(UTC)
+        return NodeResult(
+            lead_list="demo",
+            row_id=row_id,
+            workflow=workflow,
+            node="n",
+            node_index=0,
+            status=OK,
+            config_hash="h",
+            outputs={},
+            started_at=now,
+            finished_at=now,
+        )
+
+    store.import_rows("demo", [("a", {"name": "A"}), ("b", {"name": "B"})])
+    assert store.has_row_without_results("demo", "wf")
+    store.record_results([result("a", "wf"), result("b", "other")])
+    assert store.has_row_without_results("demo", "wf")  # b has only another workflow's
+    store.record_results([result("b", "wf")])
+    assert not store.has_row_without_results("demo", "wf")
+    store.import_rows("demo", [("c", {"name": "C"})])
+    assert store.has_row_without_results("demo", "wf")
+    assert not store.has_row_without_results("nothing-here", "wf")
