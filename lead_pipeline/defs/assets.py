@@ -241,7 +241,7 @@ def build_workflow_asset(
             dagster_run_id=context.run_id,
         )
         selection.started_at = time.time()
-        shards = make_shards(selection, options)
+        shards = make_shards(selection, options, inline=workflow.inline)
         context.log.info(
             f"{name} on {lead_list}: {len(selection.work)} rows to process in {len(shards)} "
             f"shard(s), {selection.up_to_date} up to date, {selection.not_eligible} outside where"

@@ -407,12 +407,15 @@ def select_rows(
     return selection
 
 
-def make_shards(selection: Selection, options: RunOptions) -> list[Shard]:
+def make_shards(selection: Selection, options: RunOptions, *, inline: bool = False) -> list[Shard]:
     """Cut the work into at most ``max_shards`` steps, rows in proportion to slots.
 
     ``parallel`` slots are split across shards first; each shard then takes a
     share of rows proportional to its slots, so every slot has the same number
-    of rows to get through and no shard finishes long after the others.
+    of rows to get through and no shard finishes long after the others. The
+    shards of an ``inline`` workflow (``CompiledWorkflow.inline``) run the same
+    number of rows at once whatever their slots (``engine.runner``): they take
+    equal shares.
     """
     rows = selection.work
     if not rows:
@@ -422,13 +425,14 @@ def make_shards(selection: Selection, options: RunOptions) -> list[Shard]:
     slots = [
         options.parallel // count + (1 if i < options.parallel % count else 0) for i in range(count)
     ]
+    shares = [1] * count if inline else slots
     shards: list[Shard] = []
     start = 0
     for index, shard_slots in enumerate(slots):
         end = (
             len(rows)
             if index == count - 1
-            else start + round(len(rows) * shard_slots / options.parallel)
+            else start + round(len(rows) * shares[index] / sum(shares))
         )
         shards.append(
             Shard(

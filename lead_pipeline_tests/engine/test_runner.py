@@ -155,6 +155,9 @@ def test_shards_split_rows_in_proportion_to_slots(leads, workflows) -> None:
     assert [len(s.rows) for s in shards] == [4, 2]
     ids = [w.row_id for s in shards for w in s.rows]
     assert len(set(ids)) == len(ids)
+    # An inline workflow's shards run as many rows at once whatever their slots: equal shares.
+    inline = make_shards(selection, opts, inline=True)
+    assert [len(s.rows) for s in inline] == [3, 3] and [s.slots for s in inline] == [3, 2]
 
 
 def test_parallel_bounds_rows_in_flight(leads, workflows, api: CompanyApi) -> None:
