@@ -108,12 +108,16 @@ def lead_rows(count: int) -> list[dict]:
 
 
 def tree_usage(proc: psutil.Process, seen: dict[int, float]) -> float:
-    """Sample the tree: remember each process's latest CPU time; return the tree's RSS."""
+    """Sample the tree: remember each process's latest CPU time; return the tree's RSS.
+
+    A process's own time only: counting its reaped children's as well counted every
+    finished step process twice (once itself, once in the forkserver that reaped it).
+    """
     rss = 0
     for p in [proc, *proc.children(recursive=True)]:
         try:
             cpu = p.cpu_times()
-            seen[p.pid] = cpu.user + cpu.system + cpu.children_user + cpu.children_system
+            seen[p.pid] = cpu.user + cpu.system
             rss += p.memory_info().rss
         except psutil.Error:
             continue
@@ -145,7 +149,14 @@ def run_cli(
     out = proc.stdout.read() if proc.stdout else ""
     if proc.returncode != 0:
         raise SystemExit(f"lead-pipeline {' '.join(args)} failed:\n{out}")
+    COMMAND_CPU["command"] = seen.get(proc.pid, 0.0)
+    COMMAND_CPU["other processes"] = sum(cpu for pid, cpu in seen.items() if pid != proc.pid)
     return wall, sum(seen.values()), peak, out
+
+
+# CPU seconds of the last ``run_cli``: the command's own process, and the rest of its tree
+# (the step server and the Dagster step processes forked from it).
+COMMAND_CPU: dict[str, float] = {}
 
 
 def timeline(home: Path, env: dict[str, str], started: float) -> list[str]:
@@ -325,6 +336,12 @@ def main() -> None:
         print(f"  {after['last'] - started_epoch:7.2f} s  last provider answer")
         print("\n".join(timeline(home, env, started_epoch)))
         print(f"  {wall:7.2f} s  command exited")
+        served = psutil.Process(server.pid).cpu_times()
+        print(
+            f"cpu: the command {COMMAND_CPU['command']:.1f} s, its other processes "
+            f"{COMMAND_CPU['other processes']:.1f} s, the stand-in provider "
+            f"{served.user + served.system:.1f} s (on {os.cpu_count()} cores, {wall:.1f} s)"
+        )
     if args.rerun:
         before = stats(base_url)["requests"]
         rerun_wall, _, _, _ = run_cli(enrich, env)
