@@ -57,15 +57,30 @@ class EstimateContext:
 
 Estimator = Callable[[CompiledNode, Mapping[str, Any] | None, EstimateContext], CallEstimate]
 ESTIMATORS: dict[str, Estimator] = {}
+# Node types whose estimate does not look at the row (a fixed price, or nothing to pay).
+ROW_FREE: set[str] = set()
 
 
-def estimator(*names: str) -> Callable[[Estimator], Estimator]:
+def estimator(*names: str, reads_row: bool = True) -> Callable[[Estimator], Estimator]:
+    """Register ``fn`` as the estimator of node types ``names``; ``reads_row=False`` says
+    it never looks at the row's values, so a plan need not read them for it."""
+
     def wrap(fn: Estimator) -> Estimator:
         for name in names:
             ESTIMATORS[name] = fn
+            if not reads_row:
+                ROW_FREE.add(name)
         return fn
 
     return wrap
+
+
+def reads_row(node: CompiledNode) -> bool:
+    """Whether estimating ``node`` for a row looks at the row (a prompt, a query, a domain).
+
+    A node type without an estimator is estimated as unknown, without the row.
+    """
+    return node.spec.type in ESTIMATORS and node.spec.type not in ROW_FREE
 
 
 def estimate(
@@ -108,12 +123,12 @@ def _call(node: CompiledNode, values: Mapping[str, Any], params: Mapping[str, An
     )
 
 
-@estimator("b2b_classifier", "expression", "python")
+@estimator("b2b_classifier", "expression", "python", reads_row=False)
 def _offline(node: CompiledNode, values: Any, context: EstimateContext) -> CallEstimate:
     return CallEstimate(provider=None, kind="python")
 
 
-@estimator("fetch_page")
+@estimator("fetch_page", reads_row=False)
 def _fetch(node: CompiledNode, values: Any, context: EstimateContext) -> CallEstimate:
     price = context.prices.request_cost("fetch")
     return CallEstimate("fetch", 1, 1, price, price, kind="fetch")
@@ -228,7 +243,7 @@ def _founder_extract(
     )
 
 
-@estimator("http")
+@estimator("http", reads_row=False)
 def _http(node: CompiledNode, values: Any, context: EstimateContext) -> CallEstimate:
     config: Any = node.config
     return CallEstimate(

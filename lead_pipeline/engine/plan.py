@@ -27,6 +27,7 @@ from lead_pipeline.engine.estimates import (
     CallEstimate,
     EstimateContext,
     estimate,
+    reads_row,
 )
 from lead_pipeline.engine.options import RunOptions
 from lead_pipeline.engine.selection import select_rows
@@ -201,11 +202,11 @@ def plan_workflow(
     ``settings`` say which providers have keys, their pace and their prices."""
     selection = select_rows(store, workflow, lead_list, options, record=False)
     # Row values are read only when something here looks at them: a ``when``, the
-    # ``where`` of rows an earlier workflow may change, or an estimate of a node that is
-    # not inline (an LLM prompt's length, a search query). Reading a 100,000-row list's
-    # values took a second and a half of the plan of an expression workflow.
+    # ``where`` of rows an earlier workflow may change, or an estimate that reads the row
+    # (an LLM prompt's length, a search query). Reading a 100,000-row list's values took
+    # a second and a half of the plan of an expression workflow.
     reads_values = bool(upstream_rows and workflow.where is not None) or any(
-        node.when is not None or not node.node_type.inline for node in workflow.nodes
+        node.when is not None or reads_row(node) for node in workflow.nodes
     )
     values = store.row_values(lead_list) if reads_values else {}
     results = store.results(lead_list, [workflow.name])
