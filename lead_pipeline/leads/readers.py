@@ -492,9 +492,20 @@ def _object(path: Path, value: Any, location: str) -> dict[str, Any]:
     return value
 
 
+# JSON's own whitespace: ``str.strip()`` would also drop U+2028, U+0085 and friends,
+# which JSON text may hold raw inside a string but never between tokens.
+_JSON_SPACE = " \t\r\n"
+
+
 def _parse_jsonl(path: Path, text: str) -> Iterator[SourceRecord]:
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
+    """One JSON object per line, lines split on ``\\n`` only (JSON Lines' rule).
+
+    ``str.splitlines()`` would also break at U+2028, U+2029, U+0085 and other
+    characters a JSON string may hold raw, refusing valid files (and our own
+    exports of such text). A ``\\r`` before the ``\\n`` is JSON whitespace.
+    """
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip(_JSON_SPACE):
             continue
         location = f"line {number}"
         try:
@@ -513,7 +524,7 @@ def _parse_jsonl(path: Path, text: str) -> Iterator[SourceRecord]:
 def _decode_line(path: Path, line: str, location: str) -> Any:
     start = _WHITESPACE.match(line, 0).end()  # type: ignore[union-attr]
     value, end = _decode_value(path, line, start, location)
-    if line[end:].strip():
+    if line[end:].strip(_JSON_SPACE):
         raise json.JSONDecodeError("Extra data", line, end)
     return value
 
