@@ -1,9 +1,16 @@
-"""``lead-pipeline import``: read a lead file into a named list and register its partition."""
+"""``lead-pipeline import``: read a lead file, or HubSpot companies, into a named list and
+register its partition.
+
+``import hubspot`` reads HubSpot (``crm/hubspot_source.py``) with the same ``--map`` and the
+same report; a file that happens to be called ``hubspot`` is imported as ``./hubspot``.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.table import Table
 
@@ -12,6 +19,11 @@ from lead_pipeline.leads.fields import CANONICAL_FIELDS, FieldMapping, FieldMapp
 from lead_pipeline.leads.fields import parse_map_option as _parse_map
 from lead_pipeline.leads.ids import DUPLICATE_RULES
 from lead_pipeline.leads.readers import DELIMITERS, parse_delimiter
+
+if TYPE_CHECKING:
+    from lead_pipeline.store import ImportReport
+
+HUBSPOT_SOURCE = "hubspot"
 
 
 def delimiter_option(value: str) -> str:
@@ -33,11 +45,13 @@ def map_option(value: str) -> tuple[str, str | None]:
 def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "import",
-        help="create or update a lead list from a CSV, TSV, JSON, JSONL or Parquet file",
-        description="Import a lead file. Re-importing the same file changes nothing; changed "
+        help="create or update a lead list from a CSV, TSV, JSON, JSONL or Parquet file, "
+        "or from HubSpot",
+        description="Import a lead file, or HubSpot's companies (`import hubspot`: a list, "
+        "filters, or every company). Re-importing the same source changes nothing; changed "
         "fields update, new rows are added, enrichment results are kept.",
     )
-    p.add_argument("path", type=Path, help="the lead file")
+    p.add_argument("path", help=f"the lead file, or {HUBSPOT_SOURCE!r} to read HubSpot")
     p.add_argument("--lead", required=True, type=lead_name, help="lead list name")
     p.add_argument(
         "--id-column",
@@ -71,21 +85,81 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--prune", action="store_true", help="delete rows (and their results) not in the file"
     )
+    p.add_argument(
+        "--hubspot-list",
+        metavar="LIST_ID",
+        help="import hubspot: the companies of this HubSpot list (its id, from the list's URL)",
+    )
+    p.add_argument(
+        "--filter",
+        action="append",
+        default=[],
+        metavar="PROPERTY=VALUE",
+        dest="filters",
+        help="import hubspot: only companies matching it (repeatable, all must match; also "
+        "!=, >, >=, <, <=; PROPERTY=* for any value), e.g. lifecyclestage=lead",
+    )
+    p.add_argument(
+        "--property",
+        action="append",
+        default=[],
+        metavar="NAME",
+        dest="properties",
+        help="import hubspot: another company property to keep as a column (repeatable)",
+    )
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from dagster import DagsterError
+def _from_hubspot(args: argparse.Namespace) -> ImportReport:
+    from lead_pipeline.crm.hubspot_source import CompanySelection, import_hubspot
 
-    from lead_pipeline.defs.partitions import register_lead_list
-    from lead_pipeline.leads.importer import describe_id_rule, import_file
-    from lead_pipeline.settings import get_settings
-
+    given = [f for f, v in (("--id-column", args.id_column), ("--delimiter", args.delimiter)) if v]
+    if args.on_duplicate != "error":
+        given.append("--on-duplicate")
+    if given:
+        raise CliError(f"{', '.join(given)}: only for files; HubSpot rows are keyed by their id")
+    try:
+        selection = CompanySelection(
+            list_id=args.hubspot_list,
+            filters=tuple(args.filters),
+            properties=tuple(args.properties),
+        )
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
     store = open_store()
     try:
-        report = import_file(
+        return asyncio.run(
+            import_hubspot(
+                store,
+                args.lead,
+                selection,
+                field_map=dict(args.field_map),
+                prune=args.prune,
+            )
+        )
+    finally:
+        store.dispose()
+
+
+def _from_file(args: argparse.Namespace) -> ImportReport:
+    from lead_pipeline.leads.importer import import_file
+
+    used = [
+        f
+        for f, v in (
+            ("--hubspot-list", args.hubspot_list),
+            ("--filter", args.filters),
+            ("--property", args.properties),
+        )
+        if v
+    ]
+    if used:
+        raise CliError(f"{', '.join(used)}: only for `lead-pipeline import {HUBSPOT_SOURCE}`")
+    store = open_store()
+    try:
+        return import_file(
             store,
-            args.path,
+            Path(args.path),
             args.lead,
             id_column=args.id_column,
             prune=args.prune,
@@ -95,6 +169,17 @@ def run(args: argparse.Namespace) -> int:
         )
     finally:
         store.dispose()
+
+
+def run(args: argparse.Namespace) -> int:
+    from dagster import DagsterError
+
+    from lead_pipeline.defs.partitions import register_lead_list
+    from lead_pipeline.leads.importer import describe_id_rule
+    from lead_pipeline.settings import get_settings
+
+    hubspot = args.path == HUBSPOT_SOURCE
+    report = _from_hubspot(args) if hubspot else _from_file(args)
     try:
         register_lead_list(args.lead)
     except DagsterError as exc:
@@ -102,8 +187,19 @@ def run(args: argparse.Namespace) -> int:
             f"imported {report.total} rows into {args.lead!r}, but could not add it as a "
             f"partition of the Dagster instance at {get_settings().dagster_home}: {exc}"
         ) from None
-    table = Table(title=f"imported {report.source or args.path} into lead list {args.lead!r}")
-    for column in ("added", "updated", "unchanged", "pruned", "rows in file"):
+    source = report.source or args.path
+    if hubspot:
+        from lead_pipeline.crm.hubspot_source import CompanySelection
+
+        source = (CompanySelection.from_source(report.source) or CompanySelection()).describe()
+    table = Table(title=f"imported {source} into lead list {args.lead!r}")
+    for column in (
+        "added",
+        "updated",
+        "unchanged",
+        "pruned",
+        "rows in HubSpot" if hubspot else "rows in file",
+    ):
         table.add_column(column, justify="right")
     table.add_row(
         str(report.added),

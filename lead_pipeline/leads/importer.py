@@ -101,7 +101,7 @@ def plan_import(
     records, columns = _pipeline_columns(
         records, columns, dict(outputs or {}), is_export, stored_rows or {}, notes
     )
-    mapping = _mapping(path, columns, existing, field_map)
+    mapping = choose_mapping(path, columns, existing, field_map)
     id_rule, id_source = _id_rule(path, columns, existing, id_column, is_export)
     keyed = key_rows(
         path,
@@ -228,7 +228,7 @@ def _pipeline_columns(
     return changed, [renames.get(c, c) for c in columns if renames.get(c, c) is not None]  # type: ignore[misc]
 
 
-def _mapping(
+def choose_mapping(
     path: Path,
     columns: list[str],
     existing: LeadListInfo | None,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import and_, delete, func, select, update
@@ -18,6 +18,8 @@ from lead_pipeline.store.names import check_name
 from lead_pipeline.store.records import ImportReport, LeadListInfo, LeadRow
 from lead_pipeline.store.schema import lead_lists, leads, node_results
 from lead_pipeline.store.shared import StorePart, aware, utcnow
+
+_INSERT_CHUNK = 1000  # new rows written per INSERT while an import streams
 
 
 class UnknownLeadListError(LookupError):
@@ -72,7 +74,7 @@ class LeadLists(StorePart):
     def import_rows(
         self,
         name: str,
-        rows: Sequence[tuple[str, dict[str, Any]]],
+        rows: Iterable[tuple[str, dict[str, Any]]],
         *,
         source: str | None = None,
         prune: bool = False,
@@ -80,6 +82,10 @@ class LeadLists(StorePart):
         id_rule: str | None = None,
     ) -> ImportReport:
         """Upsert a whole file's rows in one transaction.
+
+        ``rows`` may be a generator (a CRM import streams 100,000 records from a
+        staging file): it is read once, and new rows are written in chunks, so
+        only their ids and digests are held.
 
         Results live in another table, so re-importing never touches enrichment;
         rows absent from the file stay unless ``prune`` is asked for. The field
@@ -130,7 +136,12 @@ class LeadLists(StorePart):
             }
             next_position = max((p for p, _ in existing.values()), default=-1) + 1
             new_rows: list[dict[str, Any]] = []
+            keep: set[str] = set()
             for row_id, fields in rows:
+                keep.add(row_id)
+                if len(new_rows) >= _INSERT_CHUNK:
+                    conn.execute(leads.insert(), new_rows)
+                    new_rows = []
                 if row_id not in existing:
                     new_rows.append(
                         {
@@ -156,7 +167,6 @@ class LeadLists(StorePart):
             if new_rows:
                 conn.execute(leads.insert(), new_rows)
             if prune:
-                keep = {row_id for row_id, _ in rows}
                 gone = [row_id for row_id in existing if row_id not in keep]
                 for start in range(0, len(gone), 500):
                     chunk = gone[start : start + 500]
