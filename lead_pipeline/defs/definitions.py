@@ -19,6 +19,7 @@ import dagster as dg
 
 from lead_pipeline.defs.assets import build_workflow_asset
 from lead_pipeline.defs.checks import CheckSettings, build_workflow_checks
+from lead_pipeline.defs.crm_sensor import build_hubspot_lists_sensor
 from lead_pipeline.defs.executor import build_executor
 from lead_pipeline.defs.hubspot import build_hubspot_asset
 from lead_pipeline.defs.io_manager import LeadStoreIOManager
@@ -61,7 +62,10 @@ def build_definitions() -> dg.Definitions:
         assets=[*assets, build_hubspot_asset(workflows)],
         asset_checks=[build_workflow_checks(workflow) for workflow in workflows],
         jobs=[chain],
-        sensors=[build_lead_files_sensor(workflows, CHAIN_JOB)],
+        sensors=[
+            build_lead_files_sensor(workflows, CHAIN_JOB),
+            build_hubspot_lists_sensor(workflows, CHAIN_JOB),
+        ],
         schedules=[build_daily_schedule(workflows, CHAIN_JOB)],
         resources={
             "store": store,

@@ -276,3 +276,39 @@ def test_kill_9_mid_import_then_a_reimport_re_enriches_exactly_the_changed_five(
     assert "described: 5 of 250 rows to process (5 stale); 245 up to date" in plan, plan
     assert "done: 5 ok, 0 failed" in cli("enrich", "--lead", "crm", "--workflow", "described")
     store.dispose()
+
+
+def test_the_hubspot_lists_sensor_refreshes_a_crm_list_and_runs_only_when_it_changed(
+    hubspot: HubSpotServer,
+) -> None:
+    import dagster as dg
+
+    from lead_pipeline.defs.crm_sensor import CRM_SENSOR_NAME
+    from lead_pipeline.defs.definitions import build_definitions
+    from lead_pipeline.defs.partitions import instance
+    from lead_pipeline.defs.resources import LeadStoreResource
+
+    sensor = build_definitions().resolve_sensor_def(CRM_SENSOR_NAME)
+    assert sensor.default_status == dg.DefaultSensorStatus.STOPPED
+
+    def tick(cursor: str | None = None) -> dg.SensorResult:
+        context = dg.build_sensor_context(
+            instance=instance(), cursor=cursor, resources={"store": LeadStoreResource()}
+        )
+        result = sensor(context)
+        assert isinstance(result, dg.SensorResult)
+        return result
+
+    assert "no lead list was imported from HubSpot" in str(tick().skip_reason)
+    ids = portal(hubspot, 30)
+    assert main(["import", "hubspot", "--lead", "crm", "--filter", "lifecyclestage=customer"]) == 0
+    quiet = tick()
+    assert not quiet.run_requests
+    assert "29 companies, none changed" in str(quiet.skip_reason)
+    hubspot.update_company(ids[1], description="pivoted")
+    hubspot.add_company(name="Lead Co", domain="lead.co", lifecyclestage="lead")  # not selected
+    changed = tick()
+    (request,) = changed.run_requests or []
+    assert request.partition_key == "crm"
+    assert LeadStore().rows("crm", [ids[1]])[0].fields["description"] == "pivoted"
+    assert len(LeadStore().rows("crm")) == 29
