@@ -8,6 +8,7 @@
 #   make cluster-demo  PostgreSQL, Redis and two Celery workers on this machine, the demo
 #                      chain run on them, then everything stopped (docs/deployment.md)
 #   make dev    only the environment with the dev extra (tests, benchmarks)
+#   make lock   re-resolve every version into constraints.txt (after editing dependencies)
 
 PYTHON ?= python3
 VENV := .venv
@@ -17,6 +18,13 @@ BIN := $(VENV)/bin
 # Celery and Kubernetes executors, pytest, ruff): each has its own stamp.
 STAMP := $(VENV)/.installed-lead-pipeline
 DEV_STAMP := $(VENV)/.installed-lead-pipeline-dev
+# Every target installs the versions locked in constraints.txt, so `make demo` and
+# `make test` share one Dagster (a UI started by one kept working while the other
+# installed). uv installs them: pip took 54-101 s for the first `make demo`'s install.
+# pip only installs uv itself; `pip install -c constraints.txt -e .` installs the same set.
+UV_VERSION := 0.13.9
+UV := $(BIN)/uv
+UV_INSTALL := $(UV) pip install --python $(BIN)/python -c constraints.txt
 PYTEST_ARGS ?=
 # Test processes (pytest-xdist). Most end-to-end tests wait on Dagster runs, servers and
 # daemons more than they compute, so three keep a 2-core machine busy. Tests are handed
@@ -25,7 +33,7 @@ PYTEST_ARGS ?=
 TEST_WORKERS ?= 3
 UI_PORT ?= 3000
 
-.PHONY: setup dev demo ui test lint cluster-demo
+.PHONY: setup dev demo ui test lint cluster-demo lock
 
 setup: $(STAMP)
 dev: $(DEV_STAMP)
@@ -35,15 +43,25 @@ $(VENV)/bin/python:
 	@echo "Creating the virtualenv in $(VENV) with $(PYTHON)"
 	@$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(VENV)/bin/python
-	@echo "Installing lead-pipeline and what it runs into $(VENV) (first time only: a few minutes; pip shows its progress)"
-	$(BIN)/python -m pip install --disable-pip-version-check --progress-bar on -e .
+$(UV): | $(VENV)/bin/python
+	@echo "Installing uv $(UV_VERSION) into $(VENV) with pip (uv installs the rest)"
+	$(BIN)/python -m pip install --disable-pip-version-check --progress-bar on uv==$(UV_VERSION)
+
+$(STAMP): pyproject.toml constraints.txt | $(UV)
+	@echo "Installing lead-pipeline and what it runs into $(VENV), the versions of constraints.txt (first time only)"
+	$(UV_INSTALL) -e .
 	@touch $@
 
-$(DEV_STAMP): pyproject.toml | $(VENV)/bin/python
-	@echo "Installing lead-pipeline with the dev extra (tests, lint, PostgreSQL, Celery, Kubernetes) into $(VENV)"
-	$(BIN)/python -m pip install --disable-pip-version-check --progress-bar on -e ".[dev]"
+$(DEV_STAMP): pyproject.toml constraints.txt | $(UV)
+	@echo "Installing lead-pipeline with the dev extra (tests, lint, PostgreSQL, Celery, Kubernetes) into $(VENV), the versions of constraints.txt"
+	$(UV_INSTALL) -e ".[dev]"
 	@touch $@ $(STAMP)
+
+# Every extra's versions, for every platform, from Python 3.11 on. --upgrade takes the
+# newest versions the pins in pyproject.toml allow.
+lock: | $(UV)
+	$(UV) pip compile pyproject.toml --all-extras --universal --python-version 3.11 \
+		--custom-compile-command "make lock" --annotation-style line --upgrade -o constraints.txt
 
 # The whole chain with the embedded defaults: b2b_only runs offline (the LLM pass only
 # when a key is set); founder_linkedin runs when a search key is set, else says so.
