@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
 import pkgutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from lead_pipeline_tests.conftest import REPO_ROOT
 
 LAZY = [
+    "lead_pipeline.engine",
     "lead_pipeline.providers",
     "lead_pipeline.leads",
     "lead_pipeline.workflows",
@@ -43,3 +46,22 @@ def test_importing_the_package_loads_none_of_its_submodules(package: str) -> Non
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def _type_checking_names(module: object) -> set[str]:
+    """The names a package imports under ``if TYPE_CHECKING:``, for type checkers."""
+    tree = ast.parse(Path(module.__file__).read_text())  # type: ignore[attr-defined]
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
+            for statement in node.body:
+                if isinstance(statement, ast.ImportFrom):
+                    names.update(alias.asname or alias.name for alias in statement.names)
+    return names
+
+
+def test_the_engine_declares_for_type_checkers_every_name_it_exports() -> None:
+    """A type checker reads the imports under TYPE_CHECKING; the lazy table serves them at run
+    time: a name in one and not the other would be unknown to one of them."""
+    module = importlib.import_module("lead_pipeline.engine")
+    assert _type_checking_names(module) == set(module.__all__) == set(dir(module))

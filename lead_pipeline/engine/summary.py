@@ -145,6 +145,7 @@ class RunSummary:
     not_eligible: int = 0
     held_back: int = 0
     left_alone: int = 0  # --retry-failed: rows whose last attempt did not fail
+    total_rows: int = 0  # the list's rows when the run selected
     # Processed, but every node skipped itself (a ``when`` that was false, or a node with
     # nothing to go on, such as a company with no description): no answer, no failure.
     no_answer: int = 0

@@ -22,12 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lead_pipeline.engine.compile import CompiledWorkflow, WorkflowConfigError
+from lead_pipeline.engine.compile import CompiledWorkflow
 from lead_pipeline.engine.loading import load_usable
 from lead_pipeline.engine.options import RunRequest
 from lead_pipeline.engine.planning import plan_workflows
 from lead_pipeline.engine.runlock import mark_launcher
-from lead_pipeline.engine.selection import Selection, select_rows
+from lead_pipeline.engine.selection import Selection
+from lead_pipeline.engine.workflow_run import WorkflowRun
 from lead_pipeline.launching.stepserver import start_step_server
 from lead_pipeline.settings import get_settings
 from lead_pipeline.store import LeadStore, StoreUnwritable
@@ -249,22 +250,13 @@ def _nothing_to_do(
     Then a run would only start processes and say so: launching a Dagster run
     costs seconds (docs/performance.md), so none is launched. If any workflow
     has work, the run goes ahead for all of them (a later one may get work
-    from an earlier one). A selection that fails (a column the list lacks)
-    leaves the decision to the run, whose select step reports it.
+    from an earlier one). Each workflow's run decides (``WorkflowRun.nothing_to_do``).
     """
     selections = {}
     for workflow in workflows:
-        wanted = options.for_workflow(workflow)
-        # A row with no result of the workflow is work (or a skipped record to write
-        # outside ``where``): no need to select every row to know a run has work.
-        unresulted = not wanted.retry_failed and wanted.limit != 0
-        if unresulted and store.has_row_without_results(lead_list, workflow.name):
-            return None
-        try:
-            selection = select_rows(store, workflow, lead_list, wanted, record=False)
-        except WorkflowConfigError:
-            return None
-        if not selection.nothing_to_do:
+        run = WorkflowRun(store, workflow, lead_list, options.for_workflow(workflow))
+        selection = run.nothing_to_do()
+        if selection is None:
             return None
         selections[workflow.name] = selection
     return selections
