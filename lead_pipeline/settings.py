@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import threading
 from collections.abc import Callable
@@ -135,6 +136,25 @@ def parse_prices(raw: Any) -> dict[str, Price]:
                 f"got {value!r}"
             )
     return prices
+
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB)?\s*$", re.IGNORECASE)
+_UNITS = {"B": 1, "KB": 1_000, "MB": 1_000_000, "GB": 1_000_000_000}
+
+
+def parse_size(value: Any) -> int:
+    """A size in bytes from ``4000000``, ``"512KB"`` or ``"4MB"`` (decimal units), at least
+    1 KB (a cap smaller than any answer would refuse them all)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        size = value
+    else:
+        match = _SIZE.match(value) if isinstance(value, str) else None
+        if match is None:
+            raise ValueError(f'{value!r} is not a size: write bytes, or like "512KB", "4MB"')
+        size = int(float(match.group(1)) * _UNITS[(match.group(2) or "B").upper()])
+    if not 1_000 <= size <= 1_000_000_000:
+        raise ValueError(f"{value!r}: a size from 1KB to 1GB")
+    return size
 
 
 def _csv(raw: Any) -> Any:
@@ -305,6 +325,16 @@ class Settings(BaseSettings):
         shown_default="30 days for every provider",
         group="providers",
     )
+    answer_limits: Annotated[dict[str, int], NoDecode] = var(
+        "LEAD_PIPELINE_ANSWER_LIMITS",
+        "the largest provider answer read, after decompression, by provider name or "
+        '`default`, JSON of sizes: `{"default": "4MB", "hubspot": "16MB"}`; a larger '
+        "answer is refused (web pages are cut at their node's `max_bytes` instead)",
+        {},
+        shown_default="4 MB for LLMs, search and `http` nodes, 1 MB for email finders, "
+        "8 MB for HubSpot",
+        group="providers",
+    )
     retry: Annotated[RetrySetting | None, NoDecode] = var(
         "LEAD_PIPELINE_RETRY",
         "retries of 429, 5xx and timeouts, JSON: "
@@ -450,6 +480,14 @@ class Settings(BaseSettings):
     @classmethod
     def _prices(cls, value: Any) -> Any:
         return parse_prices(value)
+
+    @field_validator("answer_limits", mode="before")
+    @classmethod
+    def _sizes(cls, value: Any) -> Any:
+        raw = _json(value)
+        if not isinstance(raw, dict):
+            return raw
+        return {str(provider): parse_size(size) for provider, size in raw.items()}
 
     @field_validator("cache_ttl", mode="before")
     @classmethod

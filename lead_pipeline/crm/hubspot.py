@@ -130,6 +130,7 @@ class HubSpotClient:
             secret=self.token,
             key_env=TOKEN_ENV,
             timeouts=self.session.timeouts,
+            max_bytes=self.session.answer_limit(HUBSPOT),
         )
         self._pace(answer)
         return answer

@@ -11,6 +11,7 @@ from lead_pipeline.lazy import lazy_exports
 __all__, __getattr__, __dir__ = lazy_exports(
     __name__,
     {
+        "answer": ("AnswerTooLarge",),
         "budget": ("Budget",),
         "cache": (
             "MemoryCache",

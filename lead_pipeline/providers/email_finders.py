@@ -244,6 +244,7 @@ async def _call(
         "secret": key,
         "key_env": backend.key_env,
         "timeouts": session.timeouts,
+        "max_bytes": session.answer_limit(provider),
     }
     price = policy.prices.request_cost(provider)
     if provider == HUNTER:
@@ -364,6 +365,7 @@ async def verify_email(
             secret=key,
             key_env=backend.key_env,
             timeouts=session.timeouts,
+            max_bytes=session.answer_limit(HUNTER_VERIFY),
             throttle_statuses=(403,),
             quota_statuses=(429,),
         )

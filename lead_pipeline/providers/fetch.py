@@ -1,8 +1,9 @@
 """A lead's website as readable text, fetched with the SSRF guard on every hop.
 
 Redirects are followed by hand so that each hop is resolved and checked before
-any byte is sent to it; the body is streamed and cut at ``max_bytes`` so a huge
-or endless page cannot exhaust memory.
+any byte is sent to it; the body is read by the one reader of provider answers
+(:func:`answer.read_body`) and cut at ``max_bytes`` after decompression, within the
+fetch's ``timeout``, so a huge, endless or gzip-bombed page cannot exhaust memory or time.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from typing import Any
 
 import httpx
 
-from lead_pipeline.providers.errors import FetchFailed, ProviderUnavailable
+from lead_pipeline.providers.answer import read_body
+from lead_pipeline.providers.errors import FetchFailed, InvalidAnswer, ProviderUnavailable
 from lead_pipeline.providers.http import RETRYABLE_STATUS
 from lead_pipeline.providers.policy import Paid, ProviderResponse
 from lead_pipeline.providers.redact import get_logger
@@ -130,19 +132,14 @@ async def _download(
                     media = content_type.split(";", 1)[0].strip()
                     if media and media not in TEXT_TYPES:
                         raise FetchFailed(f"{target} is not a web page ({media})", status=status)
-                    chunks: list[bytes] = []
-                    size = 0
-                    truncated = False
-                    async for chunk in response.aiter_bytes():
-                        chunks.append(chunk)
-                        size += len(chunk)
-                        if size > max_bytes:  # one chunk past the cap proves there is more
-                            truncated = True
-                            break
-                    body = b"".join(chunks)[:max_bytes]
+                    body, truncated = await read_body(
+                        response, provider=FETCH, limit=max_bytes, cut=True
+                    )
                     return _Body(target, status, content_type, body, truncated, redirects)
                 finally:
                     await response.aclose()
+        except InvalidAnswer as exc:  # an encoding the reader refuses, or a corrupt one
+            raise FetchFailed(f"{target}: {exc.message.removeprefix(FETCH + ': ')}") from None
         except (httpx.TimeoutException, TimeoutError):
             raise ProviderUnavailable(f"{target} timed out after {timeout:.0f}s") from None
         except httpx.TransportError as exc:

@@ -16,6 +16,15 @@ from typing import Any
 
 import httpx
 
+from lead_pipeline.providers.answer import (
+    ACCEPT_ENCODING,
+    ERROR_BODY_LIMIT,
+    answer_limit,
+    body_excerpt,
+    parse_json,
+    read_body,
+    text_excerpt,
+)
 from lead_pipeline.providers.errors import (
     AuthError,
     BlockedURL,
@@ -26,7 +35,7 @@ from lead_pipeline.providers.errors import (
     RateLimited,
 )
 from lead_pipeline.providers.policy import CallPolicy
-from lead_pipeline.providers.redact import excerpt, get_logger
+from lead_pipeline.providers.redact import get_logger
 from lead_pipeline.providers.retry import Try, quota_exhausted_wait, retrying, server_wait
 from lead_pipeline.providers.urlguard import ALLOWED_SCHEMES, HostList, UrlGuard, pinned
 
@@ -70,7 +79,8 @@ def make_client(
             max_connections=max_connections,
             max_keepalive_connections=max_connections if keepalive else 0,
         ),
-        headers={"User-Agent": USER_AGENT},
+        # Only encodings providers.answer inflates in bounded pieces.
+        headers={"User-Agent": USER_AGENT, "Accept-Encoding": ACCEPT_ENCODING},
         follow_redirects=False,
         trust_env=trust_env,
         verify=verify,
@@ -80,14 +90,13 @@ def make_client(
 def error_detail(body: bytes, limit: int = 300, secrets: Iterable[object | None] = ()) -> str:
     """The provider's own error message, short, from the usual JSON error shapes.
 
-    Scrubbed of ``secrets`` (and every known key) before it is cut to ``limit``: cutting first
-    could leave the start of an echoed key too short to recognise.
+    Only the excerpt kept is scrubbed of ``secrets`` (and every known key), never the
+    whole body: see :func:`answer.text_excerpt`.
     """
-    text = body.decode("utf-8", "replace")
     try:
-        payload = json.loads(text)
+        payload = json.loads(body)
     except ValueError:
-        return excerpt(text, limit, secrets).strip()
+        return body_excerpt(body, limit, secrets).strip()
     candidates: list[Any] = []
     if isinstance(payload, dict):
         error = payload.get("error")
@@ -96,8 +105,8 @@ def error_detail(body: bytes, limit: int = 300, secrets: Iterable[object | None]
         candidates += [error, payload.get("message"), payload.get("detail")]
     for c in candidates:
         if isinstance(c, str) and c.strip():
-            return excerpt(c.strip(), limit, secrets)
-    return excerpt(text, limit, secrets).strip()
+            return text_excerpt(c.strip(), limit, secrets)
+    return body_excerpt(body, limit, secrets).strip()
 
 
 @dataclass(frozen=True)
@@ -124,6 +133,7 @@ async def request_json(
     quota_statuses: Collection[int] = (),
     guard: UrlGuard | None = None,
     hosts: HostList | None = None,
+    max_bytes: int | None = None,
 ) -> HttpAnswer:
     """Send one API request under ``policy`` (pace, in-flight cap, retries) and parse JSON.
 
@@ -144,11 +154,18 @@ async def request_json(
     before anything is sent; the request then goes to a checked address, never to a second
     DNS answer. A refusal is :class:`BlockedURL` and is not retried. Redirects are never
     followed: an API that answers 3xx fails the call, naming where it pointed.
+
+    The body is read by :func:`answer.read_body` inside the attempt's ``total`` deadline:
+    past ``max_bytes`` after decompression (default: the provider's documented cap,
+    :func:`answer.answer_limit`) the answer is refused with :class:`AnswerTooLarge`,
+    unretried. Only an excerpt of an error body is read and scrubbed. JSON is parsed
+    strictly: ``NaN``, ``Infinity`` and numbers past a float are not JSON.
     """
     provider = policy.provider
     retry = policy.retry
     secrets = list(secret) if isinstance(secret, list | tuple) else [secret]
     total = (timeouts or Timeouts()).total
+    limit = max_bytes if max_bytes is not None else answer_limit(provider)
     try:
         target = httpx.URL(url)
     except (httpx.InvalidURL, ValueError) as exc:
@@ -180,6 +197,18 @@ async def request_json(
                 response = await _send(
                     client, method, target, addresses, headers, json_body, params
                 )
+                try:
+                    status = response.status_code
+                    if 200 <= status < 300 or status in answer_statuses:
+                        body, _ = await read_body(response, provider=provider, limit=limit)
+                    elif status in REDIRECT_STATUS:
+                        body = b""
+                    else:  # an error: read only what its excerpt can show
+                        body, _ = await read_body(
+                            response, provider=provider, limit=ERROR_BODY_LIMIT, cut=True
+                        )
+                finally:
+                    await response.aclose()
         except _PERMANENT_TRANSPORT as exc:
             raise ProviderError(
                 f"{provider}: {where} cannot be sent: {type(exc).__name__}: {exc}",
@@ -187,6 +216,7 @@ async def request_json(
                 secrets=secrets,
             ) from None
         except (httpx.TimeoutException, TimeoutError):
+            # TimeoutError is the total deadline, which covers reading the body too.
             raise ProviderUnavailable(
                 f"{provider}: {where} timed out (attempt {attempt.number} of {attempt.of})",
                 provider=provider,
@@ -199,17 +229,17 @@ async def request_json(
                 provider=provider,
                 secrets=secrets,
             ) from None
-        status = response.status_code
-        detail = error_detail(response.content, secrets=secrets) if status >= 400 else ""
+        detail = error_detail(body, secrets=secrets) if status >= 400 else ""
         if 200 <= status < 300:
             if (pause := quota_exhausted_wait(response.headers)) is not None:
                 policy.limiter.pause(min(pause, retry.max_total_wait))
             try:
-                data = json.loads(response.content)
-            except ValueError:
+                data = parse_json(body)
+            except ValueError as exc:
+                why = "truncated?" if isinstance(exc, json.JSONDecodeError) else str(exc)
                 raise InvalidAnswer(
                     f"{provider}: {where} answered HTTP {status} with a body that is not "
-                    f"JSON (truncated?): {excerpt(response.text, 200, secrets)!r}",
+                    f"JSON ({why}): {body_excerpt(body, 200, secrets)!r}",
                     provider=provider,
                     status=status,
                     secrets=secrets,
@@ -217,7 +247,7 @@ async def request_json(
             return HttpAnswer(data, response.headers, status)
         if status in answer_statuses:
             try:
-                data = json.loads(response.content)
+                data = parse_json(body)
             except ValueError:
                 data = None
             return HttpAnswer(data, response.headers, status)
@@ -272,7 +302,7 @@ async def request_json(
             )
         if status in REDIRECT_STATUS:
             location = response.headers.get("location", "")
-            shown = excerpt(location, 200, secrets)
+            shown = text_excerpt(location, 200, secrets)
             detail = f"redirects to {shown!r}, and API calls follow no redirect"
         raise ProviderError(
             f"{provider}: {where} answered HTTP {status}: {detail}",
@@ -299,7 +329,8 @@ async def _send(
     params: Mapping[str, Any] | None,
 ) -> httpx.Response:
     """One request, to each checked address in turn until one accepts the connection;
-    ``[None]`` means no address was checked and the client resolves the name itself."""
+    ``[None]`` means no address was checked and the client resolves the name itself.
+    The answer is streamed: the caller reads it with :func:`answer.read_body` and closes it."""
     for index, ip in enumerate(addresses):
         url, extra, extensions = (target, {}, {}) if ip is None else pinned(target, ip)
         request = client.build_request(
@@ -311,7 +342,7 @@ async def _send(
             extensions=extensions,
         )
         try:
-            return await client.send(request)
+            return await client.send(request, stream=True)
         except httpx.ConnectError:
             if index == len(addresses) - 1:
                 raise

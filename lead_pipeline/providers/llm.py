@@ -242,6 +242,7 @@ async def complete_json(
                 secret=key,
                 key_env=KEY_ENV[OPENAI],
                 timeouts=session.timeouts,
+                max_bytes=session.answer_limit(chosen),
             )
             return _openai_attempt(answer.data, schema)
         body = {
@@ -271,6 +272,7 @@ async def complete_json(
             secret=key,
             key_env=KEY_ENV[ANTHROPIC],
             timeouts=session.timeouts,
+            max_bytes=session.answer_limit(chosen),
         )
         return _anthropic_attempt(answer.data, schema, schema_name)
 

@@ -144,6 +144,7 @@ async def web_search(
                 secret=key,
                 key_env=backend.key_env,
                 timeouts=session.timeouts,
+                max_bytes=session.answer_limit(provider),
             )
             return parse_serper(answer.data)
         answer = await request_json(
@@ -156,6 +157,7 @@ async def web_search(
             secret=key,
             key_env=backend.key_env,
             timeouts=session.timeouts,
+            max_bytes=session.answer_limit(provider),
         )
         return parse_brave(answer.data)
 

@@ -15,6 +15,7 @@ from typing import Any, ParamSpec, TypeVar, cast
 
 import httpx
 
+from lead_pipeline.providers.answer import answer_limit
 from lead_pipeline.providers.budget import Budget
 from lead_pipeline.providers.cache import ResponseCache
 from lead_pipeline.providers.cost import PriceTable
@@ -141,6 +142,11 @@ class ProviderSession:
         from: the settings it was configured with; a session built by hand (a test, a
         script) reads the environment's at each call."""
         return self._settings if self._settings is not None else get_settings()
+
+    def answer_limit(self, provider: str) -> int:
+        """The largest answer read from ``provider``, in bytes after decompression:
+        ``LEAD_PIPELINE_ANSWER_LIMITS``, else the provider kind's documented default."""
+        return answer_limit(provider, self.settings.answer_limits)
 
     def policy(self, provider: str) -> CallPolicy:
         policy = self._policies.get(provider)

@@ -18,6 +18,7 @@ import random
 import ssl
 import threading
 import time
+import zlib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,7 +42,10 @@ class Reply:
     ``delay`` sleeps before answering (a slow answer beyond the client's timeout).
     ``truncate`` announces the full Content-Length but sends only half the body and
     closes the connection (a transport-level truncation). ``stream_bytes`` streams
-    that many bytes of filler HTML after ``body`` (a huge page).
+    that many bytes of filler HTML after ``body`` (a huge page). ``gzip_bomb`` sends
+    the body gzipped, followed by that many zero bytes in the same gzip stream
+    (``Content-Encoding: gzip``, compressed as it is sent: 1 GB is about 1 MB on the
+    wire). ``trickle`` sends the body one byte at a time, that many seconds apart.
     """
 
     status: int = 200
@@ -52,6 +56,8 @@ class Reply:
     delay: float = 0.0
     truncate: bool = False
     stream_bytes: int = 0
+    gzip_bomb: int = 0
+    trickle: float = 0.0
 
     def payload(self) -> bytes:
         if self.json is not _NO_JSON:
@@ -121,6 +127,9 @@ class _Handler(BaseHTTPRequestHandler):
         if reply.delay:
             time.sleep(reply.delay)
         payload = reply.payload()
+        if reply.gzip_bomb:
+            self._write_bomb(reply, payload)
+            return
         total = len(payload) + reply.stream_bytes
         self.send_response(reply.status)
         self.send_header("Content-Type", reply.media_type())
@@ -137,13 +146,40 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             self.close_connection = True
             return
-        self.wfile.write(payload)
+        if reply.trickle:
+            for i in range(len(payload)):
+                self.wfile.write(payload[i : i + 1])
+                self.wfile.flush()
+                time.sleep(reply.trickle)
+        else:
+            self.wfile.write(payload)
         filler = b"<p>" + b"lorem ipsum dolor sit amet " * 2400 + b"</p>\n"
         left = reply.stream_bytes
         while left > 0:
             chunk = filler[:left]
             self.wfile.write(chunk)
             left -= len(chunk)
+        self.wfile.flush()
+
+    def _write_bomb(self, reply: Reply, payload: bytes) -> None:
+        """``payload`` then ``reply.gzip_bomb`` zero bytes, gzipped while being sent; the
+        end of the body is the end of the connection."""
+        self.send_response(reply.status)
+        self.send_header("Content-Type", reply.media_type())
+        self.send_header("Content-Encoding", "gzip")
+        self.send_header("Connection", "close")
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.close_connection = True
+        packer = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+        self.wfile.write(packer.compress(payload))
+        zeros = bytes(1 << 20)
+        left = reply.gzip_bomb
+        while left > 0:
+            self.wfile.write(packer.compress(zeros[:left]))
+            left -= len(zeros)
+        self.wfile.write(packer.flush())
         self.wfile.flush()
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _serve

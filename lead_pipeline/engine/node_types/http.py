@@ -159,6 +159,7 @@ async def run_http(call: NodeCall[HttpConfig]) -> NodeOutcome:
             params=query or None,
             secret=list(secrets.values()),  # every one of them, not just the first
             timeouts=session.timeouts,
+            max_bytes=session.answer_limit(config.provider),
             guard=UrlGuard.from_settings(session.settings),
             hosts=config.hosts(),
         )
@@ -169,10 +170,12 @@ async def run_http(call: NodeCall[HttpConfig]) -> NodeOutcome:
         response = await policy.run(request, send, use_cache=config.cache)
     except ProviderError as exc:
         raise NodeError(str(exc)) from None
-    # An API that echoes a credential into its answer must not get it stored as an output.
-    data = scrub_value(response.data, list(secrets.values()))
+    data = response.data
     if config.extract:
         outputs = {col: jmespath.search(path, data) for col, path in config.extract.items()}
     else:
         outputs = {col: data.get(col) for col in call.outputs} if isinstance(data, dict) else {}
+    # An API that echoes a credential into its answer must not get it stored as an output.
+    # Only what is kept is scrubbed, not the whole answer (up to its cap, ~0.35 s per MB).
+    outputs = scrub_value(outputs, list(secrets.values()))
     return NodeOutcome(outputs=outputs, cost=response.cost, provider=config.provider)
