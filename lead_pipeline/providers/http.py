@@ -38,6 +38,7 @@ from lead_pipeline.providers.policy import CallPolicy
 from lead_pipeline.providers.redact import get_logger
 from lead_pipeline.providers.retry import Try, quota_exhausted_wait, retrying, server_wait
 from lead_pipeline.providers.urlguard import ALLOWED_SCHEMES, HostList, UrlGuard, pinned
+from lead_pipeline.settings import get_settings
 
 USER_AGENT = "lead-pipeline/0.1 (+https://github.com/lead-pipeline/lead-pipeline)"
 
@@ -156,16 +157,19 @@ async def request_json(
     followed: an API that answers 3xx fails the call, naming where it pointed.
 
     The body is read by :func:`answer.read_body` inside the attempt's ``total`` deadline:
-    past ``max_bytes`` after decompression (default: the provider's documented cap,
-    :func:`answer.answer_limit`) the answer is refused with :class:`AnswerTooLarge`,
-    unretried. Only an excerpt of an error body is read and scrubbed. JSON is parsed
-    strictly: ``NaN``, ``Infinity`` and numbers past a float are not JSON.
+    past ``max_bytes`` after decompression (default: the provider's cap from
+    ``LEAD_PIPELINE_ANSWER_LIMITS`` or its kind's, :func:`answer.answer_limit`) the
+    answer is refused with :class:`AnswerTooLarge`, unretried. Only an excerpt of an
+    error body is read and scrubbed. JSON is parsed strictly: ``NaN``, ``Infinity`` and
+    numbers past a float are not JSON.
     """
     provider = policy.provider
     retry = policy.retry
     secrets = list(secret) if isinstance(secret, list | tuple) else [secret]
     total = (timeouts or Timeouts()).total
-    limit = max_bytes if max_bytes is not None else answer_limit(provider)
+    if max_bytes is None:  # a caller without a session: the environment's caps
+        max_bytes = answer_limit(provider, get_settings().answer_limits)
+    limit = max_bytes
     try:
         target = httpx.URL(url)
     except (httpx.InvalidURL, ValueError) as exc:
