@@ -41,6 +41,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Names with these endings are credentials wherever they come from (an ``http``
 # node's ``secret_headers`` names its own), so error text is scrubbed of them.
 SECRET_SUFFIXES = ("_API_KEY", "_TOKEN", "_SECRET", "_PASSWORD")
+_SECRET_SUFFIXES_B = tuple(s.encode() for s in SECRET_SUFFIXES)
 
 # USD per request, or per million tokens: (input, output) or (input, output, cached input).
 Price = float | tuple[float, float] | tuple[float, float, float]
@@ -644,11 +645,16 @@ def known_secrets() -> list[str]:
     variable whose name looks like a credential (a key of another tool that a
     provider might echo back).
     """
-    names = {n for n in os.environ if n.endswith(SECRET_SUFFIXES)} | _named_secrets
-    names |= {
-        env_name(f) for f, info in Settings.model_fields.items() if _is_secret(info.annotation)
+    # The environment's own bytes, read at C speed: going through ``os.environ`` (a decode
+    # per name and value) cost more than the scrub these values feed, and every message
+    # leaving the process is scrubbed.
+    raw: dict[bytes, bytes] = getattr(os.environ, "_data", None) or os.environb
+    wanted = {n.encode() for n in (*_named_secrets, *SECRET_ENV_NAMES)}
+    values = {
+        value.decode(errors="surrogateescape").strip()
+        for name, value in raw.items()
+        if name.endswith(_SECRET_SUFFIXES_B) or name in wanted
     }
-    values = [(os.environ.get(n) or "").strip() for n in names]
     return [v for v in values if len(v) >= 6]
 
 

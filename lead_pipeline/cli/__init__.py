@@ -27,6 +27,7 @@ from lead_pipeline.cli import (
     workflows,
 )
 from lead_pipeline.cli.common import USER_ERROR_EXIT, user_errors
+from lead_pipeline.outlets import guard_process
 
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     import_list.add,
@@ -79,6 +80,7 @@ def entry() -> None:
     the process ends. An unexpected exception still ends it the usual way, with
     its traceback. ``main`` itself returns, for callers in the same process.
     """
+    guard_process()  # whatever this process and its children print or log is scrubbed
     code = main()
     atexit._run_exitfuncs()
     sys.stdout.flush()

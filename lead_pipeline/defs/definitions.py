@@ -24,6 +24,7 @@ from lead_pipeline.defs.executor import build_executor
 from lead_pipeline.defs.hubspot import build_hubspot_asset
 from lead_pipeline.defs.io_manager import LeadStoreIOManager
 from lead_pipeline.defs.partitions import lead_lists_partitions
+from lead_pipeline.defs.redaction import guard_event_log
 from lead_pipeline.defs.resources import EnrichOptions, LeadStoreResource
 from lead_pipeline.defs.schedules import build_daily_schedule
 from lead_pipeline.defs.sensors import build_lead_files_sensor
@@ -31,6 +32,10 @@ from lead_pipeline.engine.compile import CompiledWorkflow
 from lead_pipeline.engine.loading import load_usable
 
 CHAIN_JOB = "enrich_chain"
+
+# Every process that loads the code location (the CLI's run, each step process, a code
+# server, a Celery worker) scrubs what it stores in the event log, prints and logs.
+guard_event_log()
 
 
 def compiled_workflows() -> list[CompiledWorkflow]:

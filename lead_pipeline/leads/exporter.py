@@ -30,6 +30,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from lead_pipeline.leads.outputs import declared_outputs, singular
 from lead_pipeline.leads.validate import SURROGATE, has_surrogate
+from lead_pipeline.providers.redact import scrub_with, secrets_index
 from lead_pipeline.settings import get_settings
 from lead_pipeline.store import ID_COLUMN, check_name
 
@@ -53,11 +54,15 @@ ERRORS_COLUMN = "_errors"
 
 
 def _row_errors(store: LeadStore, name: str, frame: pd.DataFrame) -> list[str | None]:
-    """Why each row has no result: its failed nodes, oldest first, or None."""
+    """Why each row has no result: its failed nodes, oldest first, or None.
+
+    Scrubbed again on the way out: a store written before the store scrubbed every
+    write may still hold a key in an error."""
     by_row: dict[str, list[str]] = {}
+    known = secrets_index()
     for failure in reversed(store.failures(name)):
         by_row.setdefault(failure.row_id, []).append(
-            f"{failure.workflow}.{failure.node}: {failure.error}"
+            scrub_with(f"{failure.workflow}.{failure.node}: {failure.error}", known)
         )
     return ["; ".join(by_row[row]) if row in by_row else None for row in frame[ID_COLUMN]]
 

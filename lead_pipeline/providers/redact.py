@@ -13,6 +13,7 @@ import functools
 import logging
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, quote_plus
 
@@ -70,7 +71,7 @@ def _variants(secret: str) -> set[str]:
     }
 
 
-def _secret_values(extra: Iterable[object | None]) -> list[str]:
+def _secret_values(extra: Iterable[object | None]) -> tuple[str, ...]:
     values: list[str] = []
     for value in [*settings.known_secrets(), *extra]:
         if value is None:
@@ -78,50 +79,73 @@ def _secret_values(extra: Iterable[object | None]) -> list[str]:
         raw = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
         if len(raw) >= 4:
             values.append(raw)
-    return values
+    return tuple(sorted(set(values)))
+
+
+@dataclass(frozen=True)
+class SecretsIndex:
+    """What a scan needs, built once per set of secrets: short forms (masked whole), every
+    ``FRAGMENT``-character piece of the long ones, and a pattern for runs of the characters
+    the long forms are made of (a piece of a secret can only sit inside such a run)."""
+
+    short: tuple[str, ...]
+    grams: dict[str, tuple[str, ...]]
+    runs: re.Pattern[str] | None
 
 
 @functools.lru_cache(maxsize=32)
-def _index(forms: frozenset[str]) -> tuple[list[str], dict[str, list[str]]]:
-    """Short forms, and every ``FRAGMENT``-character piece of the long ones (lower case)."""
-    short: list[str] = []
+def _index(values: tuple[str, ...]) -> SecretsIndex:
+    forms: set[str] = set()
+    for secret in values:
+        forms |= {f.lower() for f in _variants(secret)}
+    short = tuple(f for f in forms if len(f) < FRAGMENT)
     grams: dict[str, list[str]] = {}
-    for form in {f.lower() for f in forms}:
-        if len(form) < FRAGMENT:
-            short.append(form)
-            continue
+    for form in forms - set(short):
         for i in range(len(form) - FRAGMENT + 1):
             grams.setdefault(form[i : i + FRAGMENT], []).append(form)
-    return short, grams
+    alphabet = "".join(sorted({c for gram in grams for c in gram}))
+    runs = re.compile(f"[{re.escape(alphabet)}]{{{FRAGMENT},}}") if alphabet else None
+    return SecretsIndex(short, {g: tuple(f) for g, f in grams.items()}, runs)
 
 
-def _secret_spans(text: str, forms: Iterable[str]) -> list[tuple[int, int]]:
+def secrets_index(extra: Iterable[object | None] = ()) -> SecretsIndex:
+    """The secrets known now, ready for :func:`_scrub`: for a caller scrubbing many texts
+    at once (the store, a batch of rows), which looks them up once."""
+    return _index(_secret_values(extra))
+
+
+def _secret_spans(text: str, index: SecretsIndex) -> list[tuple[int, int]]:
     """Where ``text`` holds a form of a secret or a run of ``FRAGMENT`` or more of its
-    characters, case-blind; overlapping spans are merged."""
+    characters, case-blind; overlapping spans are merged.
+
+    Only the runs of the secrets' own characters are walked character by character (in
+    prose, the long words): the rest of the text is skipped by the regular expression.
+    """
     folded = text.lower()
     if len(folded) != len(text):  # a few characters lower-case to two; keep offsets aligned
         folded = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
     spans: list[tuple[int, int]] = []
-    short, grams = _index(frozenset(forms))
-    for form in short:  # a short secret is only masked whole
+    for form in index.short:  # a short secret is only masked whole
         start = folded.find(form)
         while start >= 0:
             spans.append((start, start + len(form)))
             start = folded.find(form, start + 1)
-    i = 0
-    while grams and i <= len(folded) - FRAGMENT:
-        candidates = grams.get(folded[i : i + FRAGMENT])
-        if not candidates:
-            i += 1
-            continue
-        end = i + FRAGMENT
-        for form in candidates:
-            j = i + FRAGMENT
-            while j < len(folded) and folded[i : j + 1] in form:
-                j += 1
-            end = max(end, j)
-        spans.append((i, end))
-        i = end
+    grams = index.grams
+    for run in index.runs.finditer(folded) if index.runs else ():
+        i, stop = run.start(), run.end()
+        while i <= stop - FRAGMENT:
+            candidates = grams.get(folded[i : i + FRAGMENT])
+            if not candidates:
+                i += 1
+                continue
+            end = i + FRAGMENT
+            for form in candidates:
+                j = i + FRAGMENT
+                while j < stop and folded[i : j + 1] in form:
+                    j += 1
+                end = max(end, j)
+            spans.append((i, end))
+            i = end
     merged: list[tuple[int, int]] = []
     for start, end in sorted(spans):
         if merged and start <= merged[-1][1]:
@@ -142,23 +166,16 @@ def scrub(text: str, extra: Iterable[object | None] = ()) -> str:
     provider's own key (a ``SecretStr`` or a plain string), which matters when it lives
     in a variable whose name ``settings.known_secrets`` does not recognise.
     """
-    return _scrub(text, _forms(extra))
+    return scrub_with(text, _index(_secret_values(extra)))
 
 
-def _forms(extra: Iterable[object | None]) -> set[str]:
-    forms: set[str] = set()
-    for secret in _secret_values(extra):
-        forms |= _variants(secret)
-    return forms
-
-
-def _scrub(text: str, forms: set[str]) -> str:
+def scrub_with(text: str, index: SecretsIndex) -> str:
     if not text:
         return text
-    if forms:
+    if index.short or index.grams:
         pieces: list[str] = []
         last = 0
-        for start, end in _secret_spans(text, forms):
+        for start, end in _secret_spans(text, index):
             pieces += [text[last:start], MASK]
             last = end
         text = "".join([*pieces, text[last:]])
@@ -170,11 +187,11 @@ def _scrub(text: str, forms: set[str]) -> str:
 def scrub_value(value: Any, extra: Iterable[object | None] = ()) -> Any:
     """``value`` (JSON-like: dicts, lists, text) with :func:`scrub` applied to every string in
     it, keys included: for answers a provider echoed a key into, before they are stored."""
-    forms = _forms(extra)
+    index = _index(_secret_values(extra))
 
     def walk(item: Any) -> Any:
         if isinstance(item, str):
-            return _scrub(item, forms)
+            return scrub_with(item, index)
         if isinstance(item, dict):
             return {walk(k): walk(v) for k, v in item.items()}
         if isinstance(item, list | tuple):

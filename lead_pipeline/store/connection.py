@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 
+from lead_pipeline.providers.redact import SecretsIndex, scrub_with, secrets_index
 from lead_pipeline.store.records import StoreUnwritable
 
 SQLITE_BUSY_TIMEOUT_MS = 60_000
@@ -55,6 +56,37 @@ def _replace_nul(engine: Engine) -> None:
         return statement, _without_nul(parameters)
 
 
+# Writes whose text comes only from the user's lead file (an import), not from a provider,
+# a node or an error: scrubbing them would cost seconds on a big list and find nothing.
+_LEAD_FILE_WRITES = ("INSERT INTO leads ", "UPDATE leads ")
+
+
+def _scrubbed(value: Any, index: SecretsIndex) -> Any:
+    if isinstance(value, str):
+        return scrub_with(value, index) if value else value
+    if isinstance(value, dict):
+        return {k: _scrubbed(v, index) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_scrubbed(v, index) for v in value)
+    return value
+
+
+def _scrub_writes(engine: Engine) -> None:
+    """Every text the store writes (errors, run messages, outputs, cached answers, CRM
+    records, every table but the lead file's own rows) passes the one scrubber, so no
+    caller can store a key, whole or in part, by forgetting to scrub it."""
+
+    @event.listens_for(engine, "before_cursor_execute", retval=True)
+    def _on_execute(  # type: ignore[no-untyped-def]
+        conn, cursor, statement, parameters, context, executemany
+    ):
+        if not statement.startswith(("INSERT", "UPDATE")) or statement.startswith(
+            _LEAD_FILE_WRITES
+        ):
+            return statement, parameters
+        return statement, _scrubbed(parameters, secrets_index())
+
+
 def make_engine(url: str) -> Engine:
     """Create an engine; for SQLite, one that survives several writing processes.
 
@@ -80,6 +112,7 @@ def make_engine(url: str) -> Engine:
             connect_args=connect_args,
         )
         _name_unwritable(engine, parsed)
+        _scrub_writes(engine)
         _replace_nul(engine)
         return engine
 
@@ -109,6 +142,7 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     _name_unwritable(engine, parsed)
+    _scrub_writes(engine)
     _replace_nul(engine)
 
     return engine
