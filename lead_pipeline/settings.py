@@ -203,6 +203,20 @@ class Settings(BaseSettings):
         "the folder the lead-file sensor watches",
         shown_default="`<data dir>/leads`",
     )
+    max_lead_file_mb: int = var(
+        "LEAD_PIPELINE_MAX_LEAD_FILE_MB",
+        "the largest lead file `import` and the lead-file sensor read, in MB (for Parquet, "
+        "its uncompressed data too); a bigger file is refused naming its size",
+        100,
+        gt=0,
+    )
+    max_lead_line_kb: int = var(
+        "LEAD_PIPELINE_MAX_LEAD_LINE_KB",
+        "the longest line of a CSV, TSV or JSONL lead file, in KB (one record); a longer "
+        "line is refused naming it",
+        1024,
+        gt=0,
+    )
     plugins: Annotated[list[str], NoDecode] = var(
         "LEAD_PIPELINE_PLUGINS",
         "modules to import for their registered `python` row functions, comma separated",

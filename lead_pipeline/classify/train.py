@@ -29,6 +29,8 @@ from typing import Any
 
 from lead_pipeline.classify.features import lead_terms, weigh
 from lead_pipeline.classify.model import ARTIFACT_FORMAT, B2BModel
+from lead_pipeline.leads.errors import LeadFileError
+from lead_pipeline.leads.opener import read_lead_bytes
 
 DEFAULT_HOLDOUT = ("fall-2025", "summer-2025", "spring-2025", "winter-2025", "fall-2024")
 LABEL_FIELD = "industry"
@@ -84,9 +86,11 @@ def load_companies(data_dir: Path) -> list[Company]:
     companies: list[Company] = []
     for path in files:
         try:
-            records = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ValueError(f"{path}: cannot read JSON: {exc}") from exc
+            records = json.loads(read_lead_bytes(path, line_based=False).decode("utf-8"))
+        except LeadFileError as exc:
+            raise ValueError(str(exc)) from None
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"{path}: cannot read JSON: {exc}") from None
         if not isinstance(records, list):
             raise ValueError(f"{path}: expected a JSON array of companies")
         for index, record in enumerate(records):

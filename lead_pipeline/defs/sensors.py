@@ -17,6 +17,12 @@ A file that cannot be imported (a bad name, a malformed row) is logged once
 with the file, line and field, and retried only when its content changes; it
 never stops the sensor from importing the other files.
 
+Every entry with a lead-file extension is opened through the one lead-file
+opener (``leads/opener.py``), hashing included: a directory, a FIFO, a device or
+a symbolic link to one (``acme.csv -> /dev/zero``), or a file past the size cap,
+is refused with one line naming it (logged once while it stays as it is), and
+nothing of it is read.
+
 The sensor ships stopped: turn it on in the UI (Automation, ``lead_files``)
 or with ``dagster sensor start lead_files``.
 """
@@ -35,6 +41,7 @@ from lead_pipeline.defs.resources import LeadStoreResource
 from lead_pipeline.engine.compile import CompiledWorkflow
 from lead_pipeline.leads import READ_FORMATS, LeadFileError, import_file
 from lead_pipeline.leads.errors import display_path
+from lead_pipeline.leads.opener import open_lead_file
 from lead_pipeline.settings import get_settings
 from lead_pipeline.store import InvalidNameError, check_name
 
@@ -46,19 +53,23 @@ MINIMUM_INTERVAL_SECONDS = 30
 
 
 def file_digest(path: Path) -> str:
+    """The content hash of a lead file, read through the lead-file opener (LeadFileError)."""
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
+    with open_lead_file(path) as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
 
 
 def lead_files(folder: Path) -> list[Path]:
-    """Supported lead files directly in ``folder``, hidden and editor temp files aside."""
+    """Entries directly in ``folder`` named like lead files, hidden and editor temp files aside.
+
+    Whatever they are (a FIFO, a link to a device): the opener decides, and says so.
+    """
     return sorted(
         p
         for p in folder.iterdir()
-        if p.is_file() and p.suffix.lower() in READ_FORMATS and not p.name.startswith((".", "~"))
+        if p.suffix.lower() in READ_FORMATS and not p.name.startswith((".", "~"))
     )
 
 
@@ -84,6 +95,13 @@ def scan(folder: Path, cursor: dict[str, str], store: LeadStoreResource) -> Tick
         key = path.name
         try:
             digest = file_digest(path)
+        except LeadFileError as exc:
+            # Logged once while the entry stays as it is, like a file that fails to import.
+            refused = f"refused: {exc}"
+            if cursor.get(key) != refused:
+                tick.errors.append(str(exc))
+            tick.cursor[key] = refused
+            continue
         except OSError as exc:
             tick.errors.append(f"{display_path(path)}: cannot read it: {exc.strerror or exc}")
             continue

@@ -8,7 +8,13 @@ which field, so the user can open the file and fix it without reading a tracebac
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Sequence
 from pathlib import Path
+
+# What a header cell looks like: words, spaces and a little punctuation, short.
+_COLUMN_NAME = re.compile(r"^\w[\w .,()/#&'+-]{0,63}$")
+_SHOWN_COLUMNS = 30
 
 
 def display_path(path: str | Path) -> str:
@@ -22,6 +28,30 @@ def display_path(path: str | Path) -> str:
         text.encode("utf-8")
     except UnicodeEncodeError:
         return os.fsencode(text).decode("utf-8", errors="backslashreplace")
+    return text
+
+
+def looks_like_column(name: str) -> bool:
+    """Whether ``name`` is shaped like a header cell, so an error may quote it."""
+    return _COLUMN_NAME.match(name) is not None
+
+
+def describe_columns(columns: Sequence[str]) -> str:
+    """A file's columns for an error message, quoting only what looks like a column name.
+
+    A file that is no lead list (a link to ``/etc/shadow``, a key file) has its
+    first line where the header should be, and quoting it would print what the
+    file holds. Names shaped like headers are listed; the rest are only counted.
+    """
+    shown = [c for c in columns if looks_like_column(c)]
+    other = len(columns) - len(shown)
+    text = ", ".join(shown[:_SHOWN_COLUMNS])
+    if len(shown) > _SHOWN_COLUMNS:
+        text += f" and {len(shown) - _SHOWN_COLUMNS} more"
+    if other:
+        kind = "column" if other == 1 else "columns"
+        unshown = f"{other} {kind} whose first line does not look like a column name"
+        text = f"{text} and {unshown}" if text else unshown
     return text
 
 

@@ -26,6 +26,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from lead_pipeline.leads.errors import describe_columns, looks_like_column
+
 CANONICAL_FIELDS: tuple[str, ...] = (
     "name",
     "website",
@@ -230,11 +232,12 @@ def guess_mapping(
         if column not in columns:
             found = by_key.get(column_key(column))
             if found is None:
-                close = difflib.get_close_matches(column, list(columns), n=1)
+                shown = [c for c in columns if looks_like_column(c)]
+                close = difflib.get_close_matches(column, shown, n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 raise FieldMappingError(
                     f"--map {name}={column}: the file has no column {column!r}{hint}; "
-                    f"its columns are: {', '.join(columns)}"
+                    f"its columns are: {describe_columns(list(columns))}"
                 )
             column = found
         chosen[name] = explicit[name] = column

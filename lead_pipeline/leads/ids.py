@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from lead_pipeline.domains import domain_name
-from lead_pipeline.leads.errors import LeadFileError
+from lead_pipeline.leads.errors import LeadFileError, describe_columns
 from lead_pipeline.leads.fields import FIELD_ALIASES, column_key
 from lead_pipeline.leads.readers import SourceRecord
 from lead_pipeline.store import ID_COLUMN
@@ -156,7 +156,7 @@ def key_rows(
         raise LeadFileError(
             path,
             f"--id-column {id_column!r} is not a column of the file "
-            f"(columns: {', '.join(columns)})",
+            f"(columns: {describe_columns(columns)})",
             field=id_column,
         )
     explicit = id_column or (ID_COLUMN if ID_COLUMN in columns else None)
@@ -169,7 +169,7 @@ def key_rows(
                 "no usable name or website column: expected a website column "
                 f"({', '.join(WEBSITE_COLUMNS)}) or a name column ({', '.join(NAME_COLUMNS)}), "
                 f"or pass --map website=COLUMN, --map name=COLUMN or --id-column; "
-                f"the file has: {', '.join(columns)}",
+                f"the file has: {describe_columns(columns)}",
             )
 
     keyed = KeyedRows(id_column=explicit)

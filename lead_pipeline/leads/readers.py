@@ -22,6 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from lead_pipeline.leads.errors import LeadFileError
+from lead_pipeline.leads.opener import (
+    MAX_CELL_BYTES,
+    LeadFileLimits,
+    open_lead_file,
+    read_lead_bytes,
+)
 
 READ_FORMATS: dict[str, str] = {
     ".csv": "csv",
@@ -68,12 +74,18 @@ def _format_names() -> list[str]:
 
 
 def read_records(
-    path: str | Path, fmt: str | None = None, *, delimiter: str | None = None
+    path: str | Path,
+    fmt: str | None = None,
+    *,
+    delimiter: str | None = None,
+    limits: LeadFileLimits | None = None,
 ) -> list[SourceRecord]:
     """Every record of a lead file; raises :class:`LeadFileError` on anything unreadable.
 
     ``delimiter`` (CSV only) is one of :data:`DELIMITERS`; without it a CSV
-    file's delimiter is detected.
+    file's delimiter is detected. The file is opened through
+    :func:`~lead_pipeline.leads.opener.open_lead_file`: regular files only, within
+    the size and line caps (``limits``, default from the settings).
     """
     path = Path(path)
     kind = detect_format(path, fmt)
@@ -84,19 +96,13 @@ def read_records(
             delimiter = parse_delimiter(delimiter)
         except ValueError as exc:
             raise LeadFileError(path, f"--delimiter {exc}") from None
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise LeadFileError(path, "no such file") from None
-    except IsADirectoryError:
-        raise LeadFileError(path, "is a directory, not a lead file") from None
-    except OSError as exc:
-        raise LeadFileError(path, f"cannot be read: {exc.strerror or exc}") from None
-    if not data.strip():
-        raise LeadFileError(path, "the file is empty")
+    limits = limits or LeadFileLimits.from_settings()
     if kind == "parquet":
-        records = _read_parquet(path)
+        records = _read_parquet(path, limits)
     else:
+        data = read_lead_bytes(path, line_based=kind != "json", limits=limits)
+        if not data or data.isspace():
+            raise LeadFileError(path, "the file is empty")
         parse = _TEXT_PARSERS[kind]
         if kind == "csv":
             chosen = delimiter
@@ -104,7 +110,9 @@ def read_records(
             def parse(path: Path, text: str) -> Iterator[SourceRecord]:
                 return _parse_delimited(path, text, chosen or sniff_delimiter(text), chosen)
 
-        records = list(parse(path, _decode(path, data, parse)))
+        text = _decode(path, data, parse)
+        del data  # parsing holds the text only
+        records = list(parse(path, text))
     if not records:
         raise LeadFileError(path, "the file has no records")
     return records
@@ -113,7 +121,9 @@ def read_records(
 # ---- text decoding ---------------------------------------------------------
 
 
-def _decode(path: Path, data: bytes, parse: Callable[[Path, str], Iterator[SourceRecord]]) -> str:
+def _decode(
+    path: Path, data: bytes | bytearray, parse: Callable[[Path, str], Iterator[SourceRecord]]
+) -> str:
     """UTF-8 (with or without BOM) or UTF-16 with BOM; anything else is refused.
 
     On a bad byte, the file is parsed once more with replacement characters so
@@ -140,7 +150,7 @@ def _decode(path: Path, data: bytes, parse: Callable[[Path, str], Iterator[Sourc
         ) from None
 
 
-def _decode_utf16_without_bom(path: Path, data: bytes) -> str:
+def _decode_utf16_without_bom(path: Path, data: bytes | bytearray) -> str:
     """Text saved as UTF-16 with no byte-order mark: mostly-ASCII text has a NUL beside each letter.
 
     Which side the NULs fall on tells little- from big-endian. Any other NUL
@@ -185,9 +195,9 @@ def _field_with_replacement(
 
 @contextlib.contextmanager
 def _field_limit(limit: int) -> Iterator[None]:
-    """Lift the csv module's own cell limit; our size cap reports oversize cells by name."""
+    """Set the csv module's cell limit to ours, so a huge cell stops the parser early."""
     old = csv.field_size_limit()
-    csv.field_size_limit(max(old, limit))
+    csv.field_size_limit(limit)
     try:
         yield
     finally:
@@ -197,6 +207,7 @@ def _field_limit(limit: int) -> Iterator[None]:
 DELIMITERS: dict[str, str] = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 _DELIMITER_NAMES = {"comma": ",", "semicolon": ";", "tab": "\t", "\\t": "\t", "pipe": "|"}
 _SNIFF_CHARS = 200_000
+_CSV_CELL_CHARS = 4 * MAX_CELL_BYTES
 _SNIFF_RECORDS = 50
 
 
@@ -267,7 +278,9 @@ def _parse_delimited(
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     header: list[str] | None = None
     header_line = 0
-    with _field_limit(len(text) + 1):
+    # Past the cell cap a cell is refused by validation, which names its field; far
+    # past it (a quoted cell running on over many lines) the parser stops here.
+    with _field_limit(_CSV_CELL_CHARS):
         while True:
             start = reader.line_num + 1
             try:
@@ -275,6 +288,13 @@ def _parse_delimited(
             except StopIteration:
                 break
             except csv.Error as exc:
+                if "field larger than field limit" in str(exc):
+                    raise LeadFileError(
+                        path,
+                        f"a cell is longer than {_CSV_CELL_CHARS:,} characters; the limit "
+                        f"for one cell is {MAX_CELL_BYTES:,} bytes ({MAX_CELL_BYTES // 1000} KB)",
+                        location=f"line {start}",
+                    ) from None
                 if "end of data" in str(exc):
                     # The quote that never closes opened somewhere in this record.
                     problem, line = "a quoted cell in this record is never closed", start
@@ -540,25 +560,62 @@ _TEXT_PARSERS: dict[str, Callable[[Path, str], Iterator[SourceRecord]]] = {
 # ---- Parquet ---------------------------------------------------------------
 
 
-def _read_parquet(path: Path) -> list[SourceRecord]:
+_PARQUET_BATCH_ROWS = 256
+
+
+def _read_parquet(path: Path, limits: LeadFileLimits) -> list[SourceRecord]:
+    """Parquet through the opener, its decoded size held to the file cap.
+
+    A few kilobytes of Parquet can inflate to gigabytes (compression, a dictionary
+    value repeated on every row), so the size cap applies to what it decodes to:
+    first to the column chunks' uncompressed sizes in the footer, then to each
+    batch of rows as it is decoded.
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    try:
-        table = pq.read_table(path)
-    except (pa.ArrowException, OSError) as exc:
-        raise LeadFileError(path, f"not a readable Parquet file: {exc}") from None
-    records = []
-    for index, row in enumerate(table.to_pylist(), start=1):
-        location = f"record {index}"
-        fields = {}
-        for key, value in row.items():
-            try:
-                fields[str(key)] = _plain(value)
-            except TypeError as exc:
-                raise LeadFileError(path, str(exc), location=location, field=str(key)) from None
-        records.append(SourceRecord(location, fields))
+    cap = limits.max_file_bytes
+    records: list[SourceRecord] = []
+    decoded = 0
+    with open_lead_file(path, limits) as handle:
+        try:
+            parquet = pq.ParquetFile(handle)
+            meta = parquet.metadata
+            inflated = sum(
+                meta.row_group(g).column(c).total_uncompressed_size
+                for g in range(meta.num_row_groups)
+                for c in range(meta.num_columns)
+            )
+            if inflated > cap:
+                raise _inflates(path, f"{inflated / 1_000_000:,.1f} MB", cap)
+            for batch in parquet.iter_batches(batch_size=_PARQUET_BATCH_ROWS):
+                decoded += batch.nbytes
+                if decoded > cap:
+                    raise _inflates(path, f"over {cap // 1_000_000:,} MB", cap)
+                for row in batch.to_pylist():
+                    location = f"record {len(records) + 1}"
+                    records.append(SourceRecord(location, _plain_row(path, row, location)))
+        except (pa.ArrowException, OSError) as exc:
+            raise LeadFileError(path, f"not a readable Parquet file: {exc}") from None
     return records
+
+
+def _inflates(path: Path, size: str, cap: int) -> LeadFileError:
+    return LeadFileError(
+        path,
+        f"its data is {size} once decompressed; the limit is {cap // 1_000_000:,} MB "
+        "(set LEAD_PIPELINE_MAX_LEAD_FILE_MB to raise it, or split the file)",
+    )
+
+
+def _plain_row(path: Path, row: dict[str, Any], location: str) -> dict[str, Any]:
+    fields = {}
+    for key, value in row.items():
+        try:
+            fields[str(key)] = _plain(value)
+        except TypeError as exc:
+            raise LeadFileError(path, str(exc), location=location, field=str(key)) from None
+    return fields
 
 
 def _plain(value: Any) -> Any:

@@ -10,12 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from lead_pipeline.leads.errors import LeadFileError
+from lead_pipeline.leads.opener import MAX_CELL_BYTES
 from lead_pipeline.leads.readers import MAX_NESTING, SourceRecord
 
-# A lead's cell is a name, a URL, a description: far below this. A bigger cell is
-# almost always a broken export (a whole page pasted into one cell) and would
-# bloat every prompt and export it reaches.
-MAX_CELL_BYTES = 100_000
 MAX_FIELD_NAME_CHARS = 200
 SURROGATE = re.compile("[\ud800-\udfff]")
 
