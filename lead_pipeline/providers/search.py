@@ -1,14 +1,22 @@
-"""Web search through Serper or Brave, normalised to ``[{title, url, snippet}]``."""
+"""Web search through Serper or Brave, normalised to ``[{title, url, snippet}]``.
+
+Each answer is parsed once into its provider's model (:class:`SerperAnswer`,
+:class:`BraveAnswer`) after its result list is cut to the count asked: an error body,
+``organic`` as an object or a result without a URL is an :class:`InvalidAnswer` (asked
+once more, charged, never cached), not an empty result.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 
+from lead_pipeline.providers.answer import AnswerTooLarge, text_excerpt
 from lead_pipeline.providers.errors import InvalidAnswer, NotConfigured
 from lead_pipeline.providers.http import request_json
+from lead_pipeline.providers.models import Answer, Text, parse_answer
 from lead_pipeline.providers.policy import Paid, ProviderResponse
 from lead_pipeline.providers.retry import Try, retrying
 from lead_pipeline.providers.session import ProviderSession, opens_session
@@ -55,37 +63,93 @@ def normalise_query(query: str) -> str:
     return " ".join(query.split())
 
 
-def _text(value: Any) -> str:
-    return value.strip() if isinstance(value, str) else ""
+class _Result(Answer):
+    """One result as both providers send it; the URL field's name differs."""
+
+    title: Text | None = None
+
+    def normalised(self, url: str, snippet: str | None) -> dict[str, str]:
+        return {
+            "title": (self.title or "").strip(),
+            "url": url.strip(),
+            "snippet": (snippet or "").strip(),
+        }
 
 
-def _results(items: Any, url_field: str, snippet_field: str) -> list[dict[str, str]]:
-    if not isinstance(items, list):
-        return []
-    out = []
-    for item in items:
-        if isinstance(item, dict) and _text(item.get(url_field)):
-            out.append(
-                {
-                    "title": _text(item.get("title")),
-                    "url": _text(item.get(url_field)),
-                    "snippet": _text(item.get(snippet_field)),
-                }
+class SerperResult(_Result):
+    link: Annotated[str, Field(min_length=1, max_length=10_000)]
+    snippet: Text | None = None
+
+
+class SerperAnswer(Answer):
+    """Every Serper answer echoes ``searchParameters``; an error body (``{"message":
+    "Not enough credits", "statusCode": 400}``, sometimes with a 200) does not."""
+
+    searchParameters: dict[str, Any]
+    organic: list[SerperResult] = []
+
+
+class BraveResult(_Result):
+    url: Annotated[str, Field(min_length=1, max_length=10_000)]
+    description: Text | None = None
+
+
+class BraveWeb(Answer):
+    results: list[BraveResult] = []
+
+
+class BraveAnswer(Answer):
+    """Brave's WebSearchApiResponse: ``type`` is always ``"search"``; ``web`` is absent when
+    nothing was found."""
+
+    type: Literal["search"]
+    web: BraveWeb | None = None
+
+
+def _first(data: Any, path: tuple[str, ...], num: int) -> Any:
+    """``data`` with the list at ``path`` cut to ``num`` items: a provider answering 10,000
+    results when 10 were asked keeps 10, and only those are checked and stored."""
+    if not isinstance(data, dict) or not path:
+        return data
+    head, *rest = path
+    inner = data.get(head)
+    if rest:
+        return {**data, head: _first(inner, tuple(rest), num)} if isinstance(inner, dict) else data
+    return {**data, head: inner[:num]} if isinstance(inner, list) else data
+
+
+def _error_body(data: Any, provider: str, key: SecretStr | None) -> None:
+    """An error sent as an answer (with a 200): :class:`InvalidAnswer` naming its message."""
+    if isinstance(data, dict):
+        message = data.get("message") or data.get("error")
+        if isinstance(message, dict):
+            message = message.get("message") or message.get("detail")
+        if isinstance(message, str) and message.strip():
+            raise InvalidAnswer(
+                f"{provider}: answered with an error instead of results: "
+                f"{text_excerpt(message.strip(), 200, [key])}",
+                provider=provider,
+                secrets=[key],
             )
-    return out
 
 
-def parse_serper(data: Any) -> list[dict[str, str]]:
-    if not isinstance(data, dict):
-        raise InvalidAnswer("serper: answer is not a JSON object", provider=SERPER)
-    return _results(data.get("organic"), "link", "snippet")
+def parse_serper(data: Any, num: int = 10, key: SecretStr | None = None) -> list[dict[str, str]]:
+    """Serper's answer, its first ``num`` results, normalised; :class:`InvalidAnswer` if it
+    is an error or does not fit :class:`SerperAnswer`."""
+    if not (isinstance(data, dict) and "searchParameters" in data):
+        _error_body(data, SERPER, key)
+    answer = parse_answer(SerperAnswer, _first(data, ("organic",), num), SERPER)
+    return [r.normalised(r.link, r.snippet) for r in answer.organic]
 
 
-def parse_brave(data: Any) -> list[dict[str, str]]:
-    if not isinstance(data, dict):
-        raise InvalidAnswer("brave: answer is not a JSON object", provider=BRAVE)
-    web = data.get("web")
-    return _results(web.get("results") if isinstance(web, dict) else None, "url", "description")
+def parse_brave(data: Any, num: int = 10, key: SecretStr | None = None) -> list[dict[str, str]]:
+    """Brave's answer, its first ``num`` results, normalised; :class:`InvalidAnswer` if it
+    is an error or does not fit :class:`BraveAnswer`."""
+    if not (isinstance(data, dict) and data.get("type") == "search"):
+        _error_body(data, BRAVE, key)
+    answer = parse_answer(BraveAnswer, _first(data, ("web", "results"), num), BRAVE)
+    results = answer.web.results if answer.web is not None else []
+    return [r.normalised(r.url, r.description) for r in results]
 
 
 def search_request(
@@ -146,7 +210,7 @@ async def web_search(
                 timeouts=session.timeouts,
                 max_bytes=session.answer_limit(provider),
             )
-            return parse_serper(answer.data)
+            return parse_serper(answer.data, count, key)
         answer = await request_json(
             session.client,
             policy,
@@ -159,7 +223,7 @@ async def web_search(
             timeouts=session.timeouts,
             max_bytes=session.answer_limit(provider),
         )
-        return parse_brave(answer.data)
+        return parse_brave(answer.data, count, key)
 
     async def call() -> Paid:
         price = policy.prices.request_cost(provider)
@@ -174,7 +238,7 @@ async def web_search(
             results = await retrying(
                 ask, policy.retry, retry_on=InvalidAnswer, max_attempts=2, wait=False
             )
-        except InvalidAnswer as exc:
+        except (InvalidAnswer, AnswerTooLarge) as exc:
             exc.cost = tries * price  # every answer was billed
             raise
         return Paid(results, tries * price)

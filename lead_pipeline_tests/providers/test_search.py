@@ -88,9 +88,78 @@ async def test_broken_json_is_retried_once_then_invalid(
     assert serper_server.count() == 2
 
 
-async def test_unexpected_shape_gives_no_results_rather_than_crashing(
-    serper_server: SerperServer, session: ProviderSession
+HOSTILE_SERPER = {
+    "an error body with a 200": (
+        {"message": "Not enough credits", "statusCode": 400},
+        "serper: answered with an error instead of results: Not enough credits",
+    ),
+    "organic as an object": (
+        {"searchParameters": {"q": "q"}, "organic": {"link": "https://a.example"}},
+        "serper: answer does not fit: organic: Input should be a valid list",
+    ),
+    "a result without a link": (
+        {"searchParameters": {}, "organic": [{"title": "no link"}]},
+        "serper: answer does not fit: organic[0].link: Field required",
+    ),
+    "a result that is text": (
+        {"searchParameters": {}, "organic": ["junk"]},
+        "serper: answer does not fit: organic[0]: Input should be a valid dictionary",
+    ),
+    "a link that is a number": (
+        {"searchParameters": {}, "organic": [{"link": 5}]},
+        "serper: answer does not fit: organic[0].link: Input should be a valid string",
+    ),
+    "an answer that is a list": ([], "serper: answer does not fit: the answer: Input should be"),
+}
+
+
+@pytest.mark.parametrize("body, message", HOSTILE_SERPER.values(), ids=HOSTILE_SERPER)
+async def test_an_answer_that_does_not_fit_is_an_error_charged_and_never_cached(
+    serper_server: SerperServer, body: object, message: str
 ) -> None:
-    serper_server.script(Reply(json={"organic": [{"title": "no link"}, "junk", {"link": 5}]}))
-    response = await web_search("q", session=session)
-    assert response.data == []
+    cache = MemoryCache()
+    serper_server.script(Reply(json=body), Reply(json=body))  # asked once more
+    async with ProviderSession(cache=cache) as session:
+        with pytest.raises(InvalidAnswer) as caught:
+            await web_search("q", session=session)
+    assert str(caught.value).startswith(message)
+    assert "\n" not in str(caught.value)
+    assert caught.value.cost == pytest.approx(0.002)  # both answers were billed
+    assert cache.entries == {}
+    assert serper_server.count() == 2
+
+
+async def test_a_brave_error_body_or_bad_shape_is_an_error(
+    brave_server: BraveServer, session: ProviderSession
+) -> None:
+    brave_server.script(*[Reply(json={"type": "ErrorResponse", "error": {"detail": "bad"}})] * 2)
+    with pytest.raises(
+        InvalidAnswer, match="brave: answered with an error instead of results: bad"
+    ):
+        await web_search("q", provider="brave", session=session)
+    bad = {"type": "search", "web": {"results": {"url": "https://a.example"}}}
+    brave_server.script(*[Reply(json=bad)] * 2)
+    with pytest.raises(InvalidAnswer, match=r"brave: answer does not fit: web\.results: Input"):
+        await web_search("q2", provider="brave", session=session)
+    brave_server.script(Reply(json={"type": "search", "query": {"original": "q3"}}))
+    assert (await web_search("q3", provider="brave", session=session)).data == []  # no web
+
+
+async def test_ten_thousand_results_keep_the_ten_asked_for(
+    serper_server: SerperServer, brave_server: BraveServer
+) -> None:
+    many = [
+        {"title": f"r{i}", "link": f"https://r{i}.example", "snippet": "s"} for i in range(10_000)
+    ]
+    # One broken result beyond the ones asked for is never looked at.
+    serper_server.script(Reply(json={"searchParameters": {}, "organic": [*many, {"link": 5}]}))
+    brave = [{"title": r["title"], "url": r["link"], "description": "s"} for r in many]
+    brave_server.script(Reply(json={"type": "search", "web": {"results": brave}}))
+    cache = MemoryCache()
+    async with ProviderSession(cache=cache) as session:
+        serper = await web_search("q", num=10, session=session)
+        from_brave = await web_search("q", provider="brave", num=7, session=session)
+    assert [r["url"] for r in serper.data] == [f"https://r{i}.example" for i in range(10)]
+    assert len(from_brave.data) == 7
+    stored = [entry["data"] for _, entry in cache.entries.values()]
+    assert sorted(len(data) for data in stored) == [7, 10]  # the cache keeps what was asked
