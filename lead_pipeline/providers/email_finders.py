@@ -42,12 +42,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 
-from lead_pipeline.providers.errors import InvalidAnswer, NotConfigured
+from lead_pipeline.providers.answer import AnswerTooLarge
+from lead_pipeline.providers.errors import InvalidAnswer, NotConfigured, ProviderError
 from lead_pipeline.providers.http import HttpAnswer, request_json
+from lead_pipeline.providers.models import Answer, Text, parse_answer
 from lead_pipeline.providers.policy import CallPolicy, Paid, ProviderResponse
 from lead_pipeline.providers.retry import parse_reset
 from lead_pipeline.providers.session import ProviderSession
@@ -147,70 +149,135 @@ def _text(value: Any) -> str | None:
     return value.strip() if isinstance(value, str) and value.strip() else None
 
 
-def _object(data: Any, provider: str) -> dict[str, Any]:
-    if not isinstance(data, dict):
-        raise InvalidAnswer(f"{provider}: answer is not a JSON object", provider=provider)
-    return data
+# Hunter's score is an integer from 0 to 100 (its documentation); PDL's likelihood 1 to 10.
+Score = Annotated[int, Field(ge=0, le=100)]
+Likelihood = Annotated[int, Field(ge=1, le=10)]
+MAX_SOURCES = 20  # only the first source is kept; the rest is neither checked nor stored
 
 
-def parse_hunter(data: Any) -> dict[str, Any] | None:
-    body = _object(data, HUNTER).get("data")
-    if not isinstance(body, dict):
-        raise InvalidAnswer("hunter: answer has no 'data' object", provider=HUNTER)
-    email = _text(body.get("email"))
+class HunterSource(Answer):
+    uri: Text | None = None
+
+
+class HunterVerification(Answer):
+    status: Text | None = None
+
+
+class HunterFound(Answer):
+    email: Text | None = None
+    score: Score | None = None
+    sources: list[HunterSource] = []
+    verification: HunterVerification | None = None
+
+
+class HunterAnswer(Answer):
+    data: HunterFound
+
+
+def _hunter_charged(data: Any) -> bool:
+    """Hunter bills a search when it found an address, whatever else the answer holds: an
+    ``email`` that is there but malformed counts (charging it is the safe side)."""
+    body = data.get("data") if isinstance(data, dict) else None
+    return isinstance(body, dict) and body.get("email") not in (None, "")
+
+
+def parse_hunter(data: Any, price: float = 0.0) -> dict[str, Any] | None:
+    """Hunter's Email Finder answer as the finder shape, or None (nothing found, free). An
+    answer that does not fit :class:`HunterAnswer` (a score of ``"5"``, ``1e400`` or 400
+    digits) is an :class:`InvalidAnswer` carrying ``price`` when an address was found."""
+    if isinstance(data, dict) and isinstance(data.get("data"), dict):
+        sources = data["data"].get("sources")
+        if isinstance(sources, list):  # cut before checking: only the first is kept
+            data = {**data, "data": {**data["data"], "sources": sources[:MAX_SOURCES]}}
+    cost = price if _hunter_charged(data) else 0.0
+    found = parse_answer(HunterAnswer, data, HUNTER, cost=cost).data
+    email = _text(found.email)
     if email is None:
         return None
-    score = body.get("score")
-    sources = body.get("sources") if isinstance(body.get("sources"), list) else []
-    uris = [u for s in sources if isinstance(s, dict) and (u := _text(s.get("uri")))]
-    verification = body.get("verification")
-    status = _text(verification.get("status")) if isinstance(verification, dict) else None
+    uris = [u for s in found.sources if (u := _text(s.uri))]
     return {
         "email": email,
-        "confidence": round(score / 100, 2) if isinstance(score, int | float) else None,
+        "confidence": round(found.score / 100, 2) if found.score is not None else None,
         "source": uris[0] if uris else "hunter:email-finder",
-        "verification": status,
+        "verification": _text(found.verification.status) if found.verification else None,
     }
 
 
 # Apollo's email_status, as a confidence: "verified" is checked by Apollo, the
 # others are its guesses from the company's address pattern.
 APOLLO_CONFIDENCE = {"verified": 0.95, "likely to engage": 0.8, "extrapolated": 0.5, "guessed": 0.5}
+# What Apollo sends for an address the account has not unlocked, at any domain (the
+# company's own included): not an address, and not charged.
+APOLLO_PLACEHOLDER = "email_not_unlocked"
 
 
-def parse_apollo(data: Any) -> dict[str, Any] | None:
-    person = _object(data, APOLLO).get("person")
-    if person is None:
+class ApolloPerson(Answer):
+    id: Text | None = None
+    email: Text | None = None
+    email_status: Text | None = None
+
+
+class ApolloAnswer(Answer):
+    person: ApolloPerson | None  # null when no one matches; absent only in an error body
+
+
+def _apollo_email(email: str | None) -> str | None:
+    email = _text(email)
+    if email is None or email.lower().startswith(APOLLO_PLACEHOLDER):
         return None
-    if not isinstance(person, dict):
-        raise InvalidAnswer("apollo: 'person' is not an object", provider=APOLLO)
-    email = _text(person.get("email"))
+    return email
+
+
+def parse_apollo(data: Any, price: float = 0.0) -> dict[str, Any] | None:
+    """Apollo's People Match answer as the finder shape, or None (no match or a
+    placeholder address, free)."""
+    person = data.get("person") if isinstance(data, dict) else None
+    email = person.get("email") if isinstance(person, dict) else None
+    charged = email not in (None, "") and not (
+        isinstance(email, str) and _apollo_email(email) is None
+    )
+    found = parse_answer(ApolloAnswer, data, APOLLO, cost=price if charged else 0.0).person
+    if found is None:
+        return None
+    email = _apollo_email(found.email)
     if email is None:
         return None
-    status = _text(person.get("email_status"))
+    status = _text(found.email_status)
     return {
         "email": email,
         "confidence": APOLLO_CONFIDENCE.get((status or "").lower()),
-        "source": f"apollo:person/{person['id']}" if _text(person.get("id")) else "apollo",
+        "source": f"apollo:person/{found.id.strip()}" if _text(found.id) else "apollo",
         "verification": status,
     }
 
 
-def parse_pdl(answer: HttpAnswer) -> dict[str, Any] | None:
+class PdlRecord(Answer):
+    id: Text | None = None
+    # Plans without contact data send ``true`` for a field they hold but do not show.
+    work_email: Text | bool | None = None
+
+
+class PdlAnswer(Answer):
+    likelihood: Likelihood | None = None
+    data: PdlRecord
+
+
+def parse_pdl(answer: HttpAnswer, price: float = 0.0) -> dict[str, Any] | None:
+    """People Data Labs' answer as the finder shape; its 404 is a free "no match". Every 200
+    is a match, and PDL charges per match, so a 200 that does not fit carries ``price``."""
     if answer.status == 404:
         return None
-    body = _object(answer.data, PDL)
-    record = body.get("data")
-    if not isinstance(record, dict):
-        raise InvalidAnswer("pdl: answer has no 'data' object", provider=PDL)
-    email = _text(record.get("work_email"))
+    body = parse_answer(PdlAnswer, answer.data, PDL, cost=price)
+    record = body.data
+    email = record.work_email if isinstance(record.work_email, str) else None
+    email = _text(email)
     if email is None:
         return None
-    likelihood = body.get("likelihood")
+    likelihood = body.likelihood
     return {
         "email": email,
-        "confidence": round(likelihood / 10, 2) if isinstance(likelihood, int | float) else None,
-        "source": f"pdl:person/{record['id']}" if _text(record.get("id")) else "pdl",
+        "confidence": round(likelihood / 10, 2) if likelihood is not None else None,
+        "source": f"pdl:person/{record.id.strip()}" if _text(record.id) else "pdl",
         "verification": None,
     }
 
@@ -234,8 +301,27 @@ def _pdl_pace(policy: CallPolicy, answer: HttpAnswer) -> None:
         policy.limiter.pause(min(reset, policy.retry.max_total_wait))
 
 
+def _unread_is_paid(exc: ProviderError, price: float) -> ProviderError:
+    """A 2xx answer that could not be read (not JSON, ``NaN``, too large) may have been a
+    paid match: it is charged at the price of one, never silently at nothing."""
+    unread = isinstance(exc, InvalidAnswer | AnswerTooLarge) and not exc.cost
+    if unread and exc.status is not None and 200 <= exc.status < 300:
+        exc.cost = price
+    return exc
+
+
 async def _call(
     provider: str, person: PersonQuery, session: ProviderSession, policy: CallPolicy
+) -> Paid:
+    price = policy.prices.request_cost(provider)
+    try:
+        return await _ask(provider, person, session, policy, price)
+    except ProviderError as exc:
+        raise _unread_is_paid(exc, price) from None
+
+
+async def _ask(
+    provider: str, person: PersonQuery, session: ProviderSession, policy: CallPolicy, price: float
 ) -> Paid:
     backend = BACKENDS[provider]
     key = _key(backend, f"email lookup via {provider}", session.settings)
@@ -246,7 +332,6 @@ async def _call(
         "timeouts": session.timeouts,
         "max_bytes": session.answer_limit(provider),
     }
-    price = policy.prices.request_cost(provider)
     if provider == HUNTER:
         params = {"domain": person.domain}
         if person.last_name:
@@ -264,7 +349,7 @@ async def _call(
             quota_statuses=(429,),
             **common,
         )
-        found = parse_hunter(answer.data)
+        found = parse_hunter(answer.data, price)
     elif provider == APOLLO:
         body = {
             "first_name": person.first_name,
@@ -285,7 +370,7 @@ async def _call(
             json_body={k: v for k, v in body.items() if v not in (None, "")},
             **common,
         )
-        found = parse_apollo(answer.data)
+        found = parse_apollo(answer.data, price)
     else:
         params = {
             "name": person.full_name,
@@ -306,7 +391,7 @@ async def _call(
             **common,
         )
         _pdl_pace(policy, answer)
-        found = parse_pdl(answer)
+        found = parse_pdl(answer, price)
     # All three charge per match, never for "nobody found".
     return Paid(found, price if found is not None else 0.0)
 
@@ -334,12 +419,19 @@ async def find_email(
     )
 
 
-def parse_verification(data: Any) -> dict[str, Any]:
-    body = _object(data, HUNTER).get("data")
-    if not isinstance(body, dict) or _text(body.get("status")) is None:
-        raise InvalidAnswer("hunter: verifier answer has no 'data.status'", provider=HUNTER)
-    score = body.get("score")
-    return {"status": body["status"].strip().lower(), "score": score}
+class HunterVerdict(Answer):
+    status: Literal["valid", "invalid", "accept_all", "webmail", "disposable", "unknown"]
+    score: Score | None = None
+
+
+class HunterVerifyAnswer(Answer):
+    data: HunterVerdict
+
+
+def parse_verification(data: Any, price: float = 0.0) -> dict[str, Any]:
+    """Hunter's Email Verifier answer; a verification credit is spent on every answer."""
+    verdict = parse_answer(HunterVerifyAnswer, data, HUNTER, cost=price).data
+    return {"status": verdict.status, "score": verdict.score}
 
 
 async def verify_email(
@@ -355,6 +447,13 @@ async def verify_email(
     base = _base(backend, session.settings)
 
     async def call() -> Paid:
+        price = policy.prices.request_cost(HUNTER_VERIFY)
+        try:
+            return await ask(price)
+        except ProviderError as exc:
+            raise _unread_is_paid(exc, price) from None
+
+    async def ask(price: float) -> Paid:
         answer = await request_json(
             session.client,
             policy,
@@ -369,6 +468,6 @@ async def verify_email(
             throttle_statuses=(403,),
             quota_statuses=(429,),
         )
-        return Paid(parse_verification(answer.data), policy.prices.request_cost(HUNTER_VERIFY))
+        return Paid(parse_verification(answer.data, price), price)
 
     return await policy.run(verify_request(email, session.settings), call, use_cache=use_cache)

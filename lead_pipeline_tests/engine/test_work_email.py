@@ -263,3 +263,73 @@ def test_finder_keys_appear_nowhere_on_disk(
     for value in keys.values():
         assert value.encode() not in written
         assert value not in (result.error or "")
+
+
+def test_a_hostile_finder_answer_fails_only_that_finder_and_its_cost_is_kept(
+    store: LeadStore, workflow: CompiledWorkflow, servers
+) -> None:
+    hunter, apollo, _ = servers
+    ada, bob = ("ada lovelace", "acme.com"), ("bob builder", "acme.com")
+    # Hunter's answer for Ada does not fit (a score as text): it is charged, never stored
+    # with a null confidence, and Apollo is asked next.
+    hunter.people = {ada: {"email": "ada@acme.com", "score": "5"}, bob: {"email": "bob@acme.com"}}
+    apollo.people = {ada: {"email": "ada@acme.com", "verified": True}}
+    leads(
+        store,
+        {
+            "acme.com": {
+                "name": "Acme",
+                "website": "acme.com",
+                "founders": founders("Ada Lovelace", "Bob Builder"),
+            }
+        },
+    )
+    summary = materialize(store, workflow)
+    assert (summary.ok, summary.failed) == (1, 0)
+    found = {e["name"]: e for e in emails(store)["acme.com"]}
+    assert found["Ada Lovelace"]["provider"] == "apollo"
+    assert found["Ada Lovelace"]["confidence"] == 0.95
+    assert found["Bob Builder"]["provider"] == "hunter"  # the other founder is untouched
+    result = store.results("demo", ["founder_email"])["acme.com"][("founder_email", "find")]
+    # Hunter's two searches (the bad one was paid too), Apollo's match, one verification.
+    assert result.cost == pytest.approx(2 * 0.0245 + 0.20 + 0.01225)
+
+
+MIN_CONFIDENCE = """\
+name: sure_emails
+nodes:
+  - id: find
+    type: work_email
+    founders: founders
+    providers: [apollo]
+    min_confidence: 0.9
+    outputs:
+      sure_emails: array
+"""
+
+
+def test_an_unknown_confidence_does_not_pass_a_min_confidence(
+    store: LeadStore, servers, tmp_path
+) -> None:
+    _, apollo, _ = servers
+    apollo.people = {
+        ("ada lovelace", "acme.com"): {"email": "ada@acme.com", "verified": True},  # 0.95
+        ("bob builder", "acme.com"): {"email": "bob@acme.com"},  # "extrapolated": 0.5
+    }
+    (tmp_path / "sure_emails.yaml").write_text(MIN_CONFIDENCE)
+    sure = {w.name: w for w in load_compiled([tmp_path], builtin_dirs=[])}["sure_emails"]
+    leads(
+        store,
+        {
+            "acme.com": {
+                "name": "Acme",
+                "website": "acme.com",
+                "founders": founders("Ada Lovelace", "Bob Builder"),
+            }
+        },
+    )
+    # Ada's answer has no email_status, so no confidence: it cannot pass 0.9.
+    apollo.script(Reply(json={"person": {"id": "1", "email": "ada@acme.com"}}))
+    materialize(store, sure)
+    frame = store.wide_frame("demo").set_index("_id")
+    assert frame.loc["acme.com", "sure_emails"] == []

@@ -9,6 +9,7 @@ import pytest
 from lead_pipeline.providers import (
     AuthError,
     Budget,
+    InvalidAnswer,
     MemoryCache,
     NotConfigured,
     ProviderSession,
@@ -193,3 +194,114 @@ async def test_without_keys_nothing_is_configured(session: ProviderSession) -> N
     assert configured_email_finders() == []
     with pytest.raises(NotConfigured, match="PDL_API_KEY"):
         await find_email(ADA, provider="pdl", session=session)
+
+
+def _hunter_found(score: object) -> Reply:
+    return Reply(json={"data": {"email": "ada@acme.com", "score": score, "sources": []}})
+
+
+HOSTILE_HUNTER = {
+    'a score of "5"': (
+        _hunter_found("5"),
+        "hunter: answer does not fit: data.score: Input should be a valid integer (got '5')",
+    ),
+    "a score of 400 digits": (
+        _hunter_found(10**400),
+        "hunter: answer does not fit: data.score: Input should be less than or equal to 100",
+    ),
+    "a score of -1": (
+        _hunter_found(-1),
+        "hunter: answer does not fit: data.score: Input should be greater than or equal to 0",
+    ),
+    "a score of 94.5": (
+        _hunter_found(94.5),
+        "hunter: answer does not fit: data.score: Input should be a valid integer",
+    ),
+    "a NaN score": (
+        Reply(body=b'{"data": {"email": "ada@acme.com", "score": NaN}}'),
+        "hunter: GET /v2/email-finder answered HTTP 200 with a body that is not JSON "
+        "(NaN is not a finite number)",
+    ),
+    "a score of 1e400": (
+        Reply(body=b'{"data": {"email": "ada@acme.com", "score": 1e400}}'),
+        "hunter: GET /v2/email-finder answered HTTP 200 with a body that is not JSON "
+        "(1e400 is not a finite number)",
+    ),
+    "an email that is an object": (
+        Reply(json={"data": {"email": {"a": 1}, "score": 90}}),
+        "hunter: answer does not fit: data.email: Input should be a valid string",
+    ),
+}
+
+
+@pytest.mark.parametrize("reply, message", HOSTILE_HUNTER.values(), ids=HOSTILE_HUNTER)
+async def test_a_hunter_answer_that_does_not_fit_fails_keeps_its_cost_and_is_not_cached(
+    hunter: HunterServer, reply: Reply, message: str
+) -> None:
+    budget = Budget()
+    cache = MemoryCache()
+    hunter.script(reply)
+    async with ProviderSession(retry=FAST_RETRY, cache=cache, budget=budget) as session:
+        with pytest.raises(InvalidAnswer) as caught:
+            await find_email(ADA, provider="hunter", session=session)
+    assert str(caught.value).startswith(message), str(caught.value)
+    assert len(str(caught.value)) < 300 and "\n" not in str(caught.value)
+    # An address was found, so Hunter charged the search: the cost is kept.
+    assert caught.value.cost == pytest.approx(0.0245)
+    assert budget.spent == pytest.approx(0.0245)
+    assert cache.entries == {}
+
+
+async def test_a_hunter_error_body_with_a_200_is_an_error_and_free(
+    hunter: HunterServer, session: ProviderSession
+) -> None:
+    hunter.script(Reply(json={"errors": [{"id": "wrong_params", "details": "no domain"}]}))
+    with pytest.raises(InvalidAnswer, match=r"^hunter: answer does not fit: data: Field required"):
+        await find_email(ADA, provider="hunter", session=session)
+
+
+async def test_apollo_s_placeholder_at_the_company_s_own_domain_is_no_email(
+    monkeypatch: pytest.MonkeyPatch, session: ProviderSession
+) -> None:
+    people = {("ada lovelace", "acme.com"): {"email": "email_not_unlocked@acme.com"}}
+    with ApolloServer(people) as apollo:
+        use(monkeypatch, apollo)
+        response = await find_email(ADA, provider="apollo", session=session)
+    assert response.data is None and response.cost == 0.0
+
+
+async def test_apollo_answers_that_do_not_fit(
+    apollo: ApolloServer, session: ProviderSession
+) -> None:
+    apollo.script(Reply(json={"error": "Something went wrong"}))
+    with pytest.raises(InvalidAnswer, match=r"^apollo: answer does not fit: person: Field req"):
+        await find_email(ADA, provider="apollo", session=session)
+    apollo.script(Reply(json={"person": {"id": {"x": 1}, "email": "ada@acme.com"}}))
+    with pytest.raises(InvalidAnswer, match=r"^apollo: answer does not fit: person\.id") as caught:
+        await find_email(ADA, provider="apollo", session=session)
+    assert caught.value.cost == pytest.approx(0.20)  # an address came back: a credit spent
+
+
+async def test_pdl_answers_that_do_not_fit_keep_the_match_s_cost(
+    pdl: PdlServer, session: ProviderSession
+) -> None:
+    for likelihood in ("8", 11, 10**400, True):
+        pdl.script(Reply(json={"likelihood": likelihood, "data": {"work_email": "ada@acme.com"}}))
+        with pytest.raises(InvalidAnswer, match=r"^pdl: answer does not fit: likelihood") as caught:
+            await find_email(ADA, provider="pdl", session=session, use_cache=False)
+        assert caught.value.cost == pytest.approx(0.28)
+    # A plan without contact data sends true for an address it holds: no address, no guess.
+    pdl.script(Reply(json={"likelihood": 8, "data": {"work_email": True}}))
+    response = await find_email(ADA, provider="pdl", session=session, use_cache=False)
+    assert response.data is None
+
+
+async def test_a_verifier_answer_that_does_not_fit_is_an_error(
+    hunter: HunterServer, session: ProviderSession
+) -> None:
+    hunter.script(Reply(json={"data": {"status": "probably", "score": 90}}))
+    with pytest.raises(
+        InvalidAnswer, match=r"^hunter: answer does not fit: data\.status"
+    ) as caught:
+        await verify_email("ada@acme.com", session=session)
+    assert caught.value.cost == pytest.approx(0.01225)

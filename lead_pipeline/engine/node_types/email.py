@@ -106,7 +106,9 @@ async def run_work_email(call: NodeCall[WorkEmailConfig]) -> NodeOutcome:
             confidence = data.get("confidence")
             if not check.ok:
                 return False
-            if isinstance(confidence, int | float) and confidence < config.min_confidence:
+            # A confidence the finder did not give is not "at or above" a positive minimum.
+            known = isinstance(confidence, int | float) and not isinstance(confidence, bool)
+            if config.min_confidence > 0 and not (known and confidence >= config.min_confidence):
                 return False
             status = data.get("verification")
             if verify and (status or "").lower() not in ALREADY_VERIFIED:
