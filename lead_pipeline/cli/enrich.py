@@ -79,13 +79,18 @@ def run(args: argparse.Namespace) -> int:
     options = _options(args)
     store = open_store()
     store.require_list(args.lead)
-    if options.get("plan_only") or not args.yes:
+    if options.get("plan_only"):
         plan = spend.make_plan(args, options, store)
-        if options.get("plan_only"):
-            spend.show(plan)
-            store.dispose()
-            return 0
-        spend.confirm(plan, yes=args.yes, max_cost=args.max_cost)
+        assert plan is not None
+        spend.show(plan)
+        store.dispose()
+        return 0
+    if not args.yes:
+        # Only a run that may call a provider is priced, and the plan reads only the rows
+        # it may process: nothing to do costs a selection, not a read of the whole list.
+        plan = spend.make_plan(args, options, store, only_if_paid=True)
+        if plan is not None:
+            spend.confirm(plan, yes=args.yes, max_cost=args.max_cost)
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),

@@ -19,11 +19,21 @@ from lead_pipeline.engine.plan import CONFIRM_ENV, RunPlan, confirm_above_usd
 from lead_pipeline.store import LeadStore
 
 
-def make_plan(args: argparse.Namespace, options: dict[str, Any], store: LeadStore) -> RunPlan:
-    """The plan of the run ``enrich`` was asked for, from the same options and workflows."""
+def make_plan(
+    args: argparse.Namespace,
+    options: dict[str, Any],
+    store: LeadStore,
+    *,
+    only_if_paid: bool = False,
+) -> RunPlan | None:
+    """The plan of the run ``enrich`` was asked for, from the same options and workflows.
+
+    ``only_if_paid``: None, without reading the list, when no node of those workflows
+    may call a provider: a run that cannot cost anything has nothing to price or ask.
+    """
     from lead_pipeline.engine.loading import load_usable
     from lead_pipeline.engine.options import RunRequest
-    from lead_pipeline.engine.plan import plan_run
+    from lead_pipeline.engine.plan import may_cost, plan_run
     from lead_pipeline.engine.planning import plan_workflows
     from lead_pipeline.launching.launch import run_config
     from lead_pipeline.settings import get_settings
@@ -33,6 +43,10 @@ def make_plan(args: argparse.Namespace, options: dict[str, Any], store: LeadStor
     enrich_options = RunRequest(**config)
     enrich_options.check_params(name for w in every for name in w.spec.params)
     workflows, skipped = plan_workflows(args.workflow, every)
+    if only_if_paid and not may_cost(
+        workflows, enrich_options.for_workflow, settings=get_settings()
+    ):
+        return None
     return plan_run(
         store,
         args.lead,

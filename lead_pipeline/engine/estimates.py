@@ -92,6 +92,17 @@ def estimate(
     return fn(node, values, context)
 
 
+def may_call(node: CompiledNode, context: EstimateContext) -> bool:
+    """Whether ``node`` may call a provider for some row, which is what can cost money.
+
+    Asked with the row's inputs unknown, so the answer is the widest the configuration
+    allows (an ``llm`` node without a configured backend calls nothing); a node type
+    without an estimator may call anything.
+    """
+    est = estimate(node, None, context)
+    return not est.known or est.calls_max > 0
+
+
 _MISS = object()
 
 

@@ -27,6 +27,7 @@ from lead_pipeline.engine.estimates import (
     CallEstimate,
     EstimateContext,
     estimate,
+    may_call,
     reads_row,
 )
 from lead_pipeline.engine.options import RunOptions
@@ -201,15 +202,27 @@ def plan_workflow(
 
     ``settings`` say which providers have keys, their pace and their prices."""
     selection = select_rows(store, workflow, lead_list, options, record=False)
-    # Row values are read only when something here looks at them: a ``when``, the
-    # ``where`` of rows an earlier workflow may change, or an estimate that reads the row
-    # (an LLM prompt's length, a search query). Reading a 100,000-row list's values took
-    # a second and a half of the plan of an expression workflow.
-    reads_values = bool(upstream_rows and workflow.where is not None) or any(
+    starts = {w.row_id: w.start for w in selection.work}
+    # Only the rows this run may process are read: their values when something here
+    # looks at them (a ``when``, the ``where`` of rows an earlier workflow may change,
+    # an estimate that reads the row: an LLM prompt's length, a search query), their
+    # results to say why. Reading a finished 100,000-row list's every result took 55%
+    # of a plain ``enrich`` with nothing to do (issue 22).
+    upstream = set(upstream_rows or ()) if workflow.where is not None else set()
+    reads_values = bool(upstream) or any(
         node.when is not None or reads_row(node) for node in workflow.nodes
     )
-    values = store.row_values(lead_list) if reads_values else {}
-    results = store.results(lead_list, [workflow.name])
+    wanted = set(starts) | upstream
+    values = (
+        store.row_values(lead_list, _narrowed(wanted, selection.total_rows))
+        if reads_values and wanted
+        else {}
+    )
+    results = (
+        store.results(lead_list, [workflow.name], _narrowed(set(starts), selection.total_rows))
+        if starts and not options.force
+        else {}
+    )
     params = workflow.params(options.params)
     plan = WorkflowPlan(
         workflow=workflow.name,
@@ -218,14 +231,13 @@ def plan_workflow(
         not_eligible=selection.not_eligible,
         held_back=selection.held_back,
     )
-    starts = {w.row_id: w.start for w in selection.work}
     for work in selection.work:
         plan.reasons[
             _reason(workflow, results.get(work.row_id, {}), work.start, options.force)
         ] += 1
     possible: list[str] = []
-    if upstream_rows and workflow.where is not None:
-        for row_id in sorted(upstream_rows - set(starts)):
+    if upstream:
+        for row_id in sorted(upstream - set(starts)):
             if row_id in values and not workflow.where.evaluate(values[row_id], params):
                 possible.append(row_id)
         if options.limit is not None:
@@ -266,6 +278,37 @@ def plan_workflow(
         )
         plan.nodes.append(node_plan)
     return plan
+
+
+def _narrowed(row_ids: set[str], total_rows: int) -> list[str] | None:
+    """``row_ids`` to read by id, or None to read the whole list when they are most of it
+    (one scan is cheaper than a query per 500 ids)."""
+    return sorted(row_ids) if 2 * len(row_ids) < total_rows else None
+
+
+def may_cost(
+    workflows: Sequence[CompiledWorkflow],
+    options_for: Callable[[CompiledWorkflow], RunOptions],
+    *,
+    settings: Settings,
+) -> bool:
+    """Whether a node of ``workflows`` may call a provider, as its estimator says.
+
+    A run of workflows that call nothing (``expression``, the offline classifier, an
+    ``llm`` node with no backend configured) cannot cost anything, so it needs no plan
+    to price it: reading the list for one took seconds on a big list (issue 22).
+    """
+    prices = PriceTable(settings.prices)
+    for workflow in workflows:
+        context = EstimateContext(
+            prices=prices,
+            cache=None,
+            params=workflow.params(options_for(workflow).params),
+            settings=settings,
+        )
+        if any(may_call(node, context) for node in workflow.nodes):
+            return True
+    return False
 
 
 def plan_run(

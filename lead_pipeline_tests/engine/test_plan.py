@@ -9,7 +9,7 @@ import pytest
 
 from lead_pipeline.engine.compile import CompiledWorkflow, load_compiled
 from lead_pipeline.engine.options import RunOptions
-from lead_pipeline.engine.plan import confirm_above_usd, plan_run, render_plan
+from lead_pipeline.engine.plan import confirm_above_usd, may_cost, plan_run, render_plan
 from lead_pipeline.settings import SettingsError, get_settings
 from lead_pipeline.store import LeadStore
 from lead_pipeline.workflows.loader import BUILTIN_DIR
@@ -112,6 +112,32 @@ def test_a_chain_counts_rows_an_earlier_workflow_may_open(
     assert (search.calls_min, search.calls_max) == (0, 4)
     assert search.cost_max == pytest.approx(4 * 0.001)
     assert serper.requests == []
+
+
+def test_only_a_run_that_may_call_a_provider_is_priced(
+    builtins, hunter: HunterServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "SERPER_API_KEY", "BRAVE_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    folder = tmp_path / "workflows"
+    folder.mkdir()
+    (folder / "tidy.yaml").write_text(
+        "name: tidy\nnodes:\n  - {id: d, type: expression, values: {site: 'domain(website)'}, "
+        "outputs: {site: string}}\n"
+    )
+    (tidy,) = load_compiled([folder], builtin_dirs=[])
+
+    def paid(*workflows: CompiledWorkflow) -> bool:
+        return may_cost(list(workflows), lambda _w: RunOptions(), settings=get_settings())
+
+    assert not paid(tidy)
+    assert not paid(builtins["b2b_only"])  # the offline model; no LLM backend to ask
+    assert not paid(builtins["founder_linkedin"])  # no search key: it would be skipped
+    assert paid(builtins["founder_email"])  # Hunter is configured
+    assert paid(tidy, builtins["founder_email"])
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-0123456789abcdef")
+    assert paid(builtins["b2b_only"])  # the LLM pass may run
+    assert hunter.requests == []
 
 
 def test_the_confirmation_threshold_is_read_and_checked(monkeypatch: pytest.MonkeyPatch) -> None:
