@@ -1,5 +1,12 @@
 """A lead list into HubSpot: companies by domain, founders with a work email as contacts.
 
+A company the CRM already has is never created twice: a company synced before is
+updated by its HubSpot id, and one never synced is first looked up with the same
+match the ``crm_match`` node uses (``crm/match.py``: its registrable domain, as
+``acme.com`` or ``www.acme.com``); found, it is updated by id; only a company the
+CRM does not have is upserted (created). When the lookup fails, those companies
+are not sent (a guess could create a duplicate) and are tried again next time.
+
 What is sent comes from the list's current values (imported fields and
 workflow outputs): one company per row with a website (keyed by its
 registrable domain), one contact per ``founder_emails`` entry (keyed by the
@@ -27,14 +34,17 @@ from lead_pipeline.crm.hubspot import (
     CONTACTS,
     DEFAULT_LIMIT,
     HUBSPOT,
+    BatchOutcome,
     HubSpotClient,
     association_body,
     hubspot_token,
     upsert_body,
 )
+from lead_pipeline.crm.hubspot_source import HubSpotReader
+from lead_pipeline.crm.match import CompanyMatcher, update_companies
 from lead_pipeline.domains import domain_name, registrable_domain
 from lead_pipeline.founders.emails import check_work_email
-from lead_pipeline.providers import ProviderSession
+from lead_pipeline.providers import ProviderError, ProviderSession
 from lead_pipeline.settings import get_settings
 from lead_pipeline.store import CrmRecord, LeadStore
 
@@ -208,6 +218,39 @@ async def sync_hubspot(
         return await _send(store, report, changed, state, HubSpotClient(own))
 
 
+async def _send_companies(
+    records: list[Record],
+    state: Mapping[tuple[str, str], CrmRecord],
+    client: HubSpotClient,
+) -> BatchOutcome:
+    """Update the companies HubSpot has (by id), create the others; one outcome by key."""
+    known = {key: r.crm_id for (kind, key), r in state.items() if kind == COMPANIES}
+    unknown = [r.key for r in records if r.key not in known]
+    outcome = BatchOutcome()
+    if unknown:
+        try:
+            found = await CompanyMatcher(HubSpotReader(client.session)).match_domains(unknown)
+        except ProviderError as exc:
+            reason = f"not sent: could not look for it in HubSpot first: {exc.message}"
+            outcome.errors |= dict.fromkeys(unknown, reason)
+            records = [r for r in records if r.key in known]
+        else:
+            known |= {domain: m.crm_id for domain, m in found.items() if m.crm_id}
+    updates = [
+        (r.key, known[r.key], {k: v for k, v in r.properties.items() if k != "domain"})
+        for r in records
+        if r.key in known
+    ]
+    updated = await update_companies(client, updates)
+    created = await client.upsert(
+        COMPANIES, [(r.key, r.properties) for r in records if r.key not in known]
+    )
+    outcome.ids |= updated.ids | created.ids
+    outcome.created |= created.created
+    outcome.errors |= updated.errors | created.errors
+    return outcome
+
+
 async def _send(
     store: LeadStore,
     report: SyncReport,
@@ -216,7 +259,7 @@ async def _send(
     client: HubSpotClient,
 ) -> SyncReport:
     lead_list = report.lead_list
-    companies = await client.upsert(COMPANIES, [(r.key, r.properties) for r in changed[COMPANIES]])
+    companies = await _send_companies(changed[COMPANIES], state, client)
     done: list[CrmRecord] = []
     for record in changed[COMPANIES]:
         if record.key in companies.ids:

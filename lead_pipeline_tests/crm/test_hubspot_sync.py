@@ -82,7 +82,9 @@ async def test_first_sync_upserts_companies_and_contacts_and_associates_them(
     ada = hubspot.objects["contacts"]["ada@acme.com"]
     assert (ada["properties"]["firstname"], ada["properties"]["lastname"]) == ("Ada", "Lovelace")
     assert (ada["id"], acme["id"]) in hubspot.associations
-    first = hubspot.requests[0]
+    # First the CRM is asked whether it has these companies (crm/match.py), then they are sent.
+    lookup, first = hubspot.requests[:2]
+    assert lookup.path == "/crm/v3/objects/companies/search"
     assert first.path == "/crm/v3/objects/companies/batch/upsert"
     assert first.headers["authorization"] == f"Bearer {HUBSPOT_TOKEN}"
     assert {i["idProperty"] for i in first.json["inputs"]} == {"domain"}
@@ -104,7 +106,10 @@ async def test_a_resync_sends_only_what_changed(store: LeadStore, hubspot: HubSp
     load(store, changed)
     third = await sync_hubspot(store, "demo")
     (request,) = hubspot.requests[sent:]
-    assert [i["id"] for i in request.json["inputs"]] == ["globex.io"]
+    # Synced before: updated by its HubSpot id, never upserted into a second company.
+    assert request.path == "/crm/v3/objects/companies/batch/update"
+    globex_id = hubspot.objects["companies"]["globex.io"]["id"]
+    assert [i["id"] for i in request.json["inputs"]] == [globex_id]
     assert (third.companies.updated, third.companies.unchanged) == (1, 1)
     assert hubspot.objects["companies"]["globex.io"]["properties"]["description"] == "Now: robots"
 
@@ -140,6 +145,7 @@ async def test_an_answer_for_a_record_never_sent_is_not_attached(
 ) -> None:
     load(store, {"acme.com": ROWS["acme.com"]})
     hubspot.script(
+        lambda r: hubspot.handle(r),  # the lookup: not in the CRM
         Reply(
             status=200,
             json={
@@ -159,6 +165,7 @@ async def test_a_failed_association_is_retried_next_time(
 ) -> None:
     load(store, {"acme.com": ROWS["acme.com"]})
     hubspot.script(
+        lambda r: hubspot.handle(r),  # the lookup
         lambda r: hubspot.handle(r),
         lambda r: hubspot.handle(r),
         Reply(status=503, json={"status": "error", "message": "down"}),

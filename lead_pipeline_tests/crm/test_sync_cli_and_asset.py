@@ -118,4 +118,6 @@ def test_the_asset_s_own_session_follows_the_retry_and_timeout_settings(
     (failure,) = [e for e in result.all_events if e.is_step_failure]
     assert "company acme.com: " in str(failure.step_failure_data.error)
     assert "timed out (attempt 2 of 2)" in str(failure.step_failure_data.error)
-    assert hubspot.count("/crm/v3/objects/companies/batch/upsert") == 2
+    # The lookup before sending gave up after two attempts; unchecked, nothing is created.
+    assert hubspot.count("/crm/v3/objects/companies/search") == 2
+    assert hubspot.count("/crm/v3/objects/companies/batch/upsert") == 0

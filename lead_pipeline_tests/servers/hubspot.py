@@ -21,7 +21,8 @@ Reading, as documented (developers.hubspot.com, CRM v3 objects, search and lists
 - ``GET /crm/v3/lists/{listId}/memberships?limit=&after=``: record ids in
   ascending order, at most 250 per page; an unknown list is a 404.
 - ``POST /crm/v3/objects/companies/batch/read`` with ``inputs`` of ids (at most
-  100): 200, or 207 with an ``OBJECT_NOT_FOUND`` error naming the missing ids.
+  100): 200, or 207 with an ``OBJECT_NOT_FOUND`` error naming the missing ids;
+  ``.../batch/update`` with ``inputs`` of ``{id, properties}`` answers the same way.
 
 ``throttle_from`` makes every request from that number on a 429 (a storm no
 retry outlasts), ``search_pages`` counts the search calls answered.
@@ -30,6 +31,7 @@ retry outlasts), ``search_pages`` counts the search calls answered.
 from __future__ import annotations
 
 import base64
+import re
 import threading
 import time
 from typing import Any
@@ -43,6 +45,7 @@ ID_PROPERTY = {"companies": "domain", "contacts": "email"}
 COMPANIES_PATH = "/crm/v3/objects/companies"
 SEARCH = "/crm/v3/objects/companies/search"
 BATCH_READ = "/crm/v3/objects/companies/batch/read"
+BATCH_UPDATE = "/crm/v3/objects/companies/batch/update"
 MEMBERSHIPS = "/crm/v3/lists/{}/memberships"
 DEFAULT_COMPANY_PROPERTIES = ("name", "domain", "createdate", "hs_lastmodifieddate")
 SEARCH_CAP = 10_000  # HubSpot's search pages no further than this many results
@@ -169,6 +172,8 @@ class HubSpotServer(StubServer):
             return self._search(request.json or {}, headers)
         if request.method == "GET" and request.path == COMPANIES_PATH:
             return self._list_companies(request, headers)
+        if request.method == "POST" and request.path == BATCH_UPDATE:
+            return self._batch_update(request.json or {}, headers)
         if request.method == "POST" and request.path == BATCH_READ:
             return self._batch_read(request.json or {}, headers)
         parts = request.path.split("/")
@@ -318,7 +323,8 @@ class HubSpotServer(StubServer):
             inside = text.lower() in {str(v).lower() for v in flt.get("values") or []}
             return inside if op == "IN" else not inside
         if op == "CONTAINS_TOKEN":
-            return str(flt.get("value", "")).lower() in text.lower().split()
+            # HubSpot tokenises on what is not a letter or digit: "Initech, LLC" has "initech".
+            return str(flt.get("value", "")).lower() in re.findall(r"\w+", text.lower())
         wanted = str(flt.get("value", ""))
         if op in ("EQ", "NEQ"):
             equal = text.lower() == wanted.lower()
@@ -425,6 +431,34 @@ class HubSpotServer(StubServer):
                         "category": "OBJECT_NOT_FOUND",
                         "message": "Could not get some COMPANY objects, they may be deleted "
                         "or not exist. Check that ids are valid.",
+                        "context": {"ids": missing},
+                    }
+                ],
+            }
+        return Reply(status=207 if missing else 200, json=answer, headers=headers)
+
+    def _batch_update(self, body: dict[str, Any], headers: dict[str, str]) -> Reply:
+        inputs = body.get("inputs")
+        if not isinstance(inputs, list) or not 1 <= len(inputs) <= 100:
+            return _error(400, "inputs: between 1 and 100 required")
+        by_id = self._by_id()
+        results, missing = [], []
+        for item in inputs:
+            record = by_id.get(str(item.get("id")))
+            if record is None:
+                missing.append(str(item.get("id")))
+                continue
+            record["properties"] |= dict(item.get("properties") or {})
+            results.append(self._record(record, list(item.get("properties") or {})))
+        answer: dict[str, Any] = {"status": "COMPLETE", "results": results}
+        if missing:
+            answer |= {
+                "numErrors": 1,
+                "errors": [
+                    {
+                        "status": "error",
+                        "category": "OBJECT_NOT_FOUND",
+                        "message": "Could not update some COMPANY objects: not found",
                         "context": {"ids": missing},
                     }
                 ],

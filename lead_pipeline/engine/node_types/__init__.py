@@ -5,6 +5,7 @@ the list the registry starts from (plugins add theirs through entry points).
 """
 
 from lead_pipeline.engine.node_types.classify import run_b2b_classifier
+from lead_pipeline.engine.node_types.crm_match import run_crm_match
 from lead_pipeline.engine.node_types.email import run_work_email
 from lead_pipeline.engine.node_types.expression import run_expression
 from lead_pipeline.engine.node_types.fetch import run_fetch_page
@@ -17,6 +18,7 @@ from lead_pipeline.engine.registry import NodeType
 
 BUILTIN: tuple[NodeType, ...] = (
     run_b2b_classifier,
+    run_crm_match,
     run_expression,
     run_fetch_page,
     run_founder_extract,
