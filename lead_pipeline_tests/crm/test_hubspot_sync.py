@@ -152,7 +152,7 @@ async def test_an_answer_for_a_record_never_sent_is_not_attached(
                 "status": "COMPLETE",
                 "results": [{"id": "66", "properties": {"domain": "evil.com"}, "new": True}],
             },
-        )
+        ),
     )
     report = await sync_hubspot(store, "demo")
     assert report.companies.failed == 1
