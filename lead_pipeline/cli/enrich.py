@@ -126,15 +126,15 @@ def run(args: argparse.Namespace) -> int:
                 )
                 started[wf.workflow] = time.monotonic()
             elapsed = max(time.monotonic() - started[wf.workflow], 1e-6)
-            rate = f"{60 * wf.done / elapsed:.0f} rows/min" if wf.done else ""
+            rate = f"{60 * wf.processed / elapsed:.0f} rows/min" if wf.processed else ""
             progress.update(
                 tasks[wf.workflow],
-                completed=wf.done,
+                completed=wf.processed,
                 ok=wf.ok,
                 failed=wf.failed,
                 no_answer=f" {wf.no_answer} no answer" if wf.no_answer else "",
                 rate=rate,
-                counted=f"{wf.done}/{wf.selected}",
+                counted=f"{wf.processed}/{wf.selected}",
             )
 
     step_log = get_settings().data_dir / "logs" / f"enrich-{args.lead}.log"

@@ -31,9 +31,7 @@ from dagster._core.execution.retries import RetryMode
 from dagster_celery.core_execution_loop import core_celery_execution_loop
 from dagster_celery.executor import CELERY_CONFIG, CeleryExecutor, _submit_task
 
-
-class StepLost(RuntimeError):
-    """A step's Celery worker stopped answering and the step could not be finished."""
+from lead_pipeline.defs import StepLost
 
 
 @dataclass

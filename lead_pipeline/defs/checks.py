@@ -26,6 +26,7 @@ from lead_pipeline.defs.partitions import lead_lists_partitions
 from lead_pipeline.defs.preview import causes_table
 from lead_pipeline.defs.resources import LeadStoreResource
 from lead_pipeline.engine.compile import CompiledWorkflow
+from lead_pipeline.engine.counts import Outcomes
 from lead_pipeline.engine.summary import ErrorGroup, group_failures
 from lead_pipeline.store import OK, LeadStore
 
@@ -52,26 +53,21 @@ class CheckSettings(dg.ConfigurableResource):
 
 
 @dataclass
-class Evaluation:
-    """What the three checks of one workflow found on one lead list."""
+class Evaluation(Outcomes):
+    """What the three checks of one workflow found on one lead list.
+
+    ``processed`` and ``failure_rate`` are the run's (``engine/counts.py``) over the
+    rows with an answer or a failure: the store's status counts a row with no answer
+    and a row outside ``where`` alike as ``skipped``, and neither is judged here.
+    """
 
     rows: int = 0
-    ok: int = 0
-    failed: int = 0
     skipped: int = 0
     pending: int = 0
     stale: int = 0
     values_checked: int = 0
     invalid: list[str] = field(default_factory=list)
     causes: list[ErrorGroup] = field(default_factory=list)
-
-    @property
-    def processed(self) -> int:
-        return self.ok + self.failed
-
-    @property
-    def failure_rate(self) -> float:
-        return self.failed / self.processed if self.processed else 0.0
 
 
 def evaluate(store: LeadStore, workflow: CompiledWorkflow, lead_list: str) -> Evaluation:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
         WorkflowConfigError,
         load_compiled,
     )
+    from lead_pipeline.engine.counts import LeftAlone, Outcomes
     from lead_pipeline.engine.options import RunOptions, RunRequest
     from lead_pipeline.engine.plan import RunPlan, WorkflowPlan
     from lead_pipeline.engine.selection import Selection, Shard
@@ -40,6 +41,8 @@ __all__ = [
     "RUN_FAILS_ABOVE",
     "CompiledNode",
     "CompiledWorkflow",
+    "LeftAlone",
+    "Outcomes",
     "PlanOnly",
     "RowsFailed",
     "RunOptions",
@@ -62,6 +65,7 @@ _, __getattr__, __dir__ = lazy_exports(
     __name__,
     {
         "compile": ("CompiledNode", "CompiledWorkflow", "WorkflowConfigError", "load_compiled"),
+        "counts": ("LeftAlone", "Outcomes"),
         "options": ("RunOptions", "RunRequest"),
         "plan": ("RunPlan", "WorkflowPlan"),
         "selection": ("Selection", "Shard"),

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lead_pipeline.engine.compile import CompiledWorkflow
+from lead_pipeline.engine.counts import LeftAlone
 from lead_pipeline.engine.estimates import (
     TYPICAL_LATENCY_S,
     CallEstimate,
@@ -79,14 +80,14 @@ class NodePlan:
 
 
 @dataclass
-class WorkflowPlan:
+class WorkflowPlan(LeftAlone):
+    """One workflow's plan: the rows it would process by reason, those it would leave alone
+    (``engine/counts.py``), and each node's calls and cost."""
+
     workflow: str
     total_rows: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
     possible: int = 0
-    up_to_date: int = 0
-    not_eligible: int = 0
-    held_back: int = 0
     nodes: list[NodePlan] = field(default_factory=list)
     row_ids: set[str] = field(default_factory=set)  # rows it may (re)process
 

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from lead_pipeline.engine.compile import CompiledNode, CompiledWorkflow, WorkflowConfigError
+from lead_pipeline.engine.counts import LeftAlone
 from lead_pipeline.engine.options import RunOptions
 from lead_pipeline.engine.registry import UNCONFIGURED_NOTE
 from lead_pipeline.store import FAILED, ID_COLUMN, OK, SKIPPED, LeadRow, LeadStore, NodeResult
@@ -51,14 +52,12 @@ class Shard:
 
 
 @dataclass
-class Selection:
+class Selection(LeftAlone):
+    """The rows a run processes (``work``) and those it leaves alone, counted by why."""
+
     lead_list: str
     workflow: str
     work: list[RowWork] = field(default_factory=list)
-    up_to_date: int = 0
-    not_eligible: int = 0
-    held_back: int = 0
-    left_alone: int = 0  # retry_failed: rows whose last attempt did not fail
     total_rows: int = 0
     # Rows that left the workflow's ``where``: their skipped records are written at selection.
     newly_outside: int = 0

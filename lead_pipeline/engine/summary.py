@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from lead_pipeline.engine.counts import LeftAlone, Outcomes
 from lead_pipeline.providers import scrub
 from lead_pipeline.store import FailedRow
 
@@ -111,11 +112,11 @@ def describe_failures(groups: list[ErrorGroup], other_causes: int, other_rows: i
 
 
 @dataclass
-class ShardSummary:
+class ShardSummary(Outcomes):
+    """What one shard did: its rows' outcomes as the shard counted them, and their cost."""
+
     shard: int
     rows: int
-    ok: int = 0
-    failed: int = 0
     not_started: int = 0
     cost: float = 0.0
     duration_s: float = 0.0
@@ -132,23 +133,15 @@ class ShardSummary:
 
 
 @dataclass
-class RunSummary:
-    """What one materialization of one workflow on one lead list did."""
+class RunSummary(Outcomes, LeftAlone):
+    """What one materialization of one workflow on one lead list did: the outcomes of the
+    rows it processed (``engine/counts.py``), the rows it left alone, cost and time."""
 
     lead_list: str
     workflow: str
     selected: int = 0
-    ok: int = 0
-    failed: int = 0
     not_started: int = 0
-    up_to_date: int = 0
-    not_eligible: int = 0
-    held_back: int = 0
-    left_alone: int = 0  # --retry-failed: rows whose last attempt did not fail
     total_rows: int = 0  # the list's rows when the run selected
-    # Processed, but every node skipped itself (a ``when`` that was false, or a node with
-    # nothing to go on, such as a company with no description): no answer, no failure.
-    no_answer: int = 0
     cost: float = 0.0
     duration_s: float = 0.0
     shards: int = 0
@@ -158,15 +151,6 @@ class RunSummary:
     other_causes: int = 0
     other_cause_rows: int = 0
 
-    @property
-    def processed(self) -> int:
-        return self.ok + self.failed + self.no_answer
-
-    @property
-    def failure_rate(self) -> float:
-        done = self.processed
-        return self.failed / done if done else 0.0
-
     def count_from_store(self, ok: int, failed: int, skipped: int) -> RunSummary:
         """Take the counts the store holds for this run (``LeadStore.run_counts``).
 
@@ -175,7 +159,7 @@ class RunSummary:
         all skipped is ``no_answer``, as ``status`` shows it: calling it ok would
         claim an answer the row does not have.
         """
-        self.ok, self.failed, self.no_answer = ok, failed, skipped
+        self.set_outcomes(ok, failed, no_answer=skipped)
         return self
 
     def with_causes(self, failures: Iterable[FailedRow]) -> RunSummary:

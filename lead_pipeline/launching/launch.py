@@ -12,7 +12,6 @@ nothing to do needs the store and the workflows, not Dagster's second of imports
 from __future__ import annotations
 
 import os
-import re
 import sys
 import threading
 import time
@@ -20,36 +19,29 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lead_pipeline.engine.compile import CompiledWorkflow
+from lead_pipeline.engine.counts import Outcomes
 from lead_pipeline.engine.loading import load_usable
 from lead_pipeline.engine.options import RunRequest
 from lead_pipeline.engine.planning import plan_workflows
 from lead_pipeline.engine.runlock import mark_launcher
 from lead_pipeline.engine.selection import Selection
 from lead_pipeline.engine.workflow_run import WorkflowRun
+from lead_pipeline.launching.outcome import Failure, RunOutcome, outcome_of
 from lead_pipeline.launching.stepserver import start_step_server
 from lead_pipeline.settings import get_settings
-from lead_pipeline.store import LeadStore, StoreUnwritable
-
-if TYPE_CHECKING:
-    import dagster as dg
+from lead_pipeline.store import LeadStore
 
 
 @dataclass
-class RunProgress:
-    """One workflow's run so far: ``selected`` is None until its select step has chosen."""
+class RunProgress(Outcomes):
+    """One workflow's run so far, its rows counted as the run's summary counts them
+    (``engine/counts.py``): ``selected`` is None until its select step has chosen."""
 
     workflow: str
     selected: int | None = None
-    ok: int = 0
-    failed: int = 0
-    no_answer: int = 0  # processed rows every node skipped: neither ok nor failed
-
-    @property
-    def done(self) -> int:
-        return self.ok + self.failed + self.no_answer
 
 
 ProgressFn = Callable[[list[RunProgress]], None]
@@ -137,26 +129,24 @@ def enrich(
         # The step server imports Dagster and builds the definitions while this process
         # does the same: the run's first step does not wait for it (launching/stepserver.py).
         start_step_server()
-        outcome, stalled = _run(follow, workflows, options, launcher.text())
+        outcome = _run(follow, workflows, options, launcher.text())
     if on_progress is not None:
         on_progress(follow.progress())
-    # A stalled run's thread may still write into ``outcome``: report the stall.
-    final = stalled if stalled is not None else outcome
-    run_id = final.get("run_id")
+    run_id = outcome.run_id
     runs = [
         r
         for r in store.recent_runs(lead_list, limit=50)
         if run_id and r["dagster_run_id"] == run_id
     ]
     return LaunchResult(
-        success=bool(final.get("success")),
+        success=outcome.success,
         dagster_run_id=run_id,
         workflows=[w.name for w in workflows],
         skipped=skipped,
         runs=sorted(runs, key=lambda r: r["id"]),
-        error=final.get("error"),
+        error=outcome.error,
         step_log=step_log,
-        rows_failed=bool(outcome.get("rows_failed")),
+        rows_failed=outcome.rows_failed,
         broken=loaded.broken,
     )
 
@@ -181,11 +171,9 @@ def _run(
     workflows: list[CompiledWorkflow],
     options: dict[str, Any] | None,
     launcher: str,
-) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """Execute the chain job for ``workflows`` and follow it to its end.
-
-    Returns the run's outcome, and what Dagster knew if the run stalled (else None).
-    """
+) -> RunOutcome:
+    """Execute the chain job for ``workflows`` and follow it to its end; a run that
+    stalled is given up on, and its outcome says what Dagster knew."""
     import dagster as dg
 
     from lead_pipeline.defs.definitions import chain_job
@@ -197,7 +185,7 @@ def _run(
     dagster_instance = instance()
     register_lead_list(lead_list, dagster_instance)
     fail_runs_of_dead_launchers(dagster_instance)  # a killed command's runs end here
-    outcome: dict[str, Any] = {}
+    ended: list[RunOutcome] = []  # the run's thread puts its outcome here
 
     def execute() -> None:
         try:
@@ -212,13 +200,11 @@ def _run(
                 },
                 asset_selection=[dg.AssetKey(w.name) for w in workflows],
             )
-            outcome["success"] = result.success
-            outcome["run_id"] = result.run_id
-            if not result.success:
-                outcome["error"], outcome["rows_failed"] = _failure_message(result)
+            ended.append(outcome_of(result))
         except Exception as exc:  # surfaced to the caller below, not swallowed
-            outcome["success"] = False
-            outcome["error"] = f"{type(exc).__name__}: {exc}"
+            ended.append(
+                RunOutcome(False, error=f"{type(exc).__name__}: {exc}", failure=Failure.OTHER)
+            )
 
     thread = threading.Thread(target=execute, name="lead-pipeline-run", daemon=True)
     thread.start()
@@ -235,8 +221,8 @@ def _run(
             follow.on_progress(progress)
         if thread.is_alive() and watch.stalled(repr(progress)):
             # The run never ends by itself: stop waiting, say what Dagster knows.
-            return outcome, {"success": False, **give_up(dagster_instance, launcher, watch.limit_s)}
-    return outcome, None
+            return give_up(dagster_instance, launcher, watch.limit_s)
+    return ended[0]
 
 
 def _nothing_to_do(
@@ -278,7 +264,7 @@ def run_progress(
             continue
         entry.selected = int((record["params"] or {}).get("selected", 0))
         counts = store.run_counts(record["id"], nodes[record["workflow"]])
-        entry.ok, entry.failed, entry.no_answer = counts.ok, counts.failed, counts.skipped
+        entry.set_outcomes(counts.ok, counts.failed, no_answer=counts.skipped)
     return list(progress.values())
 
 
@@ -303,47 +289,3 @@ def _stderr_to(path: Path | None) -> Iterator[None]:
             sys.stderr.flush()
             os.dup2(saved, 2)
             os.close(saved)
-
-
-def _failure_message(result: dg.JobExecutionResult) -> tuple[str, bool]:
-    """The first step failure's own description (not a stack trace), and whether every
-    failed step failed because rows failed (the failure-rate limit of the summarize
-    step, or a blocking check) rather than because a workflow could not run."""
-    import dagster as dg
-
-    from lead_pipeline.defs.assets import ROWS_FAILED_TAG
-
-    message: str | None = None
-    rows_only = True
-    for event in result.all_events:
-        if event.is_step_failure and event.step_failure_data is not None:
-            error = event.step_failure_data.error
-            user = event.step_failure_data.user_failure_data
-            cause = error
-            while cause is not None and cause.cls_name != StoreUnwritable.__name__:
-                cause = cause.cause
-            if message is None and cause is not None:
-                # the store cannot be written: say which, not "op failed"
-                text = cause.message.strip()
-                message = f"{event.step_key}: {text.split(f'{cause.cls_name}: ', 1)[-1]}"
-                rows_only = False
-                continue
-            tagged = user is not None and ROWS_FAILED_TAG in (user.metadata or {})
-            check = error is not None and error.cls_name == "DagsterAssetCheckFailedError"
-            rows_only = rows_only and (tagged or check)
-            if message is None and user is not None and user.description:
-                message = f"{event.step_key}: {user.description.splitlines()[0]}"
-            elif message is None and error is not None:
-                message = f"{event.step_key}: {error.message.strip()}"
-    if message is not None:
-        return message, rows_only
-    for event in result.all_events:
-        # An executor's own failure (a step lost with its Celery worker) fails the run, no step.
-        if event.event_type == dg.DagsterEventType.RUN_FAILURE and event.job_failure_data:
-            error = event.job_failure_data.error
-            if error is not None and (lost := _LOST_STEP.search(error.to_string())):
-                return lost.group(1), False
-    return "the run failed; see the Dagster UI for its event log", False
-
-
-_LOST_STEP = re.compile(r"StepLost: (.+)")

@@ -17,6 +17,7 @@ from typing import Any
 import dagster as dg
 
 from lead_pipeline.launching.deadruns import LAUNCHER_TAG
+from lead_pipeline.launching.outcome import Failure, RunOutcome
 
 
 class StallWatch:
@@ -38,11 +39,12 @@ class StallWatch:
         return now - self._since >= self.limit_s
 
 
-def give_up(instance: dg.DagsterInstance, launcher: str, limit_s: float) -> dict[str, Any]:
+def give_up(instance: dg.DagsterInstance, launcher: str, limit_s: float) -> RunOutcome:
     """Mark the stalled run of ``launcher`` (this process) failed and say what Dagster knows."""
     runs = instance.get_runs(filters=dg.RunsFilter(tags={LAUNCHER_TAG: launcher}), limit=1)
     if not runs:
-        return {"error": f"no progress for {limit_s:.0f}s and Dagster has no run for it yet"}
+        text = f"no progress for {limit_s:.0f}s and Dagster has no run for it yet"
+        return RunOutcome(False, error=text, failure=Failure.STALLED)
     run = runs[0]
     waiting = [s.step_key for s in instance.get_run_step_stats(run.run_id) if s.end_time is None]
     message = (
@@ -53,4 +55,4 @@ def give_up(instance: dg.DagsterInstance, launcher: str, limit_s: float) -> dict
     )
     if not run.is_finished:
         instance.report_run_failed(run, message=message)
-    return {"error": message, "run_id": run.run_id}
+    return RunOutcome(False, run_id=run.run_id, error=message, failure=Failure.STALLED)
