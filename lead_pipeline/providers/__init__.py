@@ -35,6 +35,7 @@ __all__, __getattr__, __dir__ = lazy_exports(
             "ProviderUnavailable",
             "QuotaExhausted",
             "RateLimited",
+            "UnpricedAnswer",
             "WaterfallExhausted",
         ),
         "fetch": (

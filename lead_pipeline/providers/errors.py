@@ -79,6 +79,12 @@ class InvalidAnswer(ProviderError):
     """The provider answered, but not with what was asked (bad JSON, wrong shape)."""
 
 
+class UnpricedAnswer(ProviderError):
+    """A number that prices the call (a token count) is negative, not an integer or past
+    any real call: the call was paid, so it is charged at its estimated upper price, and it
+    is not asked again (the same server would miscount again)."""
+
+
 class BlockedURL(ProviderError):
     """A URL from lead data points somewhere this process must not reach."""
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any, TypeVar
 
-from pydantic import SecretStr
+from pydantic import BaseModel, Field, SecretStr, ValidationError
 
 from lead_pipeline.providers.cost import Usage
-from lead_pipeline.providers.errors import InvalidAnswer, NotConfigured
+from lead_pipeline.providers.errors import InvalidAnswer, NotConfigured, UnpricedAnswer
 from lead_pipeline.providers.http import request_json
+from lead_pipeline.providers.models import Answer, TokenCount, does_not_fit
 from lead_pipeline.providers.policy import Paid, ProviderResponse
 from lead_pipeline.providers.redact import get_logger
 from lead_pipeline.providers.retry import Try, retrying
@@ -29,6 +30,11 @@ BACKENDS = (OPENAI, ANTHROPIC)
 KEY_ENV = {OPENAI: "OPENAI_API_KEY", ANTHROPIC: "ANTHROPIC_API_KEY"}
 DEFAULT_MODEL = {OPENAI: "gpt-4o-mini", ANTHROPIC: "claude-haiku-4-5"}
 ANTHROPIC_VERSION = "2023-06-01"
+# For a call whose answer reports unusable token counts: its upper price, as ``--plan``
+# estimates it (engine/estimates.py uses these).
+CHARS_PER_TOKEN = 4
+ANSWER_TOKENS = 400
+M = TypeVar("M", bound=BaseModel)
 DEFAULT_SYSTEM = (
     "You enrich rows of a B2B lead list. Answer only from the information given; "
     "when it is not enough, say so in the answer's fields rather than guessing."
@@ -92,16 +98,27 @@ def _base_url(backend: str, config: Settings) -> str:
 
 
 class _Attempt:
-    """One answer's verdict: the parsed value, or why it must be asked again."""
+    """One answer's verdict: the parsed value, or why it must be asked again.
+
+    ``unpriced`` says why the answer's token counts cannot price the call (negative,
+    past a billion, not integers): the call is then counted at its estimated price and
+    failed without asking again (the same server would miscount again)."""
 
     def __init__(
-        self, value: Any, problem: str | None, truncated: bool, usage: Usage, model: str | None
+        self,
+        value: Any,
+        problem: str | None,
+        truncated: bool,
+        usage: Usage,
+        model: str | None,
+        unpriced: str | None = None,
     ) -> None:
         self.value = value
         self.problem = problem
         self.truncated = truncated
         self.usage = usage
         self.model = model
+        self.unpriced = unpriced
 
 
 def _check(value: Any, schema: Mapping[str, Any]) -> str | None:
@@ -109,66 +126,139 @@ def _check(value: Any, schema: Mapping[str, Any]) -> str | None:
     return "; ".join(problems[:5]) if problems else None
 
 
-def _openai_attempt(data: Any, schema: Mapping[str, Any]) -> _Attempt:
-    usage = Usage()
-    try:
-        raw_usage = data.get("usage") or {}
-        details = raw_usage.get("prompt_tokens_details") or {}
-        usage = Usage(
-            int(raw_usage.get("prompt_tokens") or 0),  # cached tokens included
-            int(raw_usage.get("completion_tokens") or 0),
-            cached_input_tokens=int(details.get("cached_tokens") or 0),
+class OpenAIUsageDetails(Answer):
+    cached_tokens: TokenCount | None = None
+
+
+class OpenAIUsage(Answer):
+    prompt_tokens: TokenCount | None = None  # cached tokens included
+    completion_tokens: TokenCount | None = None
+    prompt_tokens_details: OpenAIUsageDetails | None = None
+
+    def usage(self) -> Usage:
+        details = self.prompt_tokens_details
+        return Usage(
+            self.prompt_tokens or 0,
+            self.completion_tokens or 0,
+            cached_input_tokens=(details.cached_tokens or 0) if details else 0,
         )
-        choice = data["choices"][0]
-        message = choice["message"]
-        finish = choice.get("finish_reason")
-    except (AttributeError, KeyError, IndexError, TypeError, ValueError):
-        return _Attempt(None, "answer is not a chat completion", False, usage, None)
-    model = data.get("model") if isinstance(data.get("model"), str) else None
-    if message.get("refusal"):
-        return _Attempt(None, f"model refused: {message['refusal']}", False, usage, model)
-    content = message.get("content")
-    truncated = finish == "length"
-    if not isinstance(content, str):
-        return _Attempt(None, "answer has no text content", truncated, usage, model)
+
+
+class OpenAIMessage(Answer):
+    content: str | None = None
+    refusal: str | None = None
+
+
+class OpenAIChoice(Answer):
+    message: OpenAIMessage
+    finish_reason: str | None = None
+
+
+class OpenAICompletion(Answer):
+    model: str | None = None
+    choices: Annotated[list[OpenAIChoice], Field(min_length=1)]
+
+
+class AnthropicUsage(Answer):
+    input_tokens: TokenCount | None = None
+    output_tokens: TokenCount | None = None
+    cache_read_input_tokens: TokenCount | None = None
+    cache_creation_input_tokens: TokenCount | None = None
+
+    def usage(self) -> Usage:
+        # Anthropic counts cache reads and writes apart from input_tokens; Usage counts
+        # every input token and says which were cached.
+        read = self.cache_read_input_tokens or 0
+        written = self.cache_creation_input_tokens or 0
+        return Usage(
+            (self.input_tokens or 0) + written + read,
+            self.output_tokens or 0,
+            cached_input_tokens=read,
+            cache_write_tokens=written,
+        )
+
+
+class AnthropicBlock(Answer):
+    type: str
+    name: str | None = None
+    input: Any = None
+
+
+class AnthropicMessage(Answer):
+    model: str | None = None
+    content: list[AnthropicBlock]
+    stop_reason: str | None = None
+
+
+MAX_BLOCKS = 16  # we ask for one tool call; the blocks past these are never read
+
+
+def _usage(data: Any, model: type[OpenAIUsage | AnthropicUsage]) -> tuple[Usage, str | None]:
+    """The answer's token counts, or zero and why they cannot price the call."""
+    raw = data.get("usage") if isinstance(data, dict) else None
+    if raw is None:
+        return Usage(), None  # a server that reports no usage (self-hosted): counted at 0
+    try:
+        return model.model_validate(raw).usage(), None
+    except ValidationError as exc:
+        return Usage(), f"usage.{does_not_fit(exc)}"
+
+
+def _shape(data: Any, model: type[M]) -> tuple[M | None, str | None]:
+    try:
+        return model.model_validate(data), None
+    except ValidationError as exc:
+        return None, does_not_fit(exc)
+
+
+def _openai_attempt(data: Any, schema: Mapping[str, Any]) -> _Attempt:
+    usage, unpriced = _usage(data, OpenAIUsage)
+    if isinstance(data, dict) and isinstance(data.get("choices"), list):
+        data = {**data, "choices": data["choices"][:1]}  # one was asked for
+    completion, why = _shape(data, OpenAICompletion)
+    if completion is None:
+        return _Attempt(
+            None, f"answer is not a chat completion: {why}", False, usage, None, unpriced
+        )
+    model = completion.model
+    choice = completion.choices[0]
+    message = choice.message
+    if message.refusal:
+        return _Attempt(None, f"model refused: {message.refusal}", False, usage, model, unpriced)
+    content = message.content
+    truncated = choice.finish_reason == "length"
+    if content is None:
+        return _Attempt(None, "answer has no text content", truncated, usage, model, unpriced)
     try:
         value = json.loads(content)
     except ValueError:
         why = "answer was cut off (finish_reason=length)" if truncated else "answer is not JSON"
-        return _Attempt(None, why, truncated, usage, model)
-    return _Attempt(value, _check(value, schema), truncated, usage, model)
+        return _Attempt(None, why, truncated, usage, model, unpriced)
+    return _Attempt(value, _check(value, schema), truncated, usage, model, unpriced)
 
 
 def _anthropic_attempt(data: Any, schema: Mapping[str, Any], tool: str) -> _Attempt:
-    usage = Usage()
-    try:
-        raw = data.get("usage") or {}
-        # Anthropic counts cache reads and writes apart from input_tokens; Usage counts
-        # every input token and says which were cached.
-        read = int(raw.get("cache_read_input_tokens") or 0)
-        written = int(raw.get("cache_creation_input_tokens") or 0)
-        usage = Usage(
-            int(raw.get("input_tokens") or 0) + written + read,
-            int(raw.get("output_tokens") or 0),
-            cached_input_tokens=read,
-            cache_write_tokens=written,
+    usage, unpriced = _usage(data, AnthropicUsage)
+    if isinstance(data, dict) and isinstance(data.get("content"), list):
+        data = {**data, "content": data["content"][:MAX_BLOCKS]}
+    message, why = _shape(data, AnthropicMessage)
+    if message is None:
+        return _Attempt(
+            None, f"answer is not a Messages response: {why}", False, usage, None, unpriced
         )
-        blocks = data["content"]
-        stop = data.get("stop_reason")
-    except (AttributeError, KeyError, TypeError, ValueError):
-        return _Attempt(None, "answer is not a Messages response", False, usage, None)
-    model = data.get("model") if isinstance(data.get("model"), str) else None
-    truncated = stop == "max_tokens"
-    calls = [
-        b
-        for b in blocks
-        if isinstance(b, dict) and b.get("type") == "tool_use" and b.get("name") == tool
-    ]
+    truncated = message.stop_reason == "max_tokens"
+    calls = [b for b in message.content if b.type == "tool_use" and b.name == tool]
     if not calls:
         why = "answer was cut off (stop_reason=max_tokens)" if truncated else "no tool_use block"
-        return _Attempt(None, why, truncated, usage, model)
-    value = calls[0].get("input")
-    return _Attempt(value, _check(value, schema), truncated, usage, model)
+        return _Attempt(None, why, truncated, usage, message.model, unpriced)
+    value = calls[0].input
+    return _Attempt(value, _check(value, schema), truncated, usage, message.model, unpriced)
+
+
+def estimated_usage(text_chars: int, max_tokens: int | None) -> Usage:
+    """A call's upper token counts before its answer: the question at 4 characters a token,
+    and the answer at its token limit, else 400 (what ``--plan`` prices, too)."""
+    return Usage(max(1, text_chars // CHARS_PER_TOKEN), max_tokens or ANSWER_TOKENS)
 
 
 @opens_session
@@ -289,6 +379,17 @@ async def complete_json(
                 result = await ask(extra, limit)
             except InvalidAnswer as exc:  # the body itself was not JSON
                 result = _Attempt(None, exc.message, True, Usage(), None)
+            if result.unpriced is not None:
+                guess = estimated_usage(len(system_text or "") + len(prompt), limit)
+                spent += policy.prices.token_cost(model_name, guess, provider=chosen)
+                raise UnpricedAnswer(
+                    f"{chosen} ({model_name}): the answer's token counts cannot price the "
+                    f"call: {result.unpriced}; counted at its estimated price, "
+                    f"${spent:.4f} in all",
+                    provider=chosen,
+                    cost=spent,
+                    secrets=[key],
+                )
             spent += policy.prices.token_cost(model_name, result.usage, provider=chosen)
             usage = usage + result.usage
             if result.problem is None:
