@@ -27,12 +27,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any, TypeVar
 
-from pydantic import SecretStr
+from pydantic import BaseModel, Field, SecretStr
 
-from lead_pipeline.providers.errors import InvalidAnswer, NotConfigured, ProviderError
+from lead_pipeline.providers.errors import NotConfigured, ProviderError
 from lead_pipeline.providers.http import HttpAnswer, request_json
+from lead_pipeline.providers.models import Answer, Text, parse_answer
 from lead_pipeline.providers.policy import CallPolicy
 from lead_pipeline.providers.ratelimit import Limit
 from lead_pipeline.providers.session import ProviderSession
@@ -46,6 +47,7 @@ DEFAULT_LIMIT = Limit(requests_per_second=10.0, max_in_flight=4)
 COMPANIES = "companies"
 CONTACTS = "contacts"
 ID_PROPERTY = {COMPANIES: "domain", CONTACTS: "email"}
+B = TypeVar("B", bound=BaseModel)
 
 
 def hubspot_token(config: Settings) -> SecretStr:
@@ -64,38 +66,75 @@ class BatchOutcome:
     errors: dict[str, str] = field(default_factory=dict)
 
 
-def _error_message(error: Any) -> str:
-    if not isinstance(error, dict):
-        return str(error)[:300]
-    parts = [str(error.get("category") or "").strip(), str(error.get("message") or "").strip()]
-    return ": ".join(p for p in parts if p)[:300] or "rejected by HubSpot"
+# HubSpot record ids are decimal numbers sent as text ("512"); anything else (an object,
+# a number, a path) is not an id, and must never be stored or sent in an association.
+HubSpotId = Annotated[str, Field(pattern=r"^[0-9]{1,20}$")]
+
+
+class HubSpotRecord(Answer):
+    id: HubSpotId
+    properties: dict[str, str | None] = {}
+    new: bool | None = None
+
+
+class HubSpotError(Answer):
+    category: Text | None = None
+    message: Text | None = None
+    context: dict[str, list[Text]] | None = None
+
+    def text(self) -> str:
+        parts = [(self.category or "").strip(), (self.message or "").strip()]
+        return ": ".join(p for p in parts if p)[:300] or "rejected by HubSpot"
+
+
+class HubSpotBatch(Answer):
+    """A batch upsert's answer, 200 or 207 (HubSpot's ``BatchResponse``)."""
+
+    results: list[HubSpotRecord] = []
+    errors: list[HubSpotError] = []
+
+
+class AssociationEnd(Answer):
+    id: HubSpotId
+
+
+class AssociationResult(Answer):
+    from_: AssociationEnd = Field(alias="from")
+
+
+class AssociationBatch(Answer):
+    results: list[AssociationResult] = []
+    errors: list[HubSpotError] = []
+
+
+def _parse_batch(data: Any, model: type[B], sent: int) -> B:
+    """``data`` as ``model``, its lists cut to the number of inputs sent (an answer has at
+    most one result or error per input; more would only be held and checked)."""
+    if isinstance(data, dict):
+        data = {k: v[:sent] if isinstance(v, list) else v for k, v in data.items()}
+    return parse_answer(model, data, HUBSPOT)
 
 
 def parse_upsert(answer: HttpAnswer, object_type: str, keys: Sequence[str]) -> BatchOutcome:
-    """Match HubSpot's results and errors (200 or 207) back to the keys sent."""
-    data = answer.data
-    if not isinstance(data, dict) or not isinstance(data.get("results", []), list):
-        raise InvalidAnswer("hubspot: batch answer has no 'results' list", provider=HUBSPOT)
+    """Match HubSpot's results and errors (200 or 207) back to the keys sent; an answer that
+    does not fit :class:`HubSpotBatch` is an :class:`InvalidAnswer` (the batch fails)."""
+    batch = _parse_batch(answer.data, HubSpotBatch, len(keys))
     id_property = ID_PROPERTY[object_type]
     wanted = {k.lower(): k for k in keys}
     outcome = BatchOutcome()
-    for result in data.get("results") or []:
-        if not isinstance(result, dict) or not result.get("id"):
-            continue
-        properties = result.get("properties") if isinstance(result.get("properties"), dict) else {}
-        value = str(properties.get(id_property) or "").lower()
+    for result in batch.results:
+        value = (result.properties.get(id_property) or "").lower()
         key = wanted.get(value)
         if key is None:
             continue  # an answer for nothing we sent: never attach it to a row
-        outcome.ids[key] = str(result["id"])
-        if result.get("new"):
+        outcome.ids[key] = result.id
+        if result.new:
             outcome.created.add(key)
     unexplained = "rejected by HubSpot (no result for it in the answer)"
-    for error in data.get("errors") or []:
-        message = _error_message(error)
-        context = error.get("context") if isinstance(error, dict) else None
-        ids = context.get("ids") if isinstance(context, dict) else None
-        named = [wanted[i.lower()] for i in ids or [] if isinstance(i, str) and i.lower() in wanted]
+    for error in batch.errors:
+        message = error.text()
+        ids = (error.context or {}).get("ids", [])
+        named = [wanted[i.lower()] for i in ids if i.lower() in wanted]
         for key in named:
             outcome.errors[key] = message
         if not named:
@@ -174,16 +213,12 @@ class HubSpotClient:
                     "/crm/v4/associations/contacts/companies/batch/associate/default",
                     association_body(batch),
                 )
+                parsed = _parse_batch(answer.data, AssociationBatch, len(batch))
             except ProviderError as exc:
                 errors |= {key: exc.message for key, _, _ in batch}
                 continue
-            data = answer.data if isinstance(answer.data, dict) else {}
-            done = {
-                str(r.get("from", {}).get("id"))
-                for r in data.get("results") or []
-                if isinstance(r, dict) and isinstance(r.get("from"), dict)
-            }
-            failure = next((_error_message(e) for e in data.get("errors") or []), None)
+            done = {r.from_.id for r in parsed.results}
+            failure = next((e.text() for e in parsed.errors), None)
             for key, contact_id, _ in batch:
                 if contact_id not in done:
                     errors[key] = failure or "association not confirmed by HubSpot"

@@ -234,3 +234,63 @@ async def test_the_token_appears_nowhere_on_disk_even_when_echoed(
     if db_url.startswith("sqlite"):
         written = b"".join(p.read_bytes() for p in tmp_path.rglob("*") if p.is_file())
         assert written and leaked.encode() not in written
+
+
+HOSTILE_BATCHES = {
+    '"errors": 5': (
+        {"status": "COMPLETE", "results": [], "errors": 5},
+        "hubspot: answer does not fit: errors: Input should be a valid list",
+    ),
+    "integer results": (
+        {"status": "COMPLETE", "results": 5},
+        "hubspot: answer does not fit: results: Input should be a valid list",
+    ),
+    "an id that is an object": (
+        {"results": [{"id": {"$ne": 1}, "properties": {"domain": "acme.com"}, "new": True}]},
+        "hubspot: answer does not fit: results[0].id: Input should be a valid string",
+    ),
+    "an id that is a number": (
+        {"results": [{"id": 66, "properties": {"domain": "acme.com"}, "new": True}]},
+        "hubspot: answer does not fit: results[0].id: Input should be a valid string",
+    ),
+    "an id that is a path": (
+        {"results": [{"id": "../../66", "properties": {"domain": "acme.com"}}]},
+        "hubspot: answer does not fit: results[0].id: String should match pattern",
+    ),
+}
+
+
+@pytest.mark.parametrize("answer, message", HOSTILE_BATCHES.values(), ids=HOSTILE_BATCHES)
+async def test_a_batch_answer_that_does_not_fit_fails_its_records_and_stores_nothing(
+    store: LeadStore, hubspot: HubSpotServer, answer: dict[str, Any], message: str
+) -> None:
+    load(store, {"acme.com": ROWS["acme.com"]})
+    hubspot.script(lambda r: hubspot.handle(r), Reply(json=answer))  # the lookup, then the upsert
+    report = await sync_hubspot(store, "demo")
+    assert report.companies.failed == 1
+    assert any(error.endswith(message) or message in error for error in report.errors), report
+    assert all("\n" not in error for error in report.errors)
+    state = store.crm_state("demo", HUBSPOT)
+    assert ("companies", "acme.com") not in state
+    # The contacts were not associated with a company id HubSpot never gave.
+    assert not hubspot.associations
+
+
+async def test_an_association_answer_naming_an_object_id_is_not_a_confirmation(
+    store: LeadStore, hubspot: HubSpotServer
+) -> None:
+    load(store, {"acme.com": ROWS["acme.com"]})
+    hostile = {"status": "COMPLETE", "results": [{"from": {"id": {"a": 1}}, "to": [{"id": "1"}]}]}
+    hubspot.script(
+        lambda r: hubspot.handle(r),  # the lookup
+        lambda r: hubspot.handle(r),  # companies
+        lambda r: hubspot.handle(r),  # contacts
+        Reply(json=hostile),
+    )
+    report = await sync_hubspot(store, "demo")
+    assert report.associated == 0
+    assert any("hubspot: answer does not fit: results[0].from.id" in e for e in report.errors)
+    contacts = [k for k in store.crm_state("demo", HUBSPOT) if k[0] == "contacts"]
+    assert contacts == []  # not recorded as synced: the next sync associates them
+    again = await sync_hubspot(store, "demo")
+    assert again.associated == 2 and again.ok
