@@ -22,6 +22,7 @@ from lead_pipeline.cli import (
     export_list,
     import_list,
     lists,
+    mcp_server,
     status,
     sync,
     workflows,
@@ -38,6 +39,7 @@ SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     errors.add,
     workflows.add,
     sync.add,
+    mcp_server.add,
 ]
 
 

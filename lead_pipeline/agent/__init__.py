@@ -1,0 +1,1 @@
+"""Agents as users: the ``lead-pipeline mcp`` server (Model Context Protocol, stdio)."""
