@@ -21,7 +21,7 @@ def add(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        from lead_pipeline.agent.server import serve
+        from lead_pipeline.cli.mcp_tools import serve
     except ModuleNotFoundError as exc:
         if exc.name is None or not exc.name.startswith("mcp"):
             raise

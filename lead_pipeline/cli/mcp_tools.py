@@ -1,4 +1,4 @@
-"""``lead-pipeline mcp``: the command line as Model Context Protocol tools, over stdio.
+"""The tools of ``lead-pipeline mcp``: the command line as Model Context Protocol tools, over stdio.
 
 Built on the official ``mcp`` SDK (``MCPServer``). An agent is a user who never
 reads the README and retries whatever fails, so:
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
@@ -110,7 +109,6 @@ async def _command(*args: str) -> dict[str, Any]:
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, "COLUMNS": "200", "NO_COLOR": "1"},
     )
     out, err = await process.communicate()
     stdout, stderr = out.decode("utf-8", "replace"), err.decode("utf-8", "replace")

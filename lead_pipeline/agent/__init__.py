@@ -1,1 +1,0 @@
-"""Agents as users: the ``lead-pipeline mcp`` server (Model Context Protocol, stdio)."""
