@@ -4,8 +4,9 @@ CSV is what people open in spreadsheets, and a spreadsheet runs a cell that
 starts with ``=``, ``+``, ``-`` or ``@`` as a formula: a scraped company
 description like ``=HYPERLINK(...)`` would run on the reader's machine. Such
 cells are prefixed with a single quote, the OWASP-recommended neutralisation.
-Files are written to a temporary name and moved into place, so a failed export
-never leaves half a file behind.
+Files are written unnamed and moved into place when complete (see
+:mod:`lead_pipeline.leads.atomic`), so a failed or killed export leaves neither
+half a file nor a hidden temporary file behind.
 
 What the export holds (see :class:`ExportOptions`): every imported column and
 every output, except outputs declared ``preview: false`` (raw search results)
@@ -20,14 +21,12 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import secrets
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from lead_pipeline.leads.atomic import atomic_write
 from lead_pipeline.leads.outputs import declared_outputs, singular
 from lead_pipeline.leads.validate import SURROGATE, has_surrogate
 from lead_pipeline.providers.redact import scrub_with, secrets_index
@@ -150,7 +149,7 @@ def export_lead_list(
     target = Path(out) if out is not None else default_export_path(name, fmt)
     writer = _WRITERS[fmt]
     encoding = "utf-8-sig" if options.excel else "utf-8"
-    with _atomic(target, binary=fmt == "parquet", encoding=encoding) as handle:
+    with atomic_write(target, binary=fmt == "parquet", encoding=encoding) as handle:
         writer(shaped, handle)
     return ExportResult(path=target, rows=len(shaped), notes=notes)
 
@@ -272,25 +271,6 @@ def csv_cell(value: Any) -> str:
     if isinstance(value, list | dict):
         return neutralise(json.dumps(value, ensure_ascii=False))
     return neutralise(str(value))
-
-
-@contextmanager
-def _atomic(target: Path, *, binary: bool, encoding: str = "utf-8") -> Iterator[IO[Any]]:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # A unique name opened with "x" (not mkstemp) so the file gets the user's
-    # usual permissions rather than 0600.
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    try:
-        if binary:
-            with tmp.open("xb") as handle:
-                yield handle
-        else:
-            with tmp.open("x", encoding=encoding, newline="") as handle:
-                yield handle
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def _write_csv(frame: pd.DataFrame, handle: IO[Any]) -> None:
