@@ -24,6 +24,7 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
+import idna
 import tldextract
 
 MAX_URL_CHARS = 2048  # longer cells are not websites; refusing them keeps parsing cheap
@@ -66,6 +67,21 @@ def host_of(value: Any) -> str | None:
     if not host or any(c.isspace() or c in _BAD_HOST_CHARS for c in host):
         return None
     return host
+
+
+def ascii_domain(host: str) -> str:
+    """``host`` in its one ASCII spelling: IDNA 2008 with UTS 46 mapping (``Bücher.DE`` ->
+    ``xn--bcher-kva.de``), as e-mail validators and DNS write it.
+
+    A domain has two spellings: a website cell keeps ``bücher.de`` in Unicode, an e-mail
+    address comes back from its validator as ``xn--bcher-kva.de``. Two hosts are compared in
+    this form. Text IDNA refuses is returned lower case, as it is.
+    """
+    text = host.strip().rstrip(".").lower()
+    try:
+        return idna.encode(text, uts46=True).decode("ascii")
+    except (idna.IDNAError, UnicodeError, ValueError):
+        return text
 
 
 def _is_ip(host: str) -> bool:

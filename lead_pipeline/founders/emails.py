@@ -6,7 +6,8 @@ an address at all. An email is kept only when it is well-formed (the
 ``email-validator`` library, syntax only: no DNS lookup at run time) and its
 domain is the company's own site (same registrable domain, so ``mail.acme.com``
 belongs to ``acme.com`` but ``other.vercel.app`` does not belong to
-``acme.vercel.app``: the Public Suffix List of :mod:`lead_pipeline.domains`).
+``acme.vercel.app``: the Public Suffix List of :mod:`lead_pipeline.domains`),
+compared in one spelling (IDNA ASCII), so ``ada@bücher.de`` belongs to ``https://bücher.de``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 
-from lead_pipeline.domains import domain_name, registrable_domain
+from lead_pipeline.domains import ascii_domain, domain_name, registrable_domain
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,8 @@ def check_work_email(address: Any, website: Any) -> EmailCheck:
     if site is None:
         return EmailCheck(None, "the company has no website to check the address against")
     domain = valid.ascii_domain.lower()
-    if registrable_domain(domain) != site:
+    # One spelling for both: the validator gives punycode, the website cell may be Unicode.
+    if ascii_domain(registrable_domain(domain)) != ascii_domain(site):
         return EmailCheck(None, f"{domain} is not the company's domain ({site})")
     local = valid.ascii_email.rsplit("@", 1)[0] if valid.ascii_email else valid.local_part
     return EmailCheck(f"{local}@{domain}")

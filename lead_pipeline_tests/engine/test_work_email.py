@@ -333,3 +333,29 @@ def test_an_unknown_confidence_does_not_pass_a_min_confidence(
     materialize(store, sure)
     frame = store.wide_frame("demo").set_index("_id")
     assert frame.loc["acme.com", "sure_emails"] == []
+
+
+def test_an_address_at_an_internationalised_domain_is_the_company_s(
+    store: LeadStore, workflow: CompiledWorkflow, servers
+) -> None:
+    # The finder answers in Unicode or punycode; the website cell is Unicode. Both pass
+    # the gate (they used to be refused: the address came back as punycode).
+    hunter, apollo, _ = servers
+    hunter.people = {("ada lovelace", "bücher.de"): {"email": "ada@bücher.de", "score": 96}}
+    apollo.people = {("alan turing", "bücher.de"): {"email": "alan@xn--bcher-kva.de"}}
+    leads(
+        store,
+        {
+            "bücher.de": {
+                "name": "Bücher",
+                "website": "https://bücher.de",
+                "founders": founders("Ada Lovelace", "Alan Turing"),
+            }
+        },
+    )
+    assert materialize(store, workflow).ok == 1
+    found = {e["name"]: (e["email"], e["provider"]) for e in emails(store)["bücher.de"]}
+    assert found == {
+        "Ada Lovelace": ("ada@xn--bcher-kva.de", "hunter"),
+        "Alan Turing": ("alan@xn--bcher-kva.de", "apollo"),
+    }
