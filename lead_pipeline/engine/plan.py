@@ -209,16 +209,13 @@ def plan_workflow(
     # an estimate that reads the row: an LLM prompt's length, a search query), their
     # results to say why. Reading a finished 100,000-row list's every result took 55%
     # of a plain ``enrich`` with nothing to do (issue 22).
+    # A row's values are looked at only by the node it starts at (later nodes' inputs
+    # are not known yet), so rows starting at a node with no ``when`` and an estimate
+    # that ignores the row are not read: on a first run of b2b_only, none are.
     upstream = set(upstream_rows or ()) if workflow.where is not None else set()
-    reads_values = bool(upstream) or any(
-        node.when is not None or reads_row(node) for node in workflow.nodes
-    )
-    wanted = set(starts) | upstream
-    values = (
-        store.row_values(lead_list, _narrowed(wanted, selection.total_rows))
-        if reads_values and wanted
-        else {}
-    )
+    looks = {node.index for node in workflow.nodes if node.when is not None or reads_row(node)}
+    wanted = {row_id for row_id, start in starts.items() if start in looks} | upstream
+    values = store.row_values(lead_list, _narrowed(wanted, selection.total_rows)) if wanted else {}
     results = (
         store.results(lead_list, [workflow.name], _narrowed(set(starts), selection.total_rows))
         if starts and not options.force

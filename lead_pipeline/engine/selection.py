@@ -262,10 +262,21 @@ def load_rows(
     now: datetime,
     settle: bool = True,
 ) -> RowStates:
-    """The rows to decide one by one; with ``settle``, the settled ones are left out."""
+    """The rows to decide one by one; with ``settle``, the settled ones are left out.
+
+    Only the results a row's decision reads are loaded: the workflow's own and its
+    upstream workflows' (the only outputs its nodes may read, as the loader checks),
+    unless a node sees the whole row. On a 100,000-row list another workflow's results
+    were half the plan of a first run (issue 22).
+    """
     store.require_list(lead_list)
+    read = (
+        None
+        if any(n.inputs.whole_row for n in workflow.nodes)
+        else [workflow.name, *workflow.upstream]
+    )
     if not settle or not settles_by_time(workflow):
-        return RowStates(rows=store.mapped_rows(lead_list), results=store.results(lead_list))
+        return RowStates(rows=store.mapped_rows(lead_list), results=store.results(lead_list, read))
     found = store.settle(
         lead_list,
         workflow.name,
@@ -277,11 +288,11 @@ def load_rows(
         now=now,
     )
     if not found.settled:
-        return RowStates(rows=store.mapped_rows(lead_list), results=store.results(lead_list))
+        return RowStates(rows=store.mapped_rows(lead_list), results=store.results(lead_list, read))
     rest = found.rest
     return RowStates(
         rows=store.mapped_rows(lead_list, rest) if rest else [],
-        results=store.results(lead_list, None, rest) if rest else {},
+        results=store.results(lead_list, read, rest) if rest else {},
         settled=found.settled,
     )
 

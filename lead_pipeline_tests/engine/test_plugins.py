@@ -11,13 +11,15 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 
 from lead_pipeline.engine.compile import load_compiled
 from lead_pipeline.engine.functions import reset_functions
+from lead_pipeline.engine.options import RunOptions
 from lead_pipeline.engine.registry import NodeConfig, PluginError, registry, reset_registry
+from lead_pipeline.engine.selection import select_rows
 from lead_pipeline.store import OK, LeadStore
 from lead_pipeline.workflows import WorkflowError
 from lead_pipeline_tests.engine.test_runner import materialize
@@ -250,3 +252,54 @@ def test_python_nodes_call_functions_from_the_plugins_variable(
     assert results[("rows", "n")].status == OK
     assert store.wide_frame("demo").set_index("_id").loc["a", "length"] == 9
     assert "returned list, expected a dict" in (results[("rows", "bad")].error or "")
+
+
+WHOLE_ROW = """
+from lead_pipeline.engine.functions import row_function
+
+
+@row_function("count_values")
+def count_values(values):
+    return {"seen": sum(1 for v in values.values() if v is not None)}
+"""
+
+
+def test_a_node_that_sees_the_whole_row_follows_workflows_it_does_not_need(
+    site: Path, tmp_path: Path, store: LeadStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ``python`` node without ``reads`` sees every column, outputs of workflows it does
+    not need included: selection reads their results for it, though for other nodes it
+    reads only the workflow's own and its upstream ones' (issue 22)."""
+    (site / "lp_demo_whole.py").write_text(WHOLE_ROW)
+    monkeypatch.setenv("LEAD_PIPELINE_PLUGINS", "lp_demo_whole")
+    folder = tmp_path / "workflows"
+    folder.mkdir()
+
+    def other(expression: str) -> dict[str, Any]:
+        (folder / "other.yaml").write_text(
+            "name: other\nnodes:\n  - {id: o, type: expression, "
+            f"values: {{size: '{expression}'}}, outputs: {{size: integer}}}}\n"
+        )
+        return {w.name: w for w in load_compiled([folder], builtin_dirs=[])}
+
+    (folder / "whole.yaml").write_text(
+        "name: whole\nnodes:\n"
+        "  - {id: w, type: python, function: count_values, outputs: {seen: integer}}\n"
+    )
+    (folder / "narrow.yaml").write_text(
+        "name: narrow\nnodes:\n"
+        "  - {id: n, type: expression, values: {shout: 'upper(name)'}, outputs: {shout: string}}\n"
+    )
+    compiled = other("len(name)")
+    store.import_rows("demo", [("a", {"name": "Acme"})])
+    for name in ("other", "narrow", "whole"):
+        assert materialize(store, compiled[name]).ok == 1
+
+    def work(name: str) -> int:
+        selection = select_rows(store, compiled[name], "demo", RunOptions(), record=False)
+        return len(selection.work)
+
+    assert (work("whole"), work("narrow")) == (0, 0)  # nothing changed
+    compiled = other("len(name) + 1")
+    assert materialize(store, compiled["other"]).ok == 1
+    assert (work("whole"), work("narrow")) == (1, 0)  # only the node that saw `size`
