@@ -15,6 +15,7 @@ import re
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
@@ -28,35 +29,137 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 # "scheme:" not followed by a digit ("acme.com:8080" is a host and port).
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:(?!\d)")
+
+# Which addresses are public is decided from IANA's registries, transcribed here, never
+# from the interpreter's ``ipaddress`` tables: those change between Python versions
+# (3.11 and 3.12 call 192.0.0.192, Oracle Cloud's metadata service, global; 3.13 does not).
+#
+# * IANA IPv4 Special-Purpose Address Registry, version last updated 2020-09-04, and the
+#   IANA IPv4 Address Space Registry (224.0.0.0/4 multicast, 240.0.0.0/4 reserved).
+# * IANA IPv6 Special-Purpose Address Registry, version last updated 2024-10-22, plus
+#   100:0:0:1::/64 (RFC 9780, registered after it), and the IANA IPv6 Address Space
+#   Registry: only 2000::/3 is global unicast.
+#
+# Each entry: (block, name, globally reachable) with the registry's "Globally Reachable"
+# column; None stands for its "N/A". An address is refused when any entry holding it is
+# not globally reachable (True), named by the narrowest such entry. That refuses a little
+# more than the registry would: the anycast blocks inside 192.0.0.0/24 and 2001::/23 (PCP,
+# TURN, AMT, AS112, ORCHIDv2) are refused with their block, as no company site lives there.
+SpecialBlock = tuple[str, str, bool | None]
+IPV4_SPECIAL: tuple[SpecialBlock, ...] = (
+    ("0.0.0.0/8", "this network", False),
+    ("0.0.0.0/32", "unspecified", False),
+    ("10.0.0.0/8", "private", False),
+    ("100.64.0.0/10", "shared address space (carrier-grade NAT)", False),
+    ("127.0.0.0/8", "loopback", False),
+    ("169.254.0.0/16", "link-local", False),
+    ("172.16.0.0/12", "private", False),
+    ("192.0.0.0/24", "IETF protocol assignments", False),
+    ("192.0.0.0/29", "IPv4 service continuity prefix", False),
+    ("192.0.0.8/32", "IPv4 dummy address", False),
+    ("192.0.0.9/32", "Port Control Protocol anycast", True),
+    ("192.0.0.10/32", "TURN anycast", True),
+    ("192.0.0.170/32", "NAT64/DNS64 discovery", False),
+    ("192.0.0.171/32", "NAT64/DNS64 discovery", False),
+    ("192.0.2.0/24", "documentation (TEST-NET-1)", False),
+    ("192.31.196.0/24", "AS112-v4", True),
+    ("192.52.193.0/24", "AMT", True),
+    ("192.88.99.0/24", "deprecated 6to4 relay anycast", None),
+    ("192.168.0.0/16", "private", False),
+    ("192.175.48.0/24", "direct delegation AS112 service", True),
+    ("198.18.0.0/15", "benchmarking", False),
+    ("198.51.100.0/24", "documentation (TEST-NET-2)", False),
+    ("203.0.113.0/24", "documentation (TEST-NET-3)", False),
+    ("224.0.0.0/4", "multicast", False),  # the IPv4 Address Space Registry
+    ("240.0.0.0/4", "reserved", False),
+    ("255.255.255.255/32", "limited broadcast", False),
+)
+IPV6_SPECIAL: tuple[SpecialBlock, ...] = (
+    ("::1/128", "loopback", False),
+    ("::/128", "unspecified", False),
+    ("::ffff:0:0/96", "IPv4-mapped", False),  # judged by the IPv4 address it carries
+    ("64:ff9b::/96", "IPv4/IPv6 translation (NAT64)", True),  # likewise
+    ("64:ff9b:1::/48", "local-use IPv4/IPv6 translation", False),
+    ("100::/64", "discard-only", False),
+    ("100:0:0:1::/64", "dummy IPv6 prefix", False),
+    ("2001::/23", "IETF protocol assignments", False),
+    ("2001::/32", "Teredo", None),
+    ("2001:1::1/128", "Port Control Protocol anycast", True),
+    ("2001:1::2/128", "TURN anycast", True),
+    ("2001:1::3/128", "DNS-SD service registration protocol anycast", True),
+    ("2001:2::/48", "benchmarking", False),
+    ("2001:3::/32", "AMT", True),
+    ("2001:4:112::/48", "AS112-v6", True),
+    ("2001:10::/28", "deprecated ORCHID", None),
+    ("2001:20::/28", "ORCHIDv2", True),
+    ("2001:30::/28", "drone remote ID entity tags", True),
+    ("2001:db8::/32", "documentation", False),
+    ("2002::/16", "6to4", None),  # judged by the IPv4 address it carries
+    ("2620:4f:8000::/48", "direct delegation AS112 service", True),
+    ("3fff::/20", "documentation", False),
+    ("5f00::/16", "segment routing (SRv6) SIDs", False),
+    ("fc00::/7", "unique local", False),
+    ("fe80::/10", "link-local", False),
+)
+# Cloud platform endpoints at addresses the registries call public. Every other known
+# metadata service sits in a block refused above: 169.254.169.254 (AWS, GCP, Azure,
+# Oracle, DigitalOcean, OpenStack), 100.100.100.200 (Alibaba), 192.0.0.192 (Oracle),
+# fd00:ec2::254 (AWS over IPv6), fd20:ce::254 (GCP over IPv6).
+CLOUD_ENDPOINTS: dict[str, str] = {
+    "168.63.129.16": "Azure WireServer (platform metadata)",
+}
+_GLOBAL_UNICAST_V6 = ipaddress.ip_network("2000::/3")
+_MULTICAST_V6 = ipaddress.ip_network("ff00::/8")
+_MAPPED = ipaddress.ip_network("::ffff:0:0/96")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_SIX_TO_FOUR = ipaddress.ip_network("2002::/16")
+
+
+def _table(entries: tuple[SpecialBlock, ...]) -> list[tuple[Any, str, bool | None]]:
+    """Entries as networks, narrowest first, so the first match names an address best."""
+    parsed = [(ipaddress.ip_network(block), name, reach) for block, name, reach in entries]
+    return sorted(parsed, key=lambda entry: -entry[0].prefixlen)
+
+
+_V4_TABLE = _table(IPV4_SPECIAL)
+_V6_TABLE = _table(IPV6_SPECIAL)
+
+
+def _special(ip: IPAddress) -> str | None:
+    """The narrowest registry entry holding ``ip`` that is not globally reachable."""
+    table = _V4_TABLE if isinstance(ip, ipaddress.IPv4Address) else _V6_TABLE
+    for network, name, reach in table:
+        if ip in network and reach is not True:
+            return name
+    return None
 
 
 def blocked_reason(ip: IPAddress) -> str | None:
     """Why ``ip`` is off limits, or None if it is an ordinary public address.
 
-    IPv6 forms that embed an IPv4 address (mapped ``::ffff:a.b.c.d``, 6to4,
-    Teredo, NAT64) are judged by the address they carry.
+    IPv6 forms that carry an IPv4 address (mapped ``::ffff:a.b.c.d``, NAT64
+    ``64:ff9b::/96``, 6to4 ``2002::/16``) are judged by the address they carry:
+    a NAT64 network reaches every IPv4-only site that way.
     """
     if isinstance(ip, ipaddress.IPv6Address):
-        embedded = [ip.ipv4_mapped, ip.sixtofour, *(ip.teredo or ())]
-        if ip in _NAT64:
-            embedded.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
-        for inner in embedded:
-            if inner is not None and (reason := blocked_reason(inner)):
-                return f"{reason} (embedded in {ip})"
-    for attribute, reason in (
-        ("is_unspecified", "unspecified"),
-        ("is_loopback", "loopback"),
-        ("is_link_local", "link-local"),
-        ("is_multicast", "multicast"),
-        ("is_private", "private"),
-        ("is_reserved", "reserved"),
-    ):
-        if getattr(ip, attribute):
+        inner: ipaddress.IPv4Address | None = None
+        if ip in _MAPPED or ip in _NAT64:
+            inner = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        elif ip in _SIX_TO_FOUR:
+            inner = ip.sixtofour
+        if inner is not None:
+            reason = blocked_reason(inner)
+            return f"{reason} (embedded in {ip})" if reason else None
+        if (reason := _special(ip)) is not None:
             return reason
-    if not ip.is_global:
-        return "not globally routable"
-    return None
+        if ip in _MULTICAST_V6:
+            return "multicast"
+        if ip not in _GLOBAL_UNICAST_V6:
+            return "not global unicast (reserved by IANA)"
+        return None
+    if (endpoint := CLOUD_ENDPOINTS.get(str(ip))) is not None:
+        return endpoint
+    return _special(ip)
 
 
 def normalise_url(raw: str) -> httpx.URL:

@@ -253,12 +253,11 @@ def test_lead_data_urls_are_normalised() -> None:
         ("169.254.169.254", "link-local"),
         ("0.0.0.0", "unspecified"),
         ("224.0.0.1", "multicast"),
-        # Python files these under "private" as well; refused is what matters.
-        ("240.0.0.1", None),
-        ("100.64.0.1", None),  # carrier-grade NAT
+        ("240.0.0.1", "reserved"),
+        ("100.64.0.1", "shared address space (carrier-grade NAT)"),
         ("::1", "loopback"),
         ("fe80::1", "link-local"),
-        ("fc00::1", "private"),
+        ("fc00::1", "unique local"),
         ("ff02::1", "multicast"),
         ("::", "unspecified"),
         ("::ffff:127.0.0.1", "loopback (embedded in"),
