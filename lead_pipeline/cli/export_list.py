@@ -54,6 +54,12 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--errors", action="store_true", help="add an _errors column: why a row's nodes failed"
     )
+    p.add_argument(
+        "--evidence",
+        action="store_true",
+        help="research answers' sources: <field>_source and <field>_quote columns (CSV), "
+        "an _evidence object (JSONL, Parquet)",
+    )
     p.set_defaults(func=run)
 
 
@@ -67,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
         explode=args.explode,
         excel=args.excel,
         errors=args.errors,
+        evidence=args.evidence,
     )
     store = open_store()
     try:

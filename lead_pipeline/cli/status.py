@@ -73,7 +73,12 @@ def run(args: argparse.Namespace) -> int:
         return 0
     table = Table(title="workflows")
     table.add_column("workflow")
-    for column in ("ok", "failed", "pending", "skipped", "stale", "cost"):
+    columns = ["ok", "failed", "pending", "skipped", "stale", "cost"]
+    # Research answers refused for lack of evidence, shown once a workflow has any.
+    unsupported = any(wf.unsupported for wf in status.workflows)
+    if unsupported:
+        columns.insert(4, "unsupported")
+    for column in columns:
         table.add_column(column, justify="right")
     table.add_column("why stale")
     retired = []
@@ -88,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
             str(wf.failed),
             "-" if gone else str(wf.pending),
             str(wf.skipped),
+            *([str(wf.unsupported)] if unsupported else []),
             str(stale.get(wf.workflow, (0, ""))[0]),
             f"{wf.cost:.4f}",
             stale.get(wf.workflow, (0, ""))[1] or "-",

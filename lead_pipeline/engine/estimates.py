@@ -233,6 +233,16 @@ def _llm(
     return CallEstimate(backend, 1, 2, low, 2 * high, kind="llm")
 
 
+@estimator("research")
+def _research(
+    node: CompiledNode, values: Mapping[str, Any] | None, context: EstimateContext
+) -> CallEstimate:
+    from lead_pipeline.engine.node_types.research import estimate_research
+
+    estimate: CallEstimate = estimate_research(node, values, context)
+    return estimate
+
+
 @estimator("founder_extract")
 def _founder_extract(
     node: CompiledNode, values: Mapping[str, Any] | None, context: EstimateContext

@@ -27,7 +27,10 @@ def plan_workflows(
         raise WorkflowConfigError(
             f"unknown workflow {requested!r} (known: {', '.join(by_name) or 'none'})"
         )
-    chosen = list(workflows) if requested == "all" else [by_name[requested]]
+    if requested == "all":
+        chosen = [w for w in workflows if w.spec.in_all is not False]  # the others: by name
+    else:
+        chosen = [by_name[requested]]
     runnable: list[CompiledWorkflow] = []
     skipped: dict[str, str] = {}
     for workflow in chosen:

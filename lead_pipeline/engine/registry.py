@@ -54,6 +54,9 @@ class NodeOutcome:
     provider: str | None = None
     skipped: bool = False
     note: str | None = None
+    # Evidence per output field (research nodes): stored with the result.
+    evidence: dict[str, Any] | None = None
+    unsupported: int | None = None
 
 
 RunFn = Callable[[NodeCall[Any]], Awaitable[NodeOutcome]]

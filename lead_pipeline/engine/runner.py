@@ -25,6 +25,7 @@ from lead_pipeline.engine.runlock import LockKeeper, LockLost
 from lead_pipeline.engine.selection import RowWork, Shard, base_values, stale_reason, values_at
 from lead_pipeline.engine.services import Services, open_services
 from lead_pipeline.engine.summary import ShardSummary
+from lead_pipeline.providers.calls import recording
 from lead_pipeline.settings import Settings, get_settings
 from lead_pipeline.store import FAILED, OK, SKIPPED, LeadStore, NodeResult, StoreUnwritable
 from lead_pipeline.store.committer import GroupCommitter, group_commit
@@ -193,6 +194,7 @@ class ShardRunner:
                     state.values.update(previous.outputs)
                 continue
             started_at, t0 = self.clock(), time.perf_counter()
+            made = None
             status, outcome, error = OK, NodeOutcome(outputs={}), None
             inputs = node.inputs
             if node.when is not None and not node.when.evaluate(state.values, self.params):
@@ -216,7 +218,11 @@ class ShardRunner:
                         outputs=node.spec.outputs,
                         services=services,
                     )
-                    outcome = await node.node_type.run(call)
+                    if node.node_type.inline:  # calls no provider: nothing to record
+                        outcome = await node.node_type.run(call)
+                    else:
+                        with recording() as made:
+                            outcome = await node.node_type.run(call)
                     if outcome.skipped:
                         status = SKIPPED
                     else:
@@ -242,6 +248,9 @@ class ShardRunner:
                 duration_s=time.perf_counter() - t0,
                 cost=outcome.cost,
                 provider=outcome.provider,
+                calls=None if made is None else made.as_json(),
+                evidence=outcome.evidence if status == OK else None,
+                unsupported=outcome.unsupported if status == OK else None,
             )
             # Durable before the next node starts, so a crash loses at most the nodes in
             # flight. The commit is shared with the other rows' results that arrive meanwhile.

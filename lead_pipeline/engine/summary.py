@@ -142,6 +142,8 @@ class RunSummary(Outcomes, LeftAlone):
     selected: int = 0
     not_started: int = 0
     total_rows: int = 0  # the list's rows when the run selected
+    # Research answers whose evidence did not support them: stored as no answer, not ok.
+    unsupported: int = 0
     cost: float = 0.0
     duration_s: float = 0.0
     shards: int = 0
@@ -200,6 +202,11 @@ class RunSummary(Outcomes, LeftAlone):
             text += f", {self.not_started} not started (budget reached)"
         if self.held_back:
             text += f", {self.held_back} held back by limit"
+        if self.unsupported:
+            text += (
+                f", {self.unsupported} answer{'s' if self.unsupported != 1 else ''} "
+                "unsupported by their evidence (stored as no answer)"
+            )
         return text + f"; cost ${self.cost:.4f}"
 
     def as_dict(self) -> dict[str, Any]:

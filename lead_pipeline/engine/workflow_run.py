@@ -343,6 +343,7 @@ class WorkflowRun:
             nodes = [n.id for n in self.workflow.nodes]
             counts = self.store.run_counts(selection.store_run_id, nodes)
             summary.count_from_store(counts.ok, counts.failed, counts.skipped)
+            summary.unsupported = counts.unsupported
             summary.with_causes(
                 self.store.failures(selection.lead_list, run_id=selection.store_run_id)
             )

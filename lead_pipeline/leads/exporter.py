@@ -66,6 +66,29 @@ def _row_errors(store: LeadStore, name: str, frame: pd.DataFrame) -> list[str | 
     return ["; ".join(by_row[row]) if row in by_row else None for row in frame[ID_COLUMN]]
 
 
+EVIDENCE_COLUMN = "_evidence"
+
+
+def _evidence(store: LeadStore, name: str, frame: pd.DataFrame, fmt: str) -> dict[str, list[Any]]:
+    """The columns ``--evidence`` adds: ``<field>_source`` and ``<field>_quote`` per field with
+    evidence (CSV), or one ``_evidence`` object per row (JSONL, Parquet). A refused answer
+    has no source and no quote in CSV, and its status and reason in the object."""
+    by_row = store.evidence(name)
+    ids = list(frame[ID_COLUMN])
+    if fmt != "csv":
+        return {EVIDENCE_COLUMN: [by_row.get(row) or None for row in ids]}
+    fields: dict[str, None] = {}
+    for found in by_row.values():
+        fields.update(dict.fromkeys(found))
+    columns: dict[str, list[Any]] = {}
+    for name_ in fields:
+        kept = [(by_row.get(row) or {}).get(name_) or {} for row in ids]
+        ok = [e if e.get("status") == "ok" else {} for e in kept]
+        columns[f"{name_}_source"] = [e.get("url") for e in ok]
+        columns[f"{name_}_quote"] = [e.get("quote") for e in ok]
+    return columns
+
+
 class ExportError(ValueError):
     """An export option that does not fit the list (an unknown ``--explode`` column)."""
 
@@ -87,6 +110,7 @@ class ExportOptions:
     explode: str | None = None
     excel: bool = False
     errors: bool = False  # an _errors column: each failed node as "workflow.node: error"
+    evidence: bool = False  # research answers' sources: <field>_source/_quote, or _evidence
 
 
 @dataclass
@@ -127,6 +151,9 @@ def export_lead_list(
         frame[ERRORS_COLUMN] = pd.Series(
             _row_errors(store, name, frame), index=frame.index, dtype=object
         )
+    if options.evidence:
+        for column, values in _evidence(store, name, frame, fmt).items():
+            frame[column] = pd.Series(values, index=frame.index, dtype=object)
     columns = [str(c) for c in frame.columns]
     records = [
         dict(zip(columns, row, strict=True)) for row in frame.itertuples(index=False, name=None)

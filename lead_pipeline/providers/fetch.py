@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from html import unescape
 from typing import Any
 
 import httpx
 
 from lead_pipeline.providers.answer import read_body
+from lead_pipeline.providers.calls import note_attempt, note_status
 from lead_pipeline.providers.errors import FetchFailed, InvalidAnswer, ProviderUnavailable
 from lead_pipeline.providers.http import RETRYABLE_STATUS
 from lead_pipeline.providers.policy import Paid, ProviderResponse
@@ -51,6 +53,9 @@ class Page:
     truncated: bool
     bytes_read: int
     redirects: list[str]
+    # When it was downloaded (ISO 8601, UTC): a cached page keeps its first fetch's time,
+    # which is what research evidence cites. None in pages cached before it was kept.
+    fetched_at: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -106,9 +111,11 @@ async def _download(
         addresses = await guard.resolve(target)
         try:
             async with limiter.slot(), asyncio.timeout(timeout):
+                note_attempt(f"GET {target}")
                 response = await _connect(client, target, addresses, timeout)
                 try:
                     status = response.status_code
+                    note_status(status)
                     location = response.headers.get("location")
                     if status in REDIRECT_STATUS and location:
                         nxt = target.join(location.strip()).copy_with(fragment=None)
@@ -230,6 +237,7 @@ async def fetch_page(
             truncated=got.truncated,
             bytes_read=len(got.body),
             redirects=got.redirects,
+            fetched_at=datetime.now(UTC).isoformat(timespec="seconds"),
         )
         return Paid(page.as_dict(), policy.prices.request_cost(FETCH))
 

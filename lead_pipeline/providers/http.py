@@ -25,6 +25,7 @@ from lead_pipeline.providers.answer import (
     read_body,
     text_excerpt,
 )
+from lead_pipeline.providers.calls import note_attempt, note_status
 from lead_pipeline.providers.errors import (
     AuthError,
     BlockedURL,
@@ -198,11 +199,13 @@ async def request_json(
         """One request; a failure worth another try raises with the wait it was asked for."""
         try:
             async with policy.limiter.slot(), asyncio.timeout(total):
+                note_attempt(where)
                 response = await _send(
                     client, method, target, addresses, headers, json_body, params
                 )
                 try:
                     status = response.status_code
+                    note_status(status)
                     if 200 <= status < 300 or status in answer_statuses:
                         body, _ = await read_body(response, provider=provider, limit=limit)
                     elif status in REDIRECT_STATUS:

@@ -9,6 +9,7 @@ from typing import Any
 
 from lead_pipeline.providers.budget import Budget
 from lead_pipeline.providers.cache import ResponseCache, cache_key
+from lead_pipeline.providers.calls import call_record, finish
 from lead_pipeline.providers.cost import PriceTable, Usage
 from lead_pipeline.providers.errors import ProviderError
 from lead_pipeline.providers.ratelimit import Limit, RateLimiter, SharedPace
@@ -92,6 +93,14 @@ class CallPolicy:
         ``request`` is the normalised question (never a key); only successful
         answers reach the cache, and a failed call's ``cost`` is still charged.
         """
+        with call_record(self.provider) as record:  # for the row trace
+            response = await self._run(request, call, use_cache=use_cache)
+            finish(record, cached=response.cached, cost=response.cost, usage=response.usage)
+            return response
+
+    async def _run(
+        self, request: Any, call: Callable[[], Awaitable[Paid]], *, use_cache: bool
+    ) -> ProviderResponse:
         key = cache_key(self.provider, request)
         if use_cache and (entry := await self._cache_get(key)) is not None:
             usage = Usage(**entry["usage"]) if entry.get("usage") else None

@@ -109,6 +109,7 @@ class LeadStore:
     row_values = _Part("wide_view", WideView.row_values)
     wide_frame = _Part("wide_view", WideView.wide_frame)
     preview_rows = _Part("wide_view", WideView.preview_rows)
+    evidence = _Part("wide_view", WideView.evidence)
 
     # run records
     start_run = _Part("run_records", RunRecords.start_run)

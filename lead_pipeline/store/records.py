@@ -42,6 +42,12 @@ class NodeResult:
     provider: str | None = None
     attempts: int = 1
     input_hash: str | None = None
+    # The provider calls this result made (providers/calls.py), for the row trace.
+    calls: list[dict[str, Any]] | None = None
+    # A research node's evidence per output field: {field: {status, url, quote, fetched_at,
+    # reason}}; ``unsupported`` counts the fields whose answer its evidence did not support.
+    evidence: dict[str, Any] | None = None
+    unsupported: int | None = None
 
 
 @dataclass
@@ -70,6 +76,8 @@ class WorkflowStatus:
     skipped: int = 0
     pending: int = 0
     cost: float = 0.0
+    # Answers of research nodes their evidence did not support, stored as no answer.
+    unsupported: int = 0
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,9 @@ class NodeResults(StorePart):
                 "config_hash": excluded.config_hash,
                 "input_hash": excluded.input_hash,
                 "provider": excluded.provider,
+                "calls": excluded.calls,
+                "evidence": excluded.evidence,
+                "unsupported": excluded.unsupported,
             },
         )
 
@@ -85,6 +88,9 @@ class NodeResults(StorePart):
                 "config_hash": r.config_hash,
                 "input_hash": r.input_hash,
                 "provider": r.provider,
+                "calls": r.calls,
+                "evidence": r.evidence,
+                "unsupported": r.unsupported,
             }
             for r in results
         ]
@@ -103,7 +109,9 @@ class NodeResults(StorePart):
 
         ``row_ids`` narrows to some rows (a shard), queried in chunks.
         """
-        query = select(node_results).where(node_results.c.lead_list == name)
+        # Not the calls: only the row trace reads them.
+        columns = [c for c in node_results.c if c.name != "calls"]
+        query = select(*columns).where(node_results.c.lead_list == name)
         if workflows is not None:
             query = query.where(node_results.c.workflow.in_(list(workflows)))
         if row_ids is None:
@@ -134,6 +142,8 @@ class NodeResults(StorePart):
                     provider=r.provider,
                     attempts=r.attempts,
                     input_hash=r.input_hash,
+                    evidence=r.evidence,
+                    unsupported=r.unsupported,
                 )
         return out
 
@@ -276,6 +286,7 @@ class NodeResults(StorePart):
                 func.sum(case((node_results.c.status == SKIPPED, 1), else_=0)).label("skipped"),
                 func.count().label("done"),
                 func.sum(node_results.c.cost).label("cost"),
+                func.sum(node_results.c.unsupported).label("unsupported"),
             )
             .where(
                 and_(
@@ -290,7 +301,7 @@ class NodeResults(StorePart):
             per_row = per_row.having(func.max(node_results.c.finished_at) >= since)
         per_row = per_row.subquery()
         n = len(nodes)
-        failed, skipped, ok, cost = conn.execute(
+        failed, skipped, ok, cost, unsupported = conn.execute(
             select(
                 func.sum(case((per_row.c.failed > 0, 1), else_=0)),
                 func.sum(case((and_(per_row.c.failed == 0, per_row.c.skipped == n), 1), else_=0)),
@@ -308,6 +319,7 @@ class NodeResults(StorePart):
                     )
                 ),
                 func.sum(per_row.c.cost),
+                func.sum(per_row.c.unsupported),
             )
         ).one()
         counts = WorkflowStatus(
@@ -316,6 +328,7 @@ class NodeResults(StorePart):
             failed=int(failed or 0),
             skipped=int(skipped or 0),
             cost=float(cost or 0.0),
+            unsupported=int(unsupported or 0),
         )
         counts.pending = total - counts.ok - counts.failed - counts.skipped
         return counts

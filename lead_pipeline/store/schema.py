@@ -70,6 +70,12 @@ node_results = Table(
     # parameters it uses); NULL for results written before it was recorded.
     Column("input_hash", String(64), nullable=True),
     Column("provider", String(64), nullable=True),
+    # Kept with the result they belong to, so the latest result's are the only ones kept
+    # and a pruned row takes them along: the provider calls the node made (the row
+    # trace), and a research node's evidence per field with how many fields it refused.
+    Column("calls", JSON, nullable=True),
+    Column("evidence", JSON, nullable=True),
+    Column("unsupported", Integer, nullable=True),
     ForeignKeyConstraint(
         ["lead_list", "row_id"], ["leads.lead_list", "leads.row_id"], ondelete="CASCADE"
     ),

@@ -114,6 +114,22 @@ class WideView(StorePart):
                 keep(current)
         return found[:limit]
 
+    def evidence(self, name: str) -> dict[str, dict[str, dict[str, Any]]]:
+        """Each row's evidence per output field (research nodes' ok results), merged in node
+        order as outputs are: ``{row_id: {field: {status, url, quote, fetched_at, reason}}}``."""
+        c = node_results.c
+        query = (
+            select(c.row_id, c.evidence)
+            .where(and_(c.lead_list == name, c.status == OK, c.evidence.is_not(None)))
+            .order_by(c.workflow, c.node_index)
+        )
+        found: dict[str, dict[str, dict[str, Any]]] = {}
+        with self._reading() as conn:
+            for r in conn.execute(query):
+                if isinstance(r.evidence, dict):
+                    found.setdefault(r.row_id, {}).update(r.evidence)
+        return found
+
     def output_columns(self, name: str) -> list[str]:
         """Every output column some ok result of the list holds, in node order."""
         return self._enrichment(name)[1]

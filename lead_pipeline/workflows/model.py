@@ -301,6 +301,10 @@ class WorkflowSpec(BaseModel):
     where: str | None = None
     params: dict[str, ParamSpec] = Field(default_factory=dict)
     nodes: list[NodeSpec] = Field(min_length=1)
+    # false: `--workflow all`, the sensor and the schedule leave the workflow out, and it
+    # runs when named (research that pays for pages and tokens on every row). None is
+    # true, and keeps the code version of workflows that do not say.
+    in_all: bool | None = None
     source: Path | None = Field(default=None, exclude=True)
 
     @field_validator("name")

@@ -13,6 +13,7 @@ from lead_pipeline.engine.node_types.founders import run_founder_extract
 from lead_pipeline.engine.node_types.http import run_http
 from lead_pipeline.engine.node_types.llm import run_llm
 from lead_pipeline.engine.node_types.python_fn import run_python
+from lead_pipeline.engine.node_types.research import run_research
 from lead_pipeline.engine.node_types.search import run_web_search
 from lead_pipeline.engine.registry import NodeType
 
@@ -25,6 +26,7 @@ BUILTIN: tuple[NodeType, ...] = (
     run_http,
     run_llm,
     run_python,
+    run_research,
     run_web_search,
     run_work_email,
 )
