@@ -36,13 +36,21 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import parse_qsl, urlencode
 
-from lead_pipeline.crm.hubspot import DEFAULT_LIMIT, HUBSPOT, HubSpotClient, hubspot_token
+from lead_pipeline.crm.hubspot import (
+    DEFAULT_LIMIT,
+    HUBSPOT,
+    HubSpotClient,
+    HubSpotId,
+    HubSpotRecord,
+    hubspot_token,
+)
 from lead_pipeline.leads.errors import LeadFileError
 from lead_pipeline.leads.fields import FieldMapping
 from lead_pipeline.leads.importer import choose_mapping, describe_id_rule
 from lead_pipeline.leads.outputs import declared_outputs
-from lead_pipeline.providers.errors import InvalidAnswer, ProviderError
+from lead_pipeline.providers.errors import ProviderError
 from lead_pipeline.providers.http import HttpAnswer, request_json
+from lead_pipeline.providers.models import Answer, Text, parse_answer
 from lead_pipeline.providers.ratelimit import Limit
 from lead_pipeline.providers.session import ProviderSession
 from lead_pipeline.settings import get_settings
@@ -184,7 +192,7 @@ class HubSpotReader(HubSpotClient):
         self._pace(answer)
         return answer
 
-    async def pages(self, selection: CompanySelection) -> AsyncIterator[list[dict[str, Any]]]:
+    async def pages(self, selection: CompanySelection) -> AsyncIterator[list[HubSpotRecord]]:
         """The selected companies, a page at a time, as HubSpot's ``{id, properties}``."""
         properties = list(dict.fromkeys([*DEFAULT_PROPERTIES, *selection.properties]))
         if selection.list_id is not None:
@@ -196,21 +204,22 @@ class HubSpotReader(HubSpotClient):
         async for page in source:
             yield page
 
-    async def _every_company(self, properties: list[str]) -> AsyncIterator[list[dict[str, Any]]]:
+    async def _every_company(self, properties: list[str]) -> AsyncIterator[list[HubSpotRecord]]:
         after: str | None = None
         while True:
             params = {"limit": LIST_PAGE, "properties": ",".join(properties), "archived": "false"}
             if after:
                 params["after"] = after
-            data = _object(await self._call("GET", "/crm/v3/objects/companies", params=params))
-            yield _results(data)
-            after = _next(data)
+            answer = await self._call("GET", "/crm/v3/objects/companies", params=params)
+            page = parse_answer(CompanyPage, answer.data, HUBSPOT)
+            yield list(page.results)
+            after = next_cursor(page)
             if after is None:
                 return
 
     async def _search(
         self, filters: list[dict[str, Any]], properties: list[str]
-    ) -> AsyncIterator[list[dict[str, Any]]]:
+    ) -> AsyncIterator[list[HubSpotRecord]]:
         last_id: str | None = None
         while True:  # one query per 10,000 results, each after the last id seen
             self.queries += 1
@@ -229,13 +238,14 @@ class HubSpotReader(HubSpotClient):
                 if after:
                     body["after"] = after
                 path = "/crm/v3/objects/companies/search"
-                data = _object(await self._call("POST", path, body=body, search=True))
-                page = _results(data)
+                answer = await self._call("POST", path, body=body, search=True)
+                found = parse_answer(CompanyPage, answer.data, HUBSPOT)
+                page = list(found.results[:SEARCH_PAGE])
                 if page:
                     yield page
-                    last_id = str(page[-1]["id"])
+                    last_id = page[-1].id
                 served += SEARCH_PAGE
-                after = _next(data)
+                after = next_cursor(found)
                 if after is None or not page:
                     if page and served >= SEARCH_CAP:
                         break  # the cap, not the end: a new query after last_id
@@ -245,47 +255,62 @@ class HubSpotReader(HubSpotClient):
 
     async def _list_members(
         self, list_id: str, properties: list[str]
-    ) -> AsyncIterator[list[dict[str, Any]]]:
+    ) -> AsyncIterator[list[HubSpotRecord]]:
         after: str | None = None
         while True:
             params: dict[str, Any] = {"limit": MEMBERS_PAGE}
             if after:
                 params["after"] = after
             path = f"/crm/v3/lists/{list_id}/memberships"
-            data = _object(await self._call("GET", path, params=params))
-            ids = [str(m.get("recordId")) for m in _results(data, key="recordId")]
+            answer = await self._call("GET", path, params=params)
+            members = parse_answer(MembershipPage, answer.data, HUBSPOT)
+            ids = [m.recordId for m in members.results[:MEMBERS_PAGE]]
             for start in range(0, len(ids), READ_BATCH):
                 yield await self._read(ids[start : start + READ_BATCH], properties)
-            after = _next(data)
+            after = next_cursor(members)
             if after is None:
                 return
 
-    async def _read(self, ids: Sequence[str], properties: list[str]) -> list[dict[str, Any]]:
+    async def _read(self, ids: Sequence[str], properties: list[str]) -> list[HubSpotRecord]:
         body = {"properties": properties, "inputs": [{"id": i} for i in ids]}
-        data = _object(await self._call("POST", "/crm/v3/objects/companies/batch/read", body=body))
-        found = _results(data)
-        self.missing += len(ids) - len(found)
+        answer = await self._call("POST", "/crm/v3/objects/companies/batch/read", body=body)
+        asked = set(ids)
+        # Only records asked for: an answer naming another id is never attached to the list.
+        found = [
+            r for r in parse_answer(CompanyPage, answer.data, HUBSPOT).results if r.id in asked
+        ]
+        self.missing += len(asked) - len({r.id for r in found})
         return found
 
 
-def _object(answer: HttpAnswer) -> dict[str, Any]:
-    if not isinstance(answer.data, dict):
-        raise InvalidAnswer("hubspot: the answer is not a JSON object", provider=HUBSPOT)
-    return answer.data
+class NextPage(Answer):
+    after: Text
 
 
-def _results(data: Mapping[str, Any], key: str = "id") -> list[dict[str, Any]]:
-    results = data.get("results")
-    if not isinstance(results, list):
-        raise InvalidAnswer("hubspot: the answer has no 'results' list", provider=HUBSPOT)
-    return [r for r in results if isinstance(r, dict) and r.get(key) not in (None, "")]
+class Paging(Answer):
+    next: NextPage | None = None
 
 
-def _next(data: Mapping[str, Any]) -> str | None:
-    paging = data.get("paging")
-    following = paging.get("next") if isinstance(paging, dict) else None
-    after = following.get("after") if isinstance(following, dict) else None
-    return str(after) if after not in (None, "") else None
+class CompanyPage(Answer):
+    """A page of companies: the objects list, a search, a batch read (200 or 207)."""
+
+    results: list[HubSpotRecord]
+    paging: Paging | None = None
+
+
+class Membership(Answer):
+    recordId: HubSpotId
+
+
+class MembershipPage(Answer):
+    results: list[Membership]
+    paging: Paging | None = None
+
+
+def next_cursor(page: CompanyPage | MembershipPage) -> str | None:
+    """The ``after`` cursor of the next page; None on the last."""
+    following = page.paging.next if page.paging is not None else None
+    return following.after if following is not None and following.after else None
 
 
 @dataclass
@@ -298,15 +323,14 @@ class Staging:
     columns: dict[str, None] = field(default_factory=dict)
     repeated: int = 0
 
-    def add(self, record: Mapping[str, Any]) -> None:
-        record_id = str(record["id"])
+    def add(self, record: HubSpotRecord) -> None:
+        record_id = record.id
         if record_id in self.seen:
             self.repeated += 1
             return
         self.seen.add(record_id)
-        properties = record.get("properties")
         fields: dict[str, Any] = {RECORD_ID: record_id}
-        for name, value in (properties if isinstance(properties, dict) else {}).items():
+        for name, value in record.properties.items():
             if name in LEFT_OUT or name == RECORD_ID or value in (None, ""):
                 continue
             fields[self.renames.get(name, name)] = value

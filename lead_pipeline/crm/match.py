@@ -28,12 +28,22 @@ from lead_pipeline.crm.hubspot import (
     DEFAULT_LIMIT,
     HUBSPOT,
     BatchOutcome,
+    HubSpotBatch,
     HubSpotClient,
+    HubSpotRecord,
 )
-from lead_pipeline.crm.hubspot_source import HUBSPOT_SEARCH, RECORD_ID, SEARCH_LIMIT, HubSpotReader
+from lead_pipeline.crm.hubspot_source import (
+    HUBSPOT_SEARCH,
+    RECORD_ID,
+    SEARCH_LIMIT,
+    CompanyPage,
+    HubSpotReader,
+    next_cursor,
+)
 from lead_pipeline.domains import domain_name, registrable_domain
 from lead_pipeline.founders.identity import company_matches, name_tokens
 from lead_pipeline.providers.errors import ProviderError
+from lead_pipeline.providers.models import parse_answer
 from lead_pipeline.providers.session import ProviderSession
 
 DOMAIN_BATCH = 50  # two spellings each: HubSpot's IN takes 100 values
@@ -127,19 +137,18 @@ def row_domain(website: Any) -> str | None:
     return registrable_domain(host) if host else None
 
 
-def _match(record: dict[str, Any], how: str) -> CrmMatch:
-    properties = record.get("properties") if isinstance(record.get("properties"), dict) else {}
+def _match(record: HubSpotRecord, how: str) -> CrmMatch:
     return CrmMatch(
         in_crm=True,
-        crm_id=str(record.get("id") or properties.get(RECORD_ID)),
-        owner=properties.get("hubspot_owner_id") or None,
-        lifecycle_stage=properties.get("lifecyclestage") or None,
+        crm_id=record.id,
+        owner=record.properties.get("hubspot_owner_id") or None,
+        lifecycle_stage=record.properties.get("lifecyclestage") or None,
         matched_by=how,
     )
 
 
-def _oldest(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    return min(records, key=lambda r: int(str(r.get("id"))) if str(r.get("id")).isdigit() else 0)
+def _oldest(records: Iterable[HubSpotRecord]) -> HubSpotRecord:
+    return min(records, key=lambda r: int(r.id))
 
 
 def _distinctive(name: str) -> str | None:
@@ -173,8 +182,8 @@ class CompanyMatcher:
             found |= await self._by_domains(list(domains[start : start + DOMAIN_BATCH]))
         return found
 
-    async def _search(self, groups: list[dict[str, Any]], pages: int) -> list[dict[str, Any]]:
-        records: list[dict[str, Any]] = []
+    async def _search(self, groups: list[dict[str, Any]], pages: int) -> list[HubSpotRecord]:
+        records: list[HubSpotRecord] = []
         after: str | None = None
         for _ in range(pages):
             body: dict[str, Any] = {
@@ -187,10 +196,9 @@ class CompanyMatcher:
                 body["after"] = after
             self.searches += 1
             answer = await self.reader._call("POST", SEARCH_PATH, body=body, search=True)
-            data = answer.data if isinstance(answer.data, dict) else {}
-            records += [r for r in data.get("results") or [] if isinstance(r, dict)]
-            paging = data.get("paging") if isinstance(data.get("paging"), dict) else {}
-            after = (paging.get("next") or {}).get("after")
+            page = parse_answer(CompanyPage, answer.data, HUBSPOT)
+            records += page.results[:200]
+            after = next_cursor(page)
             if not after:
                 break
         return records
@@ -200,10 +208,9 @@ class CompanyMatcher:
         group = {"filters": [{"propertyName": "domain", "operator": "IN", "values": values}]}
         # 2 spellings of 50 domains, a few companies each at most: 5 pages is plenty.
         records = await self._search([group], pages=5)
-        by_domain: dict[str, list[dict[str, Any]]] = {}
+        by_domain: dict[str, list[HubSpotRecord]] = {}
         for record in records:
-            properties = record.get("properties") or {}
-            domain = row_domain(properties.get("domain"))
+            domain = row_domain(record.properties.get("domain"))
             if domain in domains:
                 by_domain.setdefault(domain, []).append(record)
         return {d: _match(_oldest(rs), "domain") for d, rs in by_domain.items()}
@@ -221,9 +228,7 @@ class CompanyMatcher:
         records = await self._search(groups, pages=NAME_PAGES)
         found: dict[str, CrmMatch] = {}
         for name in names:
-            same = [
-                r for r in records if company_matches((r.get("properties") or {}).get("name"), name)
-            ]
+            same = [r for r in records if company_matches(r.properties.get("name"), name)]
             if same:
                 found[name] = _match(_oldest(same), "name")
         return found
@@ -255,22 +260,15 @@ async def update_companies(
         body = {"inputs": [{"id": i, "properties": p} for _, i, p in batch]}
         try:
             answer = await client._post("/crm/v3/objects/companies/batch/update", body)
+            done = parse_answer(HubSpotBatch, answer.data, HUBSPOT)
         except ProviderError as exc:
             outcome.errors |= {key: exc.message for key, _, _ in batch}
             continue
-        data = answer.data if isinstance(answer.data, dict) else {}
-        for result in data.get("results") or []:
-            key = by_id.get(str(result.get("id"))) if isinstance(result, dict) else None
-            if key is not None:
-                outcome.ids[key] = str(result["id"])
-        reason = next(
-            (
-                f"{e.get('category')}: {e.get('message')}"
-                for e in data.get("errors") or []
-                if isinstance(e, dict)
-            ),
-            "not confirmed by HubSpot",
-        )
+        for result in done.results:
+            key = by_id.get(result.id)
+            if key is not None:  # an id we did not send is never attached to a row
+                outcome.ids[key] = result.id
+        reason = next((e.text() for e in done.errors), "not confirmed by HubSpot")
         for key, _, _ in batch:
             if key not in outcome.ids:
                 outcome.errors[key] = reason

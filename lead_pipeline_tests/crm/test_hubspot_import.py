@@ -19,7 +19,7 @@ from lead_pipeline.crm.hubspot_source import CompanySelection, import_hubspot, p
 from lead_pipeline.leads.errors import LeadFileError
 from lead_pipeline.settings import reset_settings
 from lead_pipeline.store import LeadStore
-from lead_pipeline_tests.servers import HubSpotServer, Reply
+from lead_pipeline_tests.servers import HubSpotServer, RecordedRequest, Reply
 
 FAST = {"hubspot": {"requests_per_second": 500}, "hubspot_search": {"requests_per_second": 500}}
 
@@ -312,3 +312,42 @@ def test_the_hubspot_lists_sensor_refreshes_a_crm_list_and_runs_only_when_it_cha
     assert request.partition_key == "crm"
     assert LeadStore().rows("crm", [ids[1]])[0].fields["description"] == "pivoted"
     assert len(LeadStore().rows("crm")) == 29
+
+
+@pytest.mark.parametrize(
+    ("answer", "says"),
+    [
+        ({"results": {"id": "1"}}, "results: Input should be a valid list"),
+        ({"results": [{"id": {"$ne": 1}, "properties": {}}]}, "results[0].id"),
+        ({"results": [{"id": "12", "properties": {"name": 5}}]}, "results[0].properties.name"),
+        ({"status": "error", "message": "oops"}, "results: Field required"),
+    ],
+)
+async def test_an_answer_that_does_not_fit_fails_the_import_in_one_line(
+    store: LeadStore, hubspot: HubSpotServer, answer: dict[str, object], says: str
+) -> None:
+    portal(hubspot, 120)
+    await import_hubspot(store, "crm", CompanySelection())
+    before = rows(store)
+    hubspot.script(lambda r: hubspot.handle(r), Reply(json=answer))  # the second page
+    with pytest.raises(LeadFileError) as caught:
+        await import_hubspot(store, "crm", CompanySelection())
+    message = str(caught.value)
+    assert "hubspot: answer does not fit" in message and says in message, message
+    assert "\n" not in message and rows(store) == before
+
+
+async def test_a_batch_read_naming_a_record_never_asked_for_is_not_imported(
+    store: LeadStore, hubspot: HubSpotServer
+) -> None:
+    ids = portal(hubspot, 3)
+    hubspot.lists["9"] = ids
+    planted = {"id": "666", "properties": {"name": "Planted", "domain": "evil.com"}}
+
+    def with_a_stranger(request: RecordedRequest) -> Reply:
+        reply = hubspot.handle(request)
+        return Reply(json={**reply.json, "results": [*reply.json["results"], planted]})
+
+    hubspot.script(lambda r: hubspot.handle(r), with_a_stranger)  # memberships, then the read
+    report = await import_hubspot(store, "crm", CompanySelection(list_id="9"))
+    assert report.added == 3 and set(rows(store)) == set(ids)
