@@ -1,17 +1,23 @@
 """End-to-end throughput of an ``llm`` workflow through Dagster, against the physical limit.
 
     .venv/bin/python benchmarks/pipeline.py --rows 148 --parallel 5 --latency 2
-    .venv/bin/python benchmarks/pipeline.py --rows 5000 --parallel 100 --latency 1 --rerun
+    .venv/bin/python benchmarks/pipeline.py --rows 5000 --parallel 100 --latency 1 --rerun --yes
     .venv/bin/python benchmarks/pipeline.py --rows 600 --parallel 50 --latency 0.2 \\
         --server-rps 5 --client-rps 4.9
+    .venv/bin/python benchmarks/pipeline.py --workflow bench_llm ...   # the second line
 
 What runs: an OpenAI-compatible stand-in in its own process on 127.0.0.1
 (configurable latency, requests-per-second limit answered with 429 +
 Retry-After, failure rate); a lead list of R rows (the public YC data, scaled
-up with new ids past 5,381); a one-node ``llm`` workflow materialized by
-``lead-pipeline enrich`` in a subprocess: the real path, with a persistent
-Dagster instance and the multiprocess executor. Then the baseline: a plain
-``ThreadPoolExecutor(N)`` making the same calls, the simplest concurrent enricher.
+up with new ids past 5,381); the README's command on the built-in ``b2b_only``
+with every row sent to the LLM, ``lead-pipeline enrich --lead bench --workflow
+b2b_only --parallel N --param llm_threshold=1.0`` (a parameter a user may type),
+in a subprocess: the real path, with a persistent Dagster instance and the
+multiprocess executor. ``--workflow bench_llm`` runs a one-node ``llm`` workflow
+instead (no offline model before it), the engine's own line. Then the baseline: a
+plain ``ThreadPoolExecutor(N)`` making the same calls (the same prompt and answer
+schema), the simplest concurrent enricher. ``--yes`` is passed only when asked for,
+and the output says so: a run the stand-in's prices put above $1 asks first.
 
 Figures: wall time, the ideal ``max(ceil(R/N) x L, R/Q)``, their ratio, CPU
 seconds per row of the whole pipeline process tree (Dagster included; the
@@ -42,7 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 YC = ROOT.parent / "shared" / "data" / "yc"
 sys.path.insert(0, str(ROOT))
 
-WORKFLOW = """\
+BENCH_LLM = """\
 name: bench_llm
 description: one llm node per row, for the benchmark
 nodes:
@@ -193,6 +199,29 @@ def folder_size(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
+# What b2b_only's llm node asks and how its answer is shaped, for the thread pool.
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "is_b2b": {"type": "boolean"},
+        "b2b_confidence": {"type": "number", "minimum": 0.5, "maximum": 1},
+        "b2b_reason": {"type": "string"},
+    },
+    "required": ["is_b2b", "b2b_confidence", "b2b_reason"],
+    "additionalProperties": False,
+}
+
+
+def prompt(row: dict) -> str:
+    description = " ".join(str(row.get("long_description") or "").split()[:250])
+    return (
+        "Does this company sell mainly to businesses (B2B) rather than to consumers?\n"
+        f"Name: {row['name']}\nWebsite: {row['website']}\nOne-liner: {row['one_liner']}\n"
+        f"Description: {description}\n"
+        "Give is_b2b, b2b_confidence (0.5 to 1) and b2b_reason (at most 20 words)."
+    )
+
+
 def baseline(base_url: str, key: str, rows: list[dict], parallel: int) -> tuple[float, int]:
     """The baseline: a thread pool, one blocking request per row.
 
@@ -211,19 +240,10 @@ def baseline(base_url: str, key: str, rows: list[dict], parallel: int) -> tuple[
     def one(row: dict) -> None:
         body = {
             "model": "gpt-4o-mini",
-            "messages": [{"role": "user", "content": f"Is {row['name']} a B2B company?"}],
+            "messages": [{"role": "user", "content": prompt(row)}],
             "response_format": {
                 "type": "json_schema",
-                "json_schema": {
-                    "name": "x",
-                    "strict": True,
-                    "schema": {
-                        "type": "object",
-                        "properties": {"bench_b2b": {"type": "boolean"}},
-                        "required": ["bench_b2b"],
-                        "additionalProperties": False,
-                    },
-                },
+                "json_schema": {"name": "x", "strict": True, "schema": SCHEMA},
             },
         }
         nonlocal limited
@@ -243,6 +263,12 @@ def baseline(base_url: str, key: str, rows: list[dict], parallel: int) -> tuple[
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--workflow",
+        choices=("b2b_only", "bench_llm"),
+        default="b2b_only",
+        help="the built-in b2b_only with every row to the LLM, or a one-node llm workflow",
+    )
     parser.add_argument("--rows", type=int, default=148)
     parser.add_argument("--parallel", type=int, default=5)
     parser.add_argument("--latency", type=float, default=2.0, help="seconds per provider call")
@@ -268,7 +294,7 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="lead-pipeline-bench-"))
     (work / "workflows").mkdir()
-    (work / "workflows" / "bench_llm.yaml").write_text(WORKFLOW)
+    (work / "workflows" / "bench_llm.yaml").write_text(BENCH_LLM)
     rows = lead_rows(args.rows)
     lead_file = work / "bench.jsonl"
     lead_file.write_text("\n".join(json.dumps(r) for r in rows))
@@ -289,25 +315,40 @@ def main() -> None:
     log_before = folder_size(home)
     calls_before = stats(base_url)
 
-    enrich = ["enrich", "--lead", "bench", "--workflow", "bench_llm"]
-    enrich += ["--parallel", str(args.parallel)] + (["--yes"] if args.yes else [])
+    enrich = ["enrich", "--lead", "bench", "--workflow", args.workflow]
+    enrich += ["--parallel", str(args.parallel)]
+    if args.workflow == "b2b_only":
+        enrich += ["--param", "llm_threshold=1.0"]  # every row the model answers, to the LLM
     if args.max_shards:
         enrich += ["--max-shards", str(args.max_shards)]
     if args.shard_size:
         enrich += ["--shard-size", str(args.shard_size)]
+    if args.yes:
+        enrich.append("--yes")
+    print(f"command: lead-pipeline {' '.join(enrich)}")
+    if args.yes:
+        print("  (--yes: at a terminal the command would ask before this run; a user types y)")
+    if args.workflow != "b2b_only":
+        print("  (not a built-in workflow: the engine's own line, without the offline model)")
     started_epoch = time.time()
+    load_at_start = os.getloadavg()[0]
     wall, cpu, peak, out = run_cli(enrich, env)
     after = stats(base_url)
     calls = after["requests"] - calls_before["requests"]
     limited = after["limited"] - calls_before["limited"]
-    ideal = math.ceil(args.rows / args.parallel) * args.latency
+    # The ideal counts the rows that reached the provider: b2b_only skips rows with
+    # neither a description nor a one-liner before any call.
+    asked = calls - limited
+    ideal = math.ceil(asked / args.parallel) * args.latency
     if args.server_rps:
-        ideal = max(ideal, args.rows / args.server_rps)
+        ideal = max(ideal, asked / args.server_rps)
 
     print(
         f"rows={args.rows} parallel={args.parallel} latency={args.latency}s "
-        f"server_rps={args.server_rps} client_rps={args.client_rps} cores={os.cpu_count()}"
+        f"server_rps={args.server_rps} client_rps={args.client_rps} cores={os.cpu_count()} "
+        f"load at start {load_at_start:.1f}, now {os.getloadavg()[0]:.1f}"
     )
+    print(f"rows asked of the LLM {asked} of {args.rows}")
     print(out.strip().splitlines()[-1])
     print(f"pipeline wall       {wall:8.1f} s")
     print(f"ideal               {ideal:8.1f} s")
@@ -350,10 +391,17 @@ def main() -> None:
             f"{stats(base_url)['requests'] - before} provider calls"
         )
     if not args.no_baseline:
-        base_wall, base_limited = baseline(base_url, key, rows, args.parallel)
+        # The same calls: b2b_only asks nothing of a row with neither text.
+        asking = [
+            r
+            for r in rows
+            if args.workflow == "bench_llm" or r.get("long_description") or r.get("one_liner")
+        ]
+        base_wall, base_limited = baseline(base_url, key, asking, args.parallel)
         print(
             f"thread pool wall    {base_wall:8.1f} s (ratio {base_wall / ideal:.3f} x, "
-            f"{base_limited} answers 429)"
+            f"{len(asking)} calls, {base_limited} answers 429, "
+            f"load {os.getloadavg()[0]:.1f})"
         )
     server.terminate()
 
