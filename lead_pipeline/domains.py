@@ -19,6 +19,7 @@ a step process never blocks on a download. A newer list arrives with a newer ``t
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from typing import Any
@@ -63,10 +64,26 @@ def host_of(value: Any) -> str | None:
         return None
     if not host:
         return None
-    host = host.rstrip(".").removeprefix("www.")
+    host = _without_www(host.rstrip("."))
     if not host or any(c.isspace() or c in _BAD_HOST_CHARS for c in host):
         return None
     return host
+
+
+@functools.lru_cache(maxsize=8192)  # a list repeats hosts; the PSL lookup is the cost
+def _without_www(host: str) -> str:
+    """``www.acme.com`` -> ``acme.com``; but ``www`` stays where it is the site's own label.
+
+    Under a bare public suffix ``www`` is the registrable label: ``www.ck`` (a PSL
+    exception rule), ``www.vercel.app`` (a tenant). Dropping it there named the suffix
+    instead of the site, or nothing at all (``www.ck`` -> ``ck``).
+    """
+    if not host.startswith("www."):
+        return host
+    parts = _EXTRACT.extract_str(host.lower())
+    if parts.domain == "www" and not parts.subdomain:
+        return host
+    return host[4:]
 
 
 def ascii_domain(host: str) -> str:
@@ -106,19 +123,19 @@ def domain_name(value: Any) -> str | None:
     return host
 
 
-def public_suffix(host: str) -> str:
-    """The PSL suffix of ``host``, private suffixes included (``co.uk``, ``github.io``); ``""``
-    when its ending is on no list (``localhost``, an IP address, ``acme.internal``)."""
-    return _EXTRACT.extract_str(host.lower().rstrip(".")).suffix
-
-
 def registrable_domain(host: str) -> str:
     """The site ``host`` belongs to: one label under its public suffix.
 
     ``app.acme.co.uk`` -> ``acme.co.uk``; ``acme.github.io`` -> ``acme.github.io`` (each tenant
     of a shared host is its own site); ``pilot.com.evil.io`` -> ``evil.io``. A host on no known
-    suffix keeps its last two labels, and a bare suffix (``vercel.app``) is its own site, so two
-    hosts only share a site when they really may.
+    suffix keeps its last two labels, and a bare suffix (``vercel.app``, ``kyoto.jp``) is its own
+    site, so two hosts only share a site when they really may.
+
+    That last rule is where this differs from the PSL's own tests (which give a bare suffix
+    no registrable domain, ``null``), on purpose: a lead whose website is ``uk.com`` is a
+    company's (CentralNic's) site, and calling it its own site only ever matches that same
+    host, never a tenant under it. ``lead_pipeline_tests/test_domains_psl.py`` runs the PSL's
+    ``tests/test_psl.txt`` and lists each such case.
     """
     host = host.lower().rstrip(".")
     parts = _EXTRACT.extract_str(host)
