@@ -92,6 +92,7 @@ class HubSpotServer(StubServer):
         self.search_pages = 0
         self.lists: dict[str, list[str]] = {}  # list id -> record ids
         self.throttle_from: int | None = None
+        self._order: list[dict[str, Any]] | None = None
         self._served = 0
 
     def env(self) -> dict[str, str]:
@@ -133,7 +134,12 @@ class HubSpotServer(StubServer):
         return {r["id"]: r for r in self.objects["companies"].values()}
 
     def _sorted(self) -> list[dict[str, Any]]:
-        return sorted(self.objects["companies"].values(), key=lambda r: int(r["id"]))
+        """Companies in id order; kept until one is added (a 100,000-company portal is
+        paged a thousand times)."""
+        companies = self.objects["companies"]
+        if self._order is None or len(self._order) != len(companies):
+            self._order = sorted(companies.values(), key=lambda r: int(r["id"]))
+        return self._order
 
     def _new_id(self) -> str:
         with self._guard:
