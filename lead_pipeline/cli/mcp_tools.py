@@ -263,6 +263,7 @@ def _plan_data(plan: Any) -> dict[str, Any]:
                 "why": dict(w.reasons),
                 "up_to_date": w.up_to_date,
                 "outside_where": w.not_eligible,
+                "outside_where_would_cost_up_to_usd": round(w.saved_max, 6),
                 "cost_min_usd": round(w.cost_min, 6),
                 "cost_max_usd": round(w.cost_max, 6),
             }

@@ -88,6 +88,7 @@ class WorkflowPlan(LeftAlone):
     total_rows: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
     possible: int = 0
+    saved_max: float = 0.0  # what the rows outside where would cost, at most
     nodes: list[NodePlan] = field(default_factory=list)
     row_ids: set[str] = field(default_factory=set)  # rows it may (re)process
 
@@ -275,6 +276,12 @@ def plan_workflow(
             node_plan.calls_max, node_plan.provider, kind, options.parallel, settings
         )
         plan.nodes.append(node_plan)
+    if plan.not_eligible:
+        # What the rows outside ``where`` would cost if they were processed (each at the
+        # upper bound of a row whose inputs are unknown): the money the filter saves, e.g.
+        # ``where: "not in_crm"`` on the companies the CRM already has.
+        per_row = sum(estimate(node, None, context).cost_max for node in workflow.nodes)
+        plan.saved_max = per_row * plan.not_eligible
     return plan
 
 
@@ -369,7 +376,10 @@ def render_plan(plan: RunPlan) -> list[str]:
     for wf in plan.workflows:
         why = ", ".join(f"{n} {r}" for r, n in sorted(wf.reasons.items())) or "none"
         head = f"{wf.workflow}: {wf.rows} of {wf.total_rows} rows to process ({why})"
-        extra = [f"{wf.up_to_date} up to date", f"{wf.not_eligible} outside where"]
+        outside = f"{wf.not_eligible} outside where"
+        if wf.saved_max > 0:
+            outside += f" (not spent on them: up to {_usd(wf.saved_max, wf.saved_max)})"
+        extra = [f"{wf.up_to_date} up to date", outside]
         if wf.held_back:
             extra.append(f"{wf.held_back} held back by --limit")
         if wf.possible:

@@ -12,7 +12,7 @@ import pytest
 from lead_pipeline.crm import sync_hubspot
 from lead_pipeline.engine.compile import CompiledWorkflow, load_compiled
 from lead_pipeline.engine.options import RunOptions
-from lead_pipeline.engine.plan import plan_workflow
+from lead_pipeline.engine.plan import RunPlan, plan_workflow, render_plan
 from lead_pipeline.settings import get_settings, reset_settings
 from lead_pipeline.store import OK, SKIPPED, LeadStore
 from lead_pipeline_tests.engine.test_runner import materialize
@@ -44,9 +44,26 @@ def hubspot(monkeypatch: pytest.MonkeyPatch) -> Iterator[HubSpotServer]:
     reset_settings()
 
 
+PAID_API = """\
+name: paid_api
+needs: [in_crm]
+where: "not in_crm"
+nodes:
+  - id: lookup
+    type: http
+    provider: sizes
+    cost_per_request: 0.01
+    url: "https://sizes.example/v1/companies"
+    params: {domain: "{{ website }}"}
+    extract: {size: "size"}
+    outputs: {size: integer}
+"""
+
+
 @pytest.fixture
 def workflows(tmp_path: Path) -> dict[str, CompiledWorkflow]:
     (tmp_path / "paid.yaml").write_text(PAID)
+    (tmp_path / "paid_api.yaml").write_text(PAID_API)
     return {w.name: w for w in load_compiled([EXAMPLES, tmp_path], builtin_dirs=[])}
 
 
@@ -109,6 +126,15 @@ def test_dedupe_marks_the_known_companies_in_batches_and_where_skips_them(
     # The paid workflow's plan leaves out the three companies the CRM has.
     plan = plan_workflow(store, workflows["paid"], "demo", RunOptions(), settings=get_settings())
     assert (plan.rows, plan.not_eligible) == (len(ROWS) - 3, 3)
+    # A paid API behind the same filter: the plan says what skipping them saves.
+    api_plan = plan_workflow(
+        store, workflows["paid_api"], "demo", RunOptions(), settings=get_settings()
+    )
+    assert (api_plan.rows, api_plan.not_eligible) == (len(ROWS) - 3, 3)
+    assert api_plan.cost_max == pytest.approx(0.01 * (len(ROWS) - 3))
+    assert api_plan.saved_max == pytest.approx(0.03)
+    lines = render_plan(RunPlan(lead_list="demo", parallel=5, workflows=[api_plan]))
+    assert "3 outside where (not spent on them: up to $0.0300)" in " ".join(lines)
     materialize(store, workflows["paid"])
     paid = {row: r[("paid", "shout")] for row, r in store.results("demo", ["paid"]).items()}
     assert [paid[row].status for row in ("acme.com", "globex.io", "initech")] == [SKIPPED] * 3
