@@ -571,13 +571,13 @@ def _read_parquet(path: Path, limits: LeadFileLimits) -> list[SourceRecord]:
     first to the column chunks' uncompressed sizes in the footer, then to each
     batch of rows as it is decoded.
     """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     cap = limits.max_file_bytes
     records: list[SourceRecord] = []
     decoded = 0
     with open_lead_file(path, limits) as handle:
+        import pyarrow as pa  # once the file is known to be one to read
+        import pyarrow.parquet as pq
+
         try:
             parquet = pq.ParquetFile(handle)
             meta = parquet.metadata
