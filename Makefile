@@ -3,8 +3,9 @@
 #
 #   make demo   set up, then import the sample lead list, enrich it, show its status, export it
 #   make ui     set up, then open the Dagster UI (webserver and daemon) on 127.0.0.1:$(UI_PORT)
-#   make test   set up with the dev extra and run the whole test suite
-#   make lint   ruff check and format check
+#   make test   set up with the dev extra, type-check, and run the whole test suite
+#   make lint   ruff check and format check, and the type check
+#   make typecheck  mypy over lead_pipeline/ (configured in pyproject.toml)
 #   make cluster-demo  PostgreSQL, Redis and two Celery workers on this machine, the demo
 #                      chain run on them, then everything stopped (docs/deployment.md)
 #   make dev    only the environment with the dev extra (tests, benchmarks)
@@ -33,7 +34,7 @@ PYTEST_ARGS ?=
 TEST_WORKERS ?= 3
 UI_PORT ?= 3000
 
-.PHONY: setup dev demo ui test lint cluster-demo lock
+.PHONY: setup dev demo ui test lint typecheck cluster-demo lock
 
 setup: $(STAMP)
 dev: $(DEV_STAMP)
@@ -79,15 +80,19 @@ ui: setup
 	echo "Dagster UI on http://127.0.0.1:$(UI_PORT) (instance: $$home); Ctrl-C stops it" && \
 	DAGSTER_HOME="$$home" exec $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(UI_PORT)
 
+# The type check runs first: CI runs `make test`, so a type error fails CI.
 # pytest exits 5 when it collected no tests: that is a failure, not a pass.
-test: dev
+test: dev typecheck
 	@$(BIN)/pytest -q -n $(TEST_WORKERS) --maxschedchunk 1 $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "error: pytest ran no tests" >&2; exit 1; fi; \
 	exit $$status
 
-lint: dev
+lint: dev typecheck
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+typecheck: dev
+	$(BIN)/mypy
 
 # Needs PostgreSQL 15's server binaries and redis-server (Debian: postgresql-15 redis-server).
 cluster-demo: dev

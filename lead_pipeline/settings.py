@@ -17,7 +17,7 @@ import os
 import re
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -662,7 +662,7 @@ def known_secrets() -> list[str]:
     # The environment's own bytes, read at C speed: going through ``os.environ`` (a decode
     # per name and value) cost more than the scrub these values feed, and every message
     # leaving the process is scrubbed.
-    raw: dict[bytes, bytes] = getattr(os.environ, "_data", None) or os.environb
+    raw: Mapping[bytes, bytes] = getattr(os.environ, "_data", None) or os.environb
     wanted = {n.encode() for n in (*_named_secrets, *SECRET_ENV_NAMES)}
     values = {
         value.decode(errors="surrogateescape").strip()

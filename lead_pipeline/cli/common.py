@@ -114,7 +114,7 @@ def add_option_flags(parser: argparse.ArgumentParser) -> None:
             dest=name,
             type=kind,
             default=None,
-            metavar=extra.get("metavar") or ("N" if kind in (int, float) else "VALUE"),
+            metavar=str(extra.get("metavar") or ("N" if kind in (int, float) else "VALUE")),
             help=f"{info.description}{default}",
         )
 

@@ -70,7 +70,7 @@ EXIT_COULD_NOT_RUN = 3  # a workflow could not run (a lock held, a step crashed,
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
     from lead_pipeline.cli import spend
     from lead_pipeline.launching.launch import RunProgress, enrich
@@ -104,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
         console=console,
         transient=False,
     )
-    tasks: dict[str, int] = {}
+    tasks: dict[str, TaskID] = {}
     started: dict[str, float] = {}
 
     def show(runs: list[RunProgress]) -> None:

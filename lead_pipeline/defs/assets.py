@@ -55,7 +55,7 @@ def _plan_only(context: dg.OpExecutionContext, run: WorkflowRun) -> dg.Output:
     planned = run.plan()
     for line in planned.lines:
         context.log.info(line)
-    metadata = {
+    metadata: dict[str, Any] = {
         "plan_only": True,
         "plan_rows": planned.plan.rows,
         "plan_cost_min_usd": round(planned.plan.cost_min, 6),
@@ -209,7 +209,6 @@ def build_workflow_asset(
         [inspect.Parameter(u, inspect.Parameter.POSITIONAL_OR_KEYWORD) for u in spec.needs]
     )
     return dg.graph_asset(
-        compose,
         name=name,
         ins=ins,
         description=spec.description or f"Workflow {name}",
@@ -223,4 +222,4 @@ def build_workflow_asset(
             "where": spec.where or "every row",
             "source": str(spec.source or "built-in"),
         },
-    )
+    )(compose)

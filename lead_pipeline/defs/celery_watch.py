@@ -19,7 +19,7 @@ requeues the task itself (``task_reject_on_worker_lost``); nothing is lost then.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -197,7 +197,7 @@ WATCH_CONFIG = {
     requirements=dg.multiple_process_executor_requirements(),
 )
 def watched_celery_executor(init_context: dg.InitExecutorContext) -> WatchedCeleryExecutor:
-    config = init_context.executor_config
+    config: Mapping[str, Any] = init_context.executor_config
     return WatchedCeleryExecutor(
         lost_after_s=config["lost_after_s"],
         max_redeliveries=config["max_redeliveries"],

@@ -235,7 +235,7 @@ def plan_workflow(
             _reason(workflow, results.get(work.row_id, {}), work.start, options.force)
         ] += 1
     possible: list[str] = []
-    if upstream:
+    if upstream and workflow.where is not None:
         for row_id in sorted(upstream - set(starts)):
             if row_id in values and not workflow.where.evaluate(values[row_id], params):
                 possible.append(row_id)

@@ -129,7 +129,7 @@ def node_type(
         return NodeType(
             name=name,
             config_model=config_model,
-            run=fn,  # type: ignore[arg-type]
+            run=fn,
             preflight=preflight,
             available=available,
             description=description or (fn.__doc__ or "").strip().split("\n")[0],

@@ -81,7 +81,7 @@ def atomic_write(target: Path, *, binary: bool, encoding: str = "utf-8") -> Iter
             yield handle
         return
     mode = "wb" if binary else "w"
-    text = {} if binary else {"encoding": encoding, "newline": ""}
+    text: dict[str, Any] = {} if binary else {"encoding": encoding, "newline": ""}
     with os.fdopen(fd, mode, **text) as handle:
         yield handle
         handle.flush()

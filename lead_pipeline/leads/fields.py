@@ -221,8 +221,8 @@ def guess_mapping(
     """
     overrides = dict(overrides or {})
     by_key: dict[str, str] = {}
-    for column in columns:
-        by_key.setdefault(column_key(column), column)
+    for each in columns:
+        by_key.setdefault(column_key(each), each)
     chosen: dict[str, str] = {}
     explicit: dict[str, str] = {}
     for name, column in overrides.items():

@@ -221,7 +221,7 @@ def _pipeline_columns(
     changed = [
         SourceRecord(
             r.location,
-            {renames.get(k, k): v for k, v in r.fields.items() if renames.get(k, k) is not None},
+            {new: v for k, v in r.fields.items() if (new := renames.get(k, k)) is not None},
         )
         for r in records
     ]

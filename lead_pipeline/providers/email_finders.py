@@ -41,6 +41,7 @@ company is the caller's validator's decision (:mod:`lead_pipeline.founders.email
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -86,7 +87,7 @@ def configured_email_finders(config: Settings | None = None) -> list[str]:
     return [name for name, b in BACKENDS.items() if setting(b.key_env, config) is not None]
 
 
-def email_env_vars(providers: tuple[str, ...] | list[str] = FINDERS) -> list[str]:
+def email_env_vars(providers: Iterable[str] = FINDERS) -> list[str]:
     """The variables that would configure these finders, for "not configured" messages."""
     return [BACKENDS[p].key_env for p in providers]
 
@@ -246,7 +247,7 @@ def parse_apollo(data: Any, price: float = 0.0) -> dict[str, Any] | None:
     return {
         "email": email,
         "confidence": APOLLO_CONFIDENCE.get((status or "").lower()),
-        "source": f"apollo:person/{found.id.strip()}" if _text(found.id) else "apollo",
+        "source": f"apollo:person/{found.id.strip()}" if found.id and _text(found.id) else "apollo",
         "verification": status,
     }
 
@@ -277,7 +278,7 @@ def parse_pdl(answer: HttpAnswer, price: float = 0.0) -> dict[str, Any] | None:
     return {
         "email": email,
         "confidence": round(likelihood / 10, 2) if likelihood is not None else None,
-        "source": f"pdl:person/{record.id.strip()}" if _text(record.id) else "pdl",
+        "source": f"pdl:person/{record.id.strip()}" if record.id and _text(record.id) else "pdl",
         "verification": None,
     }
 
@@ -326,7 +327,7 @@ async def _ask(
     backend = BACKENDS[provider]
     key = _key(backend, f"email lookup via {provider}", session.settings)
     base = _base(backend, session.settings)
-    common = {
+    common: dict[str, Any] = {
         "secret": key,
         "key_env": backend.key_env,
         "timeouts": session.timeouts,

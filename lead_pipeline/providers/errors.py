@@ -7,6 +7,7 @@ provider sent back, an exception of this package can be logged or stored safely.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from lead_pipeline.providers.redact import scrub
 
@@ -41,7 +42,7 @@ class ProviderError(Exception):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.message!r})"
 
-    def __reduce__(self):  # type: ignore[no-untyped-def]
+    def __reduce__(self) -> tuple[Any, ...]:
         # Subclasses take different constructor arguments; rebuilding from the
         # instance dict lets errors cross process boundaries (multiprocessing).
         return (_rebuild, (type(self), self.__dict__.copy()))

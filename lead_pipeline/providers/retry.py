@@ -222,7 +222,9 @@ async def retrying(
                 log(error, state.upcoming_sleep)
 
     async for tried in AsyncRetrying(
-        stop=stop_after_attempt(limit) | too_long,
+        # tenacity takes a plain callable as a stop condition, but types ``|`` for its own
+        # stop classes only.
+        stop=stop_after_attempt(limit) | too_long,  # type: ignore[operator]
         wait=delay,
         retry=retry_if_exception_type(retry_on),
         before_sleep=before_sleep,

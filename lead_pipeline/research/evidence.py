@@ -241,8 +241,8 @@ def _missing_in(text: str, quote: str, quote_numbers: set[float]) -> str | None:
             return f"the number {_show(scaled)}"
     for match in _MONTH_NEAR_NUMBER.finditer(text):
         word = match.group(1) or match.group(2)
-        month = _MONTH_ABBR.get(word[:3])
-        names = {word, _MONTHS[month - 1] if month else word, word[:3]}
+        named = _MONTH_ABBR.get(word[:3])
+        names = {word, _MONTHS[named - 1] if named else word, word[:3]}
         if not any(re.search(rf"\b{re.escape(n)}\b", quote) for n in names):
             return f"the month {word}"
     for match in _CURRENCY_MARK.finditer(text):

@@ -45,9 +45,7 @@ def _without_nul(value: Any) -> Any:
 
 def _replace_nul(engine: Engine) -> None:
     @event.listens_for(engine, "before_cursor_execute", retval=True)
-    def _on_execute(  # type: ignore[no-untyped-def]
-        conn, cursor, statement, parameters, context, executemany
-    ):
+    def _on_execute(conn, cursor, statement, parameters, context, executemany):
         # Every statement passes here: ``repr`` (C code) shows any NUL as ``\x00``, so a
         # batch without one, nearly all of them, skips the walk through every value.
         # A false alarm (a text holding a backslash and "x00") only takes the walk.
@@ -77,9 +75,7 @@ def _scrub_writes(engine: Engine) -> None:
     caller can store a key, whole or in part, by forgetting to scrub it."""
 
     @event.listens_for(engine, "before_cursor_execute", retval=True)
-    def _on_execute(  # type: ignore[no-untyped-def]
-        conn, cursor, statement, parameters, context, executemany
-    ):
+    def _on_execute(conn, cursor, statement, parameters, context, executemany):
         if not statement.startswith(("INSERT", "UPDATE")) or statement.startswith(
             _LEAD_FILE_WRITES
         ):
@@ -124,7 +120,7 @@ def make_engine(url: str) -> Engine:
     )
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    def _on_connect(dbapi_connection, _record) -> None:
         # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
@@ -135,7 +131,7 @@ def make_engine(url: str) -> Engine:
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
+    def _on_begin(conn) -> None:
         if conn.get_execution_options().get(READ_ONLY):
             conn.exec_driver_sql("BEGIN")  # WAL: a reader neither waits for nor blocks writers
         else:
@@ -174,7 +170,7 @@ def _name_unwritable(engine: Engine, url: URL) -> None:
     )
 
     @event.listens_for(engine, "handle_error")
-    def _on_error(context) -> None:  # type: ignore[no-untyped-def]
+    def _on_error(context) -> None:
         original = context.original_exception
         text = str(original).strip()
         state = getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)

@@ -299,27 +299,27 @@ class NodeResults(StorePart):
         )
         if since is not None:
             per_row = per_row.having(func.max(node_results.c.finished_at) >= since)
-        per_row = per_row.subquery()
+        counted = per_row.subquery()
         n = len(nodes)
         failed, skipped, ok, cost, unsupported = conn.execute(
             select(
-                func.sum(case((per_row.c.failed > 0, 1), else_=0)),
-                func.sum(case((and_(per_row.c.failed == 0, per_row.c.skipped == n), 1), else_=0)),
+                func.sum(case((counted.c.failed > 0, 1), else_=0)),
+                func.sum(case((and_(counted.c.failed == 0, counted.c.skipped == n), 1), else_=0)),
                 func.sum(
                     case(
                         (
                             and_(
-                                per_row.c.failed == 0,
-                                per_row.c.done == n,
-                                per_row.c.skipped < n,
+                                counted.c.failed == 0,
+                                counted.c.done == n,
+                                counted.c.skipped < n,
                             ),
                             1,
                         ),
                         else_=0,
                     )
                 ),
-                func.sum(per_row.c.cost),
-                func.sum(per_row.c.unsupported),
+                func.sum(counted.c.cost),
+                func.sum(counted.c.unsupported),
             )
         ).one()
         counts = WorkflowStatus(

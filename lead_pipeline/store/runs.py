@@ -26,7 +26,7 @@ class RunRecords(StorePart):
         self, name: str, workflow: str, params: dict[str, Any], dagster_run_id: str | None = None
     ) -> int:
         with self.engine.begin() as conn:
-            return conn.execute(
+            key = conn.execute(
                 runs.insert().values(
                     dagster_run_id=dagster_run_id,
                     lead_list=name,
@@ -39,7 +39,9 @@ class RunRecords(StorePart):
                     cost=0.0,
                     started_at=utcnow(),
                 )
-            ).inserted_primary_key[0]
+            ).inserted_primary_key
+        assert key is not None  # an insert into a table with a primary key has one
+        return int(key[0])
 
     def finish_run(
         self,

@@ -162,6 +162,7 @@ def _tokenize(text: str, fail: Callable[..., ExpressionError]) -> list[_Token]:
             # Reported only if the parser gets this far, so that the first problem
             # in reading order is the one named (``lambda: 1`` is about ``lambda``).
             char = text[pos]
+            problem: tuple[str, str | None]
             if char in "'\"":
                 problem = ("unterminated string", None)
             else:
@@ -676,8 +677,12 @@ def _arith(op: str, a: Any, b: Any, pos: int) -> Any:
     for number in (x, y):
         if isinstance(number, int) and number.bit_length() > MAX_NUMBER_BITS:
             raise _EvalError(f"a number larger than {MAX_NUMBER_BITS:,} bits", pos)
-    ints = isinstance(x, int) and isinstance(y, int)
-    if op == "*" and ints and x.bit_length() + y.bit_length() > MAX_NUMBER_BITS:
+    if (
+        op == "*"
+        and isinstance(x, int)
+        and isinstance(y, int)
+        and x.bit_length() + y.bit_length() > MAX_NUMBER_BITS
+    ):
         raise _EvalError(f"a product larger than {MAX_NUMBER_BITS:,} bits", pos)
     try:
         if op == "+":
@@ -875,7 +880,7 @@ def _build(node: Any) -> _Eval:
     raise TypeError(f"unknown expression node {node!r}")  # pragma: no cover - parser bug
 
 
-def _names(node: Any, kind: type) -> frozenset[str]:
+def _names(node: Any, kind: type[Any]) -> frozenset[str]:
     found: set[str] = set()
     stack = [node]
     while stack:

@@ -91,7 +91,7 @@ def _one_of(allowed: list[Any]) -> Any:
 
 
 def _item_model(fields: Mapping[str, OutputSpec], where: str) -> type[BaseModel]:
-    return _create_model(  # type: ignore[call-overload,no-any-return]
+    return _create_model(  # type: ignore[call-overload]
         f"{where}_item",
         __config__=_STRICT,
         **{

@@ -23,7 +23,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 import jinja2
@@ -59,7 +59,7 @@ MAX_WORK_CHARS = 20_000_000  # every value built while rendering, added up
 MAX_INT_BITS = 20_000  # about 6,000 decimal digits
 _MARKERS = ("{{", "{%", "{#")
 _SINGLE_EXPRESSION = re.compile(r"\A\{\{(?P<body>.*)\}\}\Z", re.DOTALL)
-_FORBIDDEN_TAGS = {
+_FORBIDDEN_TAGS: dict[type[nodes.Node], str] = {
     nodes.Include: "include",
     nodes.Import: "import",
     nodes.FromImport: "import",
@@ -410,7 +410,7 @@ def _check_tree(tree: nodes.Template) -> None:
             )
 
 
-def _internal_filter(node: nodes.Expr, name: str) -> nodes.Filter:
+def _internal_filter(node: nodes.Node, name: str) -> nodes.Filter:
     return nodes.Filter(node, name, [], [], None, None, lineno=node.lineno)
 
 
@@ -442,6 +442,8 @@ def _param_names(tree: nodes.Template) -> frozenset[str] | None:
     names: set[str] = set()
     accesses = 0
     for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        if not isinstance(node, nodes.Getattr | nodes.Getitem):
+            continue  # what find_all yields, said so a type checker knows it
         if isinstance(node.node, nodes.Name) and node.node.name == "params":
             if isinstance(node, nodes.Getattr):
                 names.add(node.attr)
@@ -496,7 +498,7 @@ class Template:
         if len(parts) != 1 or isinstance(parts[0], nodes.TemplateData):
             return None
         # What Environment.compile_expression builds, with the budget's rewrite applied.
-        expression = _ENV.parse(text).body[0].nodes[0]
+        expression = cast(nodes.Output, _ENV.parse(text).body[0]).nodes[0]
         assign = nodes.Assign(nodes.Name("result", "store"), expression, lineno=1)
         program = nodes.Template([_BudgetRewriter().visit(assign)], lineno=1)
         program.set_environment(_ENV)
@@ -642,9 +644,13 @@ def _wrap_outputs(node: nodes.Node) -> None:
         ]
 
 
-def _component(expr: nodes.Expr) -> nodes.Expr:
+def _component(expr: nodes.Node) -> nodes.Expr:
     # An author's own ``| urlencode`` keeps "/" and would be encoded twice: ours replaces it.
-    if isinstance(expr, nodes.Filter) and expr.name in ("urlencode", "url_component"):
+    if (
+        isinstance(expr, nodes.Filter)
+        and expr.name in ("urlencode", "url_component")
+        and expr.node is not None
+    ):
         expr = expr.node
     return nodes.Filter(expr, "url_component", [], [], None, None, lineno=expr.lineno)
 

@@ -13,7 +13,7 @@ a later run retries it, and the cache answers what was already paid for).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, get_args
 
 from pydantic import Field
 
@@ -21,7 +21,6 @@ from lead_pipeline.engine.registry import NodeCall, NodeConfig, NodeError, NodeO
 from lead_pipeline.founders.emails import check_work_email, company_domain
 from lead_pipeline.providers import NotConfigured, ProviderError
 from lead_pipeline.providers.email_finders import (
-    FINDERS,
     PersonQuery,
     configured_email_finders,
     email_env_vars,
@@ -44,7 +43,8 @@ class WorkEmailConfig(NodeConfig):
         default="founders", description="column holding the founders (name, title, linkedin_url)"
     )
     website: str = Field(default="website", description="column holding the company's website")
-    providers: list[Finder] = Field(default_factory=lambda: list(FINDERS), min_length=1)
+    # Every finder, in the order of the Literal: the same as providers.email_finders.FINDERS.
+    providers: list[Finder] = Field(default_factory=lambda: list(get_args(Finder)), min_length=1)
     verify: Literal["auto", "never"] = Field(
         default="auto", description="check unverified addresses with Hunter's Email Verifier"
     )
@@ -107,8 +107,9 @@ async def run_work_email(call: NodeCall[WorkEmailConfig]) -> NodeOutcome:
             if not check.ok:
                 return False
             # A confidence the finder did not give is not "at or above" a positive minimum.
-            known = isinstance(confidence, int | float) and not isinstance(confidence, bool)
-            if config.min_confidence > 0 and not (known and confidence >= config.min_confidence):
+            number = isinstance(confidence, int | float) and not isinstance(confidence, bool)
+            known = confidence if number else None
+            if config.min_confidence > 0 and (known is None or known < config.min_confidence):
                 return False
             status = data.get("verification")
             if verify and (status or "").lower() not in ALREADY_VERIFIED:

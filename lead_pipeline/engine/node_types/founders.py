@@ -76,7 +76,9 @@ def _llm_people(
         source = by_profile.get(profile) if profile else None
         title = founder_title(str(person.get("title") or ""))
         company = str(person.get("company") or "")
-        if source is None or title is None or not str(person.get("name") or "").strip():
+        if source is None or profile is None or title is None:
+            continue
+        if not str(person.get("name") or "").strip():
             continue
         text = fold(f"{source.get('title') or ''} {source.get('snippet') or ''}")
         if not company or fold(company) not in text or not company_matches(company, name, website):

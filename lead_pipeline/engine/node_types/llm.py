@@ -7,7 +7,7 @@ workflow before any row when no backend is configured.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Protocol
 
 from pydantic import Field
 
@@ -42,7 +42,14 @@ class LlmConfig(NodeConfig):
     if_unconfigured: Literal["fail", "skip"] = "fail"
 
 
-def _available(config: LlmConfig) -> bool:
+class LlmChoice(Protocol):
+    """What says which LLM a node asks: ``llm`` and ``research`` nodes' configurations."""
+
+    @property
+    def backend(self) -> Literal["openai", "anthropic"] | None: ...
+
+
+def _available(config: LlmChoice) -> bool:
     if config.backend is None:
         return llm_configured()
     return config.backend in configured_llm_backends()

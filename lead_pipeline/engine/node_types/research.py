@@ -52,7 +52,7 @@ from lead_pipeline.research.prompt import (
 from lead_pipeline.workflows.outputs import output_validator
 from lead_pipeline.workflows.templates import render
 
-SEARCH_PROVIDERS = ("serper", "brave")
+SEARCH_PROVIDERS: tuple[Literal["serper", "brave"], ...] = ("serper", "brave")
 MAX_QUOTE_KEPT = 600
 
 

@@ -23,7 +23,7 @@ from lead_pipeline.providers import (
 from lead_pipeline.providers.waterfall import waterfall
 from lead_pipeline.workflows.templates import render
 
-SEARCH_PROVIDERS = ("serper", "brave")
+SEARCH_PROVIDERS: tuple[Literal["serper", "brave"], ...] = ("serper", "brave")
 
 
 class WebSearchConfig(NodeConfig):
