@@ -203,9 +203,15 @@ def test_a_file_past_the_size_cap_is_refused_naming_its_size(
 
 
 def test_a_parquet_file_that_inflates_past_the_cap_is_refused(
-    store: LeadStore, tmp_path: Path, limits: Callable[..., None]
+    capsys: pytest.CaptureFixture[str],
+    store: LeadStore,
+    db_url: str,
+    tmp_path: Path,
+    limits: Callable[..., None],
 ) -> None:
-    path = tmp_path / "bomb.parquet"
+    folder = tmp_path / "leads"
+    folder.mkdir()
+    path = folder / "bomb.parquet"
     rows = 20_000
     pq.write_table(pa.table({"name": ["x" * 1_000] * rows, "website": ["a.com"] * rows}), path,
                    compression="zstd", use_dictionary=False)  # fmt: skip
@@ -217,8 +223,11 @@ def test_a_parquet_file_that_inflates_past_the_cap_is_refused(
     # The same rows dictionary-encoded: small in the footer, large once decoded.
     pq.write_table(pa.table({"name": ["x" * 1_000] * rows, "website": ["a.com"] * rows}), path,
                    compression="zstd", use_dictionary=True)  # fmt: skip
-    with pytest.raises(LeadFileError, match="once decompressed; the limit is 5 MB"):
+    with pytest.raises(LeadFileError, match="once decompressed; the limit is 5 MB") as info:
         import_file(store, path, "bomb")
+    assert store.list_info("bomb") is None
+    assert cli_import(capsys, path) == f"error: {info.value}\n"
+    assert sensor_errors(folder, db_url) == [str(info.value)]
 
 
 def _long_line_file(path: Path, fmt: str, line_bytes: int) -> None:
@@ -294,12 +303,14 @@ def test_a_minified_json_array_is_one_line_and_reads(
 
 @pytest.mark.parametrize("fmt", ["csv", "tsv"])
 def test_a_quoted_cell_running_over_many_lines_stops_the_parser(
-    store: LeadStore, tmp_path: Path, fmt: str
+    capsys: pytest.CaptureFixture[str], store: LeadStore, db_url: str, tmp_path: Path, fmt: str
 ) -> None:
     # Every line is short, but one quoted cell spans 50,000 of them (1 MB): refused at
     # the cell, naming the record's first line, with nothing of it quoted.
     sep = "\t" if fmt == "tsv" else ","
-    path = tmp_path / f"quoted.{fmt}"
+    folder = tmp_path / "leads"
+    folder.mkdir()
+    path = folder / f"quoted.{fmt}"
     cell = "\n".join([SECRET[:18]] * 50_000)
     path.write_text(f'name{sep}website\nA{sep}a.com\n"{cell}"{sep}b.com\n', encoding="utf-8")
     with pytest.raises(LeadFileError) as info:
@@ -307,6 +318,8 @@ def test_a_quoted_cell_running_over_many_lines_stops_the_parser(
     message = str(info.value)
     assert message.startswith(f"{path}, line 3: a cell is longer than 400,000 characters")
     assert SECRET[:18] not in message
+    assert cli_import(capsys, path) == f"error: {message}\n"
+    assert sensor_errors(folder, db_url) == [message]
 
 
 def test_a_secret_file_linked_as_a_lead_file_is_not_quoted(
