@@ -25,6 +25,7 @@ from lead_pipeline.cli import (
     mcp_server,
     status,
     sync,
+    trace,
     workflows,
 )
 from lead_pipeline.cli.common import USER_ERROR_EXIT, user_errors
@@ -37,6 +38,7 @@ SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     lists.add,
     enrich.add,
     errors.add,
+    trace.add,
     workflows.add,
     sync.add,
     mcp_server.add,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING, Any, get_args
+from typing import TYPE_CHECKING, Any, get_args, get_origin
 
 from rich.console import Console
 
@@ -107,6 +107,16 @@ def add_option_flags(parser: argparse.ArgumentParser) -> None:
         flag = str(extra.get("flag") or _flag(name))  # a field may name its own flag
         if kind is bool:
             parser.add_argument(flag, dest=name, action="store_true", help=info.description)
+            continue
+        if get_origin(kind) is list:  # repeatable: --row a --row b
+            parser.add_argument(
+                flag,
+                dest=name,
+                action="append",
+                default=None,
+                metavar=str(extra.get("metavar") or "VALUE"),
+                help=info.description,
+            )
             continue
         default = "" if info.default is None else f" (default {info.default})"
         parser.add_argument(

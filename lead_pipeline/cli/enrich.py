@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lead_pipeline.cli.common import (
     CliError,
@@ -63,6 +63,20 @@ def _options(args: argparse.Namespace) -> dict:
     return options
 
 
+def _require_rows(store: Any, lead: str, wanted: list[str]) -> None:
+    """``--row`` ids the list does not have are a usage error naming them: a typo must not
+    run nothing and exit 0."""
+    found = {row.row_id for row in store.rows(lead, list(dict.fromkeys(wanted)))}
+    unknown = [row for row in dict.fromkeys(wanted) if row not in found]
+    if unknown:
+        store.dispose()
+        shown = ", ".join(repr(r) for r in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
+        raise CliError(
+            f"--row: lead list {lead!r} has no row {shown} "
+            "(ids are the _id column of an export, or the first column of `errors`)"
+        )
+
+
 # Exit codes of ``enrich`` (documented in the README).
 EXIT_OK = 0  # every processed row ok or skipped
 EXIT_ROWS_FAILED = 1  # the run went through, and some rows failed
@@ -79,6 +93,8 @@ def run(args: argparse.Namespace) -> int:
     options = _options(args)
     store = open_store()
     store.require_list(args.lead)
+    if options.get("rows"):
+        _require_rows(store, args.lead, options["rows"])
     if options.get("plan_only"):
         plan = spend.make_plan(args, options, store)
         assert plan is not None

@@ -53,6 +53,12 @@ class RunOptionFields(BaseModel):
     limit: int | None = Field(
         None, ge=0, description="process at most N rows (a dry run before paying)"
     )
+    rows: list[str] | None = Field(
+        None,
+        description="process only the row with this id (repeatable); a finished row is left "
+        "alone unless --force",
+        json_schema_extra={"flag": "--row", "metavar": "ID"},
+    )
     shard_size: int = Field(DEFAULT_SHARD_SIZE, ge=1, description="rows per Dagster step")
     max_shards: int = Field(DEFAULT_MAX_SHARDS, ge=1, description="Dagster steps per workflow")
     max_cost: float | None = Field(

@@ -351,9 +351,10 @@ def select_rows(
     By default a run processes rows that are missing, failed or stale (another
     configuration, other inputs, older than ``max_age``); ``retry_failed``
     narrows it to rows whose last attempt failed, ``force`` widens it to every
-    eligible row, and ``limit`` keeps the first N. A row that left the
-    ``where`` filter loses its results to a skipped record saying so, because
-    an export must show what the pipeline decides now, not what it once did.
+    eligible row, ``rows`` narrows it to those ids, and ``limit`` keeps the first
+    N. A row that left the ``where`` filter loses its results to a skipped record
+    saying so, because an export must show what the pipeline decides now, not
+    what it once did.
     ``now`` is the clock ``max_age`` is measured against (tests set it).
     """
     now = now or utcnow()
@@ -361,15 +362,24 @@ def select_rows(
     states = load_rows(store, workflow, lead_list, now=now, settle=not options.force)
     _check_columns(store, workflow, lead_list, states)
     selection = Selection(lead_list=lead_list, workflow=workflow.name, total_rows=states.total)
-    outside = sum(states.settled.values())
+    # --row: only the rows asked for are decided; the others are not this run's business.
+    wanted = None if options.rows is None else set(options.rows)
+    settled = (
+        states.settled
+        if wanted is None
+        else {row_id: out for row_id, out in states.settled.items() if row_id in wanted}
+    )
+    outside = sum(settled.values())
     selection.not_eligible += outside
     if options.retry_failed:  # a settled row has no failed result: it is left alone
-        selection.left_alone += len(states.settled) - outside
+        selection.left_alone += len(settled) - outside
     else:
-        selection.up_to_date += len(states.settled) - outside
+        selection.up_to_date += len(settled) - outside
     skipped: list[NodeResult] = []
     for row in states.rows:
         row_id = row.row_id
+        if wanted is not None and row_id not in wanted:
+            continue
         found = states.results.get(row_id, {})
         values = base_values(row, found, workflow.name)
         if workflow.where is not None and not workflow.where.evaluate(values, params):

@@ -97,6 +97,7 @@ class LeadStore:
     record_result = _Part("node_results", NodeResults.record_result)
     record_results = _Part("node_results", NodeResults.record_results)
     results = _Part("node_results", NodeResults.results)
+    row_results = _Part("node_results", NodeResults.row_results)
     stored_outputs = _Part("node_results", NodeResults.stored_outputs)
     status = _Part("node_results", NodeResults.status)
     run_counts = _Part("node_results", NodeResults.run_counts)
@@ -116,6 +117,7 @@ class LeadStore:
     finish_run = _Part("run_records", RunRecords.finish_run)
     latest_run_id = _Part("run_records", RunRecords.latest_run_id)
     recent_runs = _Part("run_records", RunRecords.recent_runs)
+    run_covering = _Part("run_records", RunRecords.run_covering)
 
     # run locks
     run_lock = _Part("run_locks", RunLocks.run_lock)

@@ -125,27 +125,20 @@ class NodeResults(StorePart):
         out: dict[str, dict[tuple[str, str], NodeResult]] = {}
         with self._reading() as conn:
             for r in (row for q in queries for row in conn.execute(q)):
-                out.setdefault(r.row_id, {})[(r.workflow, r.node)] = NodeResult(
-                    lead_list=r.lead_list,
-                    row_id=r.row_id,
-                    workflow=r.workflow,
-                    node=r.node,
-                    node_index=r.node_index,
-                    status=r.status,
-                    config_hash=r.config_hash,
-                    outputs=r.outputs,
-                    error=r.error,
-                    started_at=r.started_at,
-                    finished_at=r.finished_at,
-                    duration_s=r.duration_s,
-                    cost=r.cost,
-                    provider=r.provider,
-                    attempts=r.attempts,
-                    input_hash=r.input_hash,
-                    evidence=r.evidence,
-                    unsupported=r.unsupported,
-                )
+                out.setdefault(r.row_id, {})[(r.workflow, r.node)] = _result(r)
         return out
+
+    def row_results(self, name: str, row_id: str) -> list[NodeResult]:
+        """Every stored result of one row with the provider calls each made (the row trace),
+        by workflow and node order."""
+        c = node_results.c
+        query = (
+            select(node_results)
+            .where(c.lead_list == name, c.row_id == row_id)
+            .order_by(c.workflow, c.node_index)
+        )
+        with self._reading() as conn:
+            return [_result(r, calls=True) for r in conn.execute(query)]
 
     def stored_outputs(
         self, name: str, workflow: str
@@ -332,6 +325,30 @@ class NodeResults(StorePart):
         )
         counts.pending = total - counts.ok - counts.failed - counts.skipped
         return counts
+
+
+def _result(r: Any, *, calls: bool = False) -> NodeResult:
+    return NodeResult(
+        lead_list=r.lead_list,
+        row_id=r.row_id,
+        workflow=r.workflow,
+        node=r.node,
+        node_index=r.node_index,
+        status=r.status,
+        config_hash=r.config_hash,
+        outputs=r.outputs,
+        error=r.error,
+        started_at=r.started_at,
+        finished_at=r.finished_at,
+        duration_s=r.duration_s,
+        cost=r.cost,
+        provider=r.provider,
+        attempts=r.attempts,
+        input_hash=r.input_hash,
+        evidence=r.evidence,
+        unsupported=r.unsupported,
+        calls=r.calls if calls else None,
+    )
 
 
 def _row_name(fields: Any) -> str | None:

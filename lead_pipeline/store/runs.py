@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 
 from lead_pipeline.store.names import check_name
 from lead_pipeline.store.records import LockAttempt, RunLock
@@ -73,6 +73,24 @@ class RunRecords(StorePart):
         """The id of the newest run record (0 when there is none): runs after it are newer."""
         with self._reading() as conn:
             return int(conn.execute(select(func.max(runs.c.id))).scalar() or 0)
+
+    def run_covering(self, name: str, workflow: str, when: datetime) -> dict[str, Any] | None:
+        """The run of ``workflow`` on ``name`` that was going at ``when`` (a result's finish):
+        the run that wrote that result. None for a result written outside any run."""
+        query = (
+            select(runs)
+            .where(
+                runs.c.lead_list == name,
+                runs.c.workflow == workflow,
+                runs.c.started_at <= when,
+                or_(runs.c.finished_at.is_(None), runs.c.finished_at >= when),
+            )
+            .order_by(runs.c.id.desc())
+            .limit(1)
+        )
+        with self._reading() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else dict(row._mapping)
 
     def recent_runs(self, name: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
         query = select(runs).order_by(runs.c.id.desc()).limit(limit)
