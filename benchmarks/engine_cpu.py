@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from pipeline import WORKFLOW, lead_rows, serve
+from pipeline import BENCH_LLM, lead_rows, serve
 
 
 def main() -> None:
@@ -54,7 +54,7 @@ def main() -> None:
 
         (work / "wf" / "bench.yaml").write_text(EXPRESSION)
     else:
-        (work / "wf" / "bench.yaml").write_text(WORKFLOW)
+        (work / "wf" / "bench.yaml").write_text(BENCH_LLM)
     (workflow,) = load_compiled([work / "wf"], builtin_dirs=[])
     store = LeadStore(f"sqlite:///{work / 'store.db'}")
     store.import_rows("bench", [(r["bench_id"], r) for r in lead_rows(args.rows)])
@@ -75,7 +75,10 @@ def main() -> None:
     print(f"wall {wall:.1f} s, ideal {-(-args.rows // args.parallel) * args.latency:.1f} s")
     print(f"engine cpu per row per node {1000 * cpu / args.rows:.2f} ms")
     if args.profile:
-        pstats.Stats(profile).sort_stats("tottime").print_stats(20)
+        stats = pstats.Stats(profile)
+        stats.sort_stats("tottime").print_stats(20)
+        if os.environ.get("ENGINE_CPU_CALLERS"):
+            stats.print_callers(os.environ["ENGINE_CPU_CALLERS"])
     server.terminate()
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.pipeline import WORKFLOW, lead_rows  # noqa: E402
+from benchmarks.pipeline import BENCH_LLM, lead_rows  # noqa: E402
 from lead_pipeline_tests.conftest import PG_URL_ENV, fresh_pg_database  # noqa: E402
 from lead_pipeline_tests.scaleout.cluster import Cluster, redis_server  # noqa: E402
 from lead_pipeline_tests.servers import OpenAIServer  # noqa: E402
@@ -70,7 +70,7 @@ def main() -> None:
     ):
         root = Path(tmp)
         (root / "workflows").mkdir()
-        (root / "workflows" / "bench_llm.yaml").write_text(WORKFLOW)
+        (root / "workflows" / "bench_llm.yaml").write_text(BENCH_LLM)
         leads = root / "leads.json"
         leads.write_text(json.dumps(lead_rows(args.rows)))
         cluster = Cluster.on(
