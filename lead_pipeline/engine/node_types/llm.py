@@ -7,7 +7,7 @@ workflow before any row when no backend is configured.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 from pydantic import Field
 
@@ -29,6 +29,9 @@ from lead_pipeline.providers import (
 from lead_pipeline.workflows.outputs import output_validator
 from lead_pipeline.workflows.templates import render
 
+if TYPE_CHECKING:
+    from lead_pipeline.settings import Settings
+
 
 class LlmConfig(NodeConfig):
     template_fields: ClassVar[tuple[str, ...]] = ("prompt", "system")
@@ -49,10 +52,13 @@ class LlmChoice(Protocol):
     def backend(self) -> Literal["openai", "anthropic"] | None: ...
 
 
-def _available(config: LlmChoice) -> bool:
+def _available(config: LlmChoice, settings: Settings | None = None) -> bool:
+    """Whether a backend the node may use has a key, in ``settings`` (the environment's by
+    default). A row passes the shard's own: reading the environment's again for every
+    row cost about 0.2 ms of CPU per row (issue 22)."""
     if config.backend is None:
-        return llm_configured()
-    return config.backend in configured_llm_backends()
+        return llm_configured(settings)
+    return config.backend in configured_llm_backends(settings)
 
 
 def _preflight(config: LlmConfig, _services: Any) -> None:
@@ -66,7 +72,7 @@ def _preflight(config: LlmConfig, _services: Any) -> None:
 async def run_llm(call: NodeCall[LlmConfig]) -> NodeOutcome:
     """One structured completion per row, cached by prompt, model and schema."""
     config = call.config
-    if not _available(config):
+    if not _available(config, call.services.session.settings):
         return NodeOutcome(outputs={}, skipped=True, note=UNCONFIGURED_NOTE)
     # The schema comes from the validator the runner checks the answer with.
     outputs = output_validator(call.outputs, "llm").column_schemas()

@@ -183,7 +183,7 @@ async def _read(call: NodeCall[ResearchConfig], url: str) -> tuple[dict[str, Any
 async def run_research(call: NodeCall[ResearchConfig]) -> NodeOutcome:
     """Answers the declared outputs from a few pages, each with a quote checked on its page."""
     config = call.config
-    if not llm_available(config):
+    if not llm_available(config, call.services.session.settings):
         return NodeOutcome(outputs={}, skipped=True, note=UNCONFIGURED_NOTE)
     website = own_site(call)
     providers = _search_providers(config, call.services.session.settings)
