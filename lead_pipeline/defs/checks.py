@@ -190,12 +190,15 @@ def results(
     )
 
 
+_NOT_CONSTRAINTS = {"type", "description", "preview", "optional"}
+
+
 def _specs(workflow: CompiledWorkflow) -> list[dg.AssetCheckSpec]:
     constrained = [
         column
         for node in workflow.nodes
         for column, spec in node.spec.outputs.items()
-        if spec.model_dump(exclude_none=True).keys() - {"type", "description", "preview"}
+        if spec.model_dump(exclude_none=True).keys() - _NOT_CONSTRAINTS
     ]
     descriptions = {
         COVERAGE: "Every row the workflow should process has an ok (or skipped) result under "

@@ -131,6 +131,10 @@ class OutputSpec(BaseModel):
     type: OutputType = "string"
     description: str = ""
     preview: bool = True  # shown in the materialization's preview table
+    # A node must give every declared column a value; ``optional: true`` lets it give none
+    # (null). Unset means required; it is left out of the node's hash (``fingerprint``):
+    # it decides what is accepted, not what a node computes.
+    optional: bool | None = None
     minimum: int | float | None = None
     maximum: int | float | None = None
     enum: list[str | int | float | bool] | None = Field(default=None, min_length=1)
@@ -284,9 +288,14 @@ class NodeSpec(BaseModel):
         return [(entry,) if isinstance(entry, str) else tuple(entry) for entry in self.requires]
 
     def fingerprint(self) -> dict[str, Any]:
-        # max_age decides when a result ages, not what it is: changing it must not
-        # re-run every row, so it stays out of the configuration hash.
-        return self.model_dump(mode="json", exclude_none=True, exclude={"max_age"})
+        # max_age decides when a result ages, not what it is, and an output's optional flag
+        # what is accepted, not what is computed: changing either must not re-run every
+        # row, so they stay out of the configuration hash.
+        return self.model_dump(
+            mode="json",
+            exclude_none=True,
+            exclude={"max_age": True, "outputs": {"__all__": {"optional"}}},
+        )
 
 
 class WorkflowSpec(BaseModel):

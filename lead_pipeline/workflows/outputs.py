@@ -9,8 +9,13 @@ Validation is strict: no coercion (``"true"`` is not a boolean, ``1.0`` is not
 an integer, ``True`` is not a number), no NaN or infinity anywhere in a value
 (JSON has neither, and a NaN compares false to every ``where``), and the
 constraints of the declaration (``minimum``, ``maximum``, ``enum``,
-``pattern``, ``max_length``, ``items``). ``None`` is always allowed: it means
-"no answer", which a node may give.
+``pattern``, ``max_length``, ``items``).
+
+A declared column is required: a node that returns no value for it (a plugin's dict
+without the key, an ``http`` node whose ``extract`` finds nothing, ``null``) fails, unless
+the column is declared ``optional: true``. Inside ``items``, fields may be null. A stored
+``None`` is never judged invalid (:meth:`OutputValidator.problem`): rows written before a
+column became required stay as they are.
 """
 
 from __future__ import annotations
@@ -192,7 +197,12 @@ class OutputValidator:
             f"{name}_outputs",
             __config__=_STRICT,
             **{
-                column: (_annotation(spec, f"{name}_{column}"), ...)
+                column: (
+                    _annotation(spec, f"{name}_{column}") | None
+                    if spec.optional
+                    else _annotation(spec, f"{name}_{column}"),
+                    ...,
+                )
                 for column, spec in self.specs.items()
             },
         )
@@ -219,8 +229,13 @@ class OutputValidator:
         Tuples become lists: what is returned is exactly what the store keeps.
         """
         checked: dict[str, Any] = {}
-        for column in self.specs:
+        for column, spec in self.specs.items():
             value = outputs.get(column)
+            if value is None and not spec.optional:
+                raise InvalidOutput(
+                    f"{column}: missing (the node gave no value for it; declare the output "
+                    "optional: true if a row may have none)"
+                )
             why = self.problem(column, value)
             if why is not None:
                 raise InvalidOutput(why)

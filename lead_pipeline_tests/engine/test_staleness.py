@@ -282,7 +282,7 @@ def test_a_column_the_list_has_is_accepted(leads, tmp_path: Path) -> None:
     text = (
         "name: staff\nnodes:\n"
         "  - {id: count, type: expression, values: {staff: 'employees'},"
-        " outputs: {staff: string}}\n"
+        " outputs: {staff: {type: string, optional: true}}}\n"
     )
     workflow = compile_one(tmp_path / "staff", "staff", text)["staff"]
     assert run(leads, workflow).ok == 7  # present in one row is enough: others read null

@@ -139,3 +139,23 @@ def test_a_misplaced_constraint_is_refused_naming_the_file(
         load_workflow_file(path)
     assert message in str(caught.value)
     assert "bad.yaml" in str(caught.value)
+
+
+def test_a_declared_output_is_required_unless_optional() -> None:
+    validator = output_validator(
+        {
+            "label": OutputSpec(type="string", optional=True),
+            "score": OutputSpec(type="integer"),
+        },
+        "required_test",
+    )
+    assert validator.check({"score": 1}) == {"label": None, "score": 1}
+    for outputs in ({"label": "x"}, {"label": "x", "score": None}, {}):
+        with pytest.raises(InvalidOutput, match=r"^score: missing \(the node gave no value"):
+            validator.check(outputs)
+    # A stored null is not judged invalid: rows written before a column became required.
+    assert validator.problem("score", None) is None
+    # The LLM is told the optional column may be null, and the required one may not.
+    schemas = validator.column_schemas()
+    assert schemas["label"]["type"] == ["string", "null"]
+    assert schemas["score"]["type"] == "integer"
