@@ -28,7 +28,7 @@ from lead_pipeline.cli import (
     trace,
     workflows,
 )
-from lead_pipeline.cli.common import USER_ERROR_EXIT, user_errors
+from lead_pipeline.cli.common import COULD_NOT_RUN_EXIT, USER_ERROR_EXIT, user_errors
 from lead_pipeline.outlets import guard_process
 
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
@@ -65,13 +65,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except Exception as exc:
-        if not isinstance(exc, user_errors()):
+        code = _exit_code(exc)
+        if code is None:
             raise
         from lead_pipeline.providers.redact import scrub
 
         message = " ".join(scrub(str(exc)).split())
         print(f"error: {message}", file=sys.stderr)
+        return code
+
+
+def _exit_code(exc: Exception) -> int | None:
+    """The README's exit status for an error printed as one line, or None (a bug: raise)."""
+    if isinstance(exc, user_errors()):
         return USER_ERROR_EXIT
+    from lead_pipeline.store import StoreUnwritable
+
+    if isinstance(exc, StoreUnwritable):  # the store refused: the workflow could not run
+        return COULD_NOT_RUN_EXIT
+    return None
 
 
 def entry() -> None:

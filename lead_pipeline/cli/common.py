@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from lead_pipeline.store import LeadStore
 
 USER_ERROR_EXIT = 2
+# The store refused (it cannot be created, opened or written): the README's "could not run".
+COULD_NOT_RUN_EXIT = 3
 
 
 class CliError(Exception):

@@ -9,12 +9,13 @@ must have them, which each run checks before any row runs.
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Mapping
 from typing import Any
 
 from rich.markup import escape
 
-from lead_pipeline.cli.common import console
+from lead_pipeline.cli.common import USER_ERROR_EXIT, console
 from lead_pipeline.durations import show_duration
 from lead_pipeline.workflows.inputs import NodeInputs
 
@@ -25,9 +26,12 @@ def add(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lead_pipeline.engine.compile import load_compiled
+    """Every workflow that loads, then each file that does not, named with its problem; a
+    broken file blocks only itself here too, but the exit status (2) still says so."""
+    from lead_pipeline.engine.loading import load_usable
 
-    for workflow in load_compiled():
+    loaded = load_usable()
+    for workflow in loaded.workflows:
         spec = workflow.spec
         console.print(f"[bold]{spec.name}[/]  ({spec.source or 'built-in'})")
         if spec.description:
@@ -52,7 +56,9 @@ def run(args: argparse.Namespace) -> int:
                 extras.append(f"max_age: {show_duration(node.spec.max_age)}")
             if extras:
                 console.print(f"       {'    '.join(extras)}")
-    return 0
+    for problem in loaded.broken:  # after the list, on stderr, as every error is
+        print(f"error: not loaded: {' '.join(problem.split())}", file=sys.stderr)
+    return USER_ERROR_EXIT if loaded.broken else 0
 
 
 def _inputs(from_list: Mapping[str, Any], inputs: NodeInputs) -> str:

@@ -6,7 +6,7 @@ import os
 
 import dagster as dg
 
-from lead_pipeline.settings import get_settings
+from lead_pipeline.settings import SettingsError, get_settings
 
 LEAD_LISTS = "lead_lists"
 lead_lists_partitions = dg.DynamicPartitionsDefinition(name=LEAD_LISTS)
@@ -20,11 +20,16 @@ def instance() -> dg.DagsterInstance:
     run started from the command line shows in the UI.
     """
     home = get_settings().dagster_home
-    home.mkdir(parents=True, exist_ok=True)
-    os.environ["DAGSTER_HOME"] = str(home)
     config = home / "dagster.yaml"
-    if not config.exists():  # an existing file is the operator's: never overwritten
-        config.write_text(DEFAULT_INSTANCE_YAML)
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        if not config.exists():  # an existing file is the operator's: never overwritten
+            config.write_text(DEFAULT_INSTANCE_YAML)
+    except OSError as exc:  # a file where the folder should be, /proc, no permission
+        raise SettingsError(
+            f"DAGSTER_HOME: cannot use {home} as the Dagster home: {exc.strerror or exc}"
+        ) from None
+    os.environ["DAGSTER_HOME"] = str(home)
     inst = dg.DagsterInstance.get()
     ensure_provider_pools(inst)
     return inst

@@ -179,7 +179,7 @@ def _run(
     from lead_pipeline.defs.definitions import chain_job
     from lead_pipeline.defs.partitions import instance, register_lead_list
     from lead_pipeline.launching.deadruns import LAUNCHER_TAG, fail_runs_of_dead_launchers
-    from lead_pipeline.launching.stall import StallWatch, give_up
+    from lead_pipeline.launching.stall import STALLED_RUN_WIND_DOWN_S, StallWatch, give_up
 
     lead_list = follow.lead_list
     dagster_instance = instance()
@@ -221,7 +221,10 @@ def _run(
             follow.on_progress(progress)
         if thread.is_alive() and watch.stalled(repr(progress)):
             # The run never ends by itself: stop waiting, say what Dagster knows.
-            return give_up(dagster_instance, launcher, watch.limit_s)
+            stalled = give_up(dagster_instance, launcher, watch.limit_s)
+            # Its steps are ended: let Dagster log that to the step log, not the terminal.
+            thread.join(STALLED_RUN_WIND_DOWN_S)
+            return stalled
     return ended[0]
 
 

@@ -63,6 +63,14 @@ def _own_text(error: SerializableErrorInfo) -> str:
     return error.message.strip().split(f"{error.cls_name}: ", 1)[-1]
 
 
+def _failed_checks(error: SerializableErrorInfo) -> str:
+    """A failed blocking check's error (a count, then one ``asset: check`` a line) as one
+    plain line naming the checks, not Dagster's exception text."""
+    lines = [line.strip() for line in _own_text(error).splitlines()[1:] if line.strip()]
+    named = "; ".join(lines) or "a blocking check"
+    return f"blocking check failed ({named}): the workflows that depend on it did not run"
+
+
 def outcome_of(result: dg.JobExecutionResult) -> RunOutcome:
     """The run's outcome: on failure, the first failed step's description and the kind of
     failure (:attr:`Failure.ROWS` only when every failed step failed because rows failed)."""
@@ -90,6 +98,8 @@ def outcome_of(result: dg.JobExecutionResult) -> RunOutcome:
         rows_only = rows_only and (tagged or check)
         if message is None and user is not None and user.description:
             message = f"{event.step_key}: {user.description.splitlines()[0]}"
+        elif message is None and check and error is not None:
+            message = _failed_checks(error)
         elif message is None and error is not None:
             message = f"{event.step_key}: {error.message.strip()}"
     if message is not None:

@@ -6,11 +6,15 @@ events (steps starting and ending, engine events). When neither has moved for
 worker takes, a step stuck on a dead connection), the CLI stops waiting and says
 what Dagster knows: the run, its status, the steps still in progress. It marks
 the run failed, since the process orchestrating it is about to exit, so the run
-lock and the run queue do not wait on it either.
+lock and the run queue do not wait on it either, and ends the step processes this
+command started: a step stuck in a plugin (a sync call that never returns blocks its
+event loop, heartbeats and all) would otherwise keep the command from exiting, since
+Python joins its child processes at exit.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import time
 from typing import Any
 
@@ -55,4 +59,29 @@ def give_up(instance: dg.DagsterInstance, launcher: str, limit_s: float) -> RunO
     )
     if not run.is_finished:
         instance.report_run_failed(run, message=message)
+    end_step_processes()
     return RunOutcome(False, run_id=run.run_id, error=message, failure=Failure.STALLED)
+
+
+# How long a step process gets to end on SIGTERM before it is killed.
+STEP_TERM_GRACE_S = 5.0
+# How long the run's own thread then gets to record the ended steps before the CLI exits.
+STALLED_RUN_WIND_DOWN_S = 30.0
+
+
+def end_step_processes(grace_s: float = STEP_TERM_GRACE_S) -> None:
+    """SIGTERM this process's step processes, then SIGKILL those still alive after ``grace_s``.
+
+    They are the children ``multiprocessing`` knows (the multiprocess executor's steps, forked
+    from the step server): Celery and Kubernetes steps run elsewhere and are not touched.
+    """
+    children = multiprocessing.active_children()
+    for child in children:
+        child.terminate()
+    deadline = time.monotonic() + grace_s
+    for child in children:
+        child.join(max(0.0, deadline - time.monotonic()))
+    for child in children:
+        if child.is_alive():
+            child.kill()
+            child.join(grace_s)

@@ -27,6 +27,7 @@ from lead_pipeline.store.cache import ResponseCache
 from lead_pipeline.store.connection import make_engine
 from lead_pipeline.store.crm_records import CrmRecords
 from lead_pipeline.store.lists import LeadLists
+from lead_pipeline.store.records import StoreUnwritable
 from lead_pipeline.store.results import NodeResults
 from lead_pipeline.store.runs import RunLocks, RunRecords
 from lead_pipeline.store.settled import SettledRows
@@ -61,7 +62,13 @@ class LeadStore:
     def __init__(self, url: str | None = None, *, upgrade: bool = True) -> None:
         self.url = url or get_settings().db_url
         if self.url.startswith("sqlite:///"):
-            Path(self.url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(self.url.removeprefix("sqlite:///")).parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:  # a file where a folder should be, /proc, no permission
+                raise StoreUnwritable(
+                    f"cannot create the lead store's folder {folder}: {exc.strerror or exc}"
+                ) from None
         self.engine: Engine = make_engine(self.url)
         if upgrade:
             migrate.upgrade(self.engine)

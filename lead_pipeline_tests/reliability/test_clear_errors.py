@@ -102,3 +102,24 @@ def test_the_cli_reports_hostile_workflows_without_a_traceback(
     assert done.returncode == 0, (done.stdout, done.stderr)
     assert "did not load" in output, output
     assert "Traceback" not in output
+
+
+def test_a_workflow_writing_a_builtin_output_is_named_and_the_others_listed(
+    tmp_path: Path,
+) -> None:
+    """``is_b2b`` is ``b2b_only``'s: a user file writing it is one broken file, named, while
+    the other workflows are listed; before, ``workflows`` exited 2 listing nothing."""
+    folder = tmp_path / "wf"
+    folder.mkdir()
+    (folder / "mine.yaml").write_text(
+        "name: mine\nnodes:\n"
+        "  - {id: a, type: expression, values: {is_b2b: 'true'}, outputs: {is_b2b: boolean}}\n"
+    )
+    (folder / "good.yaml").write_text(f"name: good\n{EXPRESSION_NODE}")
+    done = _cli(tmp_path, "workflows", LEAD_PIPELINE_WORKFLOWS=str(folder))
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    listed = [line.split()[0] for line in done.stdout.splitlines() if line and line[0] != " "]
+    assert listed == ["b2b_only", "founder_linkedin", "founder_email", "good"], done.stdout
+    [error] = done.stderr.splitlines()
+    assert error.startswith("error: not loaded: column 'is_b2b' is written by two workflows")
+    assert "mine.yaml" in error and "Traceback" not in done.stdout + done.stderr

@@ -158,6 +158,9 @@ def test_a_few_failed_rows_block_downstream_and_exit_1(env: dict[str, str], tmp_
     assert "scores on crm: 8 ok, 2 failed" in out
     assert "2 rows failed" in out and "1 cause" in out
     assert "failure_rate" in out  # the blocking check is named as what stopped the run
+    # ... in a plain line, not as Dagster's exception
+    assert "stopped: blocking check failed (scores: failure_rate)" in out, out
+    assert "dagster._core" not in out and "DagsterAssetCheckFailedError" not in out, out
     assert "ranks on crm" not in out  # downstream did not run
     assert "could not finish" not in out
 
