@@ -72,6 +72,14 @@ def open_store() -> LeadStore:
         raise CliError(f"cannot open the lead store at {shown}: {reason}") from None
 
 
+def describe_source(source: str | None) -> str:
+    """Where a list came from, for people: its file, or which HubSpot companies."""
+    from lead_pipeline.crm.hubspot_source import CompanySelection
+
+    selection = CompanySelection.from_source(source)
+    return selection.describe() if selection is not None else (source or "")
+
+
 def lead_name(value: str) -> str:
     """argparse type: refuse a bad lead list name before anything else runs."""
     from lead_pipeline.store.names import InvalidNameError, check_name

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from rich.table import Table
 
-from lead_pipeline.cli.common import CliError, console, lead_name, open_store
+from lead_pipeline.cli.common import CliError, console, describe_source, lead_name, open_store
 from lead_pipeline.leads.fields import CANONICAL_FIELDS, FieldMapping, FieldMappingError
 from lead_pipeline.leads.fields import parse_map_option as _parse_map
 from lead_pipeline.leads.ids import DUPLICATE_RULES
@@ -187,11 +187,7 @@ def run(args: argparse.Namespace) -> int:
             f"imported {report.total} rows into {args.lead!r}, but could not add it as a "
             f"partition of the Dagster instance at {get_settings().dagster_home}: {exc}"
         ) from None
-    source = report.source or args.path
-    if hubspot:
-        from lead_pipeline.crm.hubspot_source import CompanySelection
-
-        source = (CompanySelection.from_source(report.source) or CompanySelection()).describe()
+    source = describe_source(report.source) or args.path
     table = Table(title=f"imported {source} into lead list {args.lead!r}")
     for column in (
         "added",

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from rich.table import Table
 
-from lead_pipeline.cli.common import console, open_store
+from lead_pipeline.cli.common import console, describe_source, open_store
 from lead_pipeline.leads.fields import FieldMapping
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
             info.name,
             str(info.rows),
             info.updated_at.strftime("%Y-%m-%d %H:%M:%S"),
-            info.source or "",
+            describe_source(info.source),
         )
     console.print(table)
     # Below the table, not in it: a mapping is long, and folded cells are hard to read.

@@ -465,7 +465,15 @@ def build_server() -> MCPServer:
         if fn is run_workflow:
             tool.parameters["required"] = sorted({*tool.parameters.get("required", []), "max_cost"})
         tools.append(tool)
-    return MCPServer("lead-pipeline", instructions=INSTRUCTIONS, version=__version__, tools=tools)
+    # WARNING: the SDK and the store's migrations log each step at INFO on stderr, which
+    # an agent's host shows as the server's log.
+    return MCPServer(
+        "lead-pipeline",
+        instructions=INSTRUCTIONS,
+        version=__version__,
+        tools=tools,
+        log_level="WARNING",
+    )
 
 
 def serve() -> None:

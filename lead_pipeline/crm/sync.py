@@ -190,13 +190,17 @@ async def sync_hubspot(
         for object_type, items in changed.items():
             batch = [(r.key, r.properties) for r in items]
             for start in range(0, len(batch), BATCH_SIZE):
-                report.requests.append(
-                    {
-                        "method": "POST",
-                        "path": f"/crm/v3/objects/{object_type}/batch/upsert",
-                        "body": upsert_body(object_type, batch[start : start + BATCH_SIZE]),
-                    }
-                )
+                request = {
+                    "method": "POST",
+                    "path": f"/crm/v3/objects/{object_type}/batch/upsert",
+                    "body": upsert_body(object_type, batch[start : start + BATCH_SIZE]),
+                }
+                if object_type == COMPANIES:
+                    request["note"] = (
+                        "a company HubSpot already has (synced before, or found by its "
+                        "domain when sent) is updated by its id instead: batch/update"
+                    )
+                report.requests.append(request)
         pairs = [(c.key, c.key, c.company or "") for c in changed[CONTACTS]]
         for start in range(0, len(pairs), BATCH_SIZE):
             report.requests.append(
