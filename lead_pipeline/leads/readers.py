@@ -569,7 +569,9 @@ def _read_parquet(path: Path, limits: LeadFileLimits) -> list[SourceRecord]:
     A few kilobytes of Parquet can inflate to gigabytes (compression, a dictionary
     value repeated on every row), so the size cap applies to what it decodes to:
     first to the column chunks' uncompressed sizes in the footer, then to each
-    batch of rows as it is decoded.
+    batch of rows before its text becomes Python strings. Text columns are read
+    dictionary-encoded, so a batch whose rows repeat one huge value is measured,
+    and refused, before that value is copied once per row.
     """
     cap = limits.max_file_bytes
     records: list[SourceRecord] = []
@@ -579,8 +581,8 @@ def _read_parquet(path: Path, limits: LeadFileLimits) -> list[SourceRecord]:
         import pyarrow.parquet as pq
 
         try:
-            parquet = pq.ParquetFile(handle)
-            meta = parquet.metadata
+            footer = pq.ParquetFile(handle)
+            meta = footer.metadata
             inflated = sum(
                 meta.row_group(g).column(c).total_uncompressed_size
                 for g in range(meta.num_row_groups)
@@ -588,8 +590,10 @@ def _read_parquet(path: Path, limits: LeadFileLimits) -> list[SourceRecord]:
             )
             if inflated > cap:
                 raise _inflates(path, f"{inflated / 1_000_000:,.1f} MB", cap)
+            text = [f.name for f in footer.schema_arrow if _is_text(pa, f.type)]
+            parquet = pq.ParquetFile(handle, metadata=meta, read_dictionary=text)
             for batch in parquet.iter_batches(batch_size=_PARQUET_BATCH_ROWS):
-                decoded += batch.nbytes
+                decoded += _decoded_size(batch)
                 if decoded > cap:
                     raise _inflates(path, f"over {cap // 1_000_000:,} MB", cap)
                 for row in batch.to_pylist():
@@ -598,6 +602,30 @@ def _read_parquet(path: Path, limits: LeadFileLimits) -> list[SourceRecord]:
         except (pa.ArrowException, OSError) as exc:
             raise LeadFileError(path, f"not a readable Parquet file: {exc}") from None
     return records
+
+
+def _is_text(pa: Any, kind: Any) -> bool:
+    return bool(
+        pa.types.is_string(kind)
+        or pa.types.is_large_string(kind)
+        or pa.types.is_binary(kind)
+        or pa.types.is_large_binary(kind)
+    )
+
+
+def _decoded_size(batch: Any) -> int:
+    """Bytes the batch's values take once every row has its own copy of each value."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    size = 0
+    for column in batch.columns:
+        if pa.types.is_dictionary(column.type):
+            lengths = pc.take(pc.binary_length(column.dictionary), column.indices)
+            size += (pc.sum(lengths).as_py() or 0) + column.indices.nbytes
+        else:
+            size += column.nbytes
+    return size
 
 
 def _inflates(path: Path, size: str, cap: int) -> LeadFileError:

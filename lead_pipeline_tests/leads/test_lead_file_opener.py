@@ -380,3 +380,26 @@ def test_dev_zero_and_a_huge_line_cost_no_more_memory_than_a_refused_directory(
     for path in (zero, huge):
         peak = _peak_rss_mb(["import", str(path), "--lead", "x"], env)
         assert peak - base < 16, (path.name, base, peak)  # two 1 MiB chunks, not 64 MB
+
+
+def test_a_parquet_value_repeated_on_every_row_is_refused_before_it_is_copied(
+    tmp_path: Path,
+) -> None:
+    # One 4 MB value on 256 rows: 16 KB on disk, 4 MB in the footer (the dictionary holds
+    # it once), 1 GB once each row has its copy. Measured from the dictionary, refused
+    # before any copy is made.
+    path = tmp_path / "repeated.parquet"
+    table = pa.table({"name": ["x" * 4_000_000] * 256, "website": ["a.com"] * 256})
+    pq.write_table(table, path, compression="zstd", use_dictionary=True)
+    del table
+    assert path.stat().st_size < 1_000_000
+    env = {**os.environ, "LEAD_PIPELINE_DATA_DIR": str(tmp_path / "data"),
+           "LEAD_PIPELINE_MAX_LEAD_FILE_MB": "10"}  # fmt: skip
+    directory = tmp_path / "folder.parquet"
+    directory.mkdir()
+    base = _peak_rss_mb(["import", str(directory), "--lead", "x"], env)
+    peak = _peak_rss_mb(["import", str(path), "--lead", "x"], env)
+    assert peak - base < 100, (base, peak)  # copied per row it would be 1,000 MB more
+    limits = LeadFileLimits(max_file_bytes=10_000_000, max_line_bytes=1_000_000)
+    with pytest.raises(LeadFileError, match="its data is over 10 MB once decompressed"):
+        read_records(path, limits=limits)
