@@ -24,7 +24,6 @@ from typing import Any
 from lead_pipeline.engine.compile import CompiledWorkflow
 from lead_pipeline.engine.counts import LeftAlone
 from lead_pipeline.engine.estimates import (
-    TYPICAL_LATENCY_S,
     CallEstimate,
     EstimateContext,
     estimate,
@@ -59,11 +58,13 @@ class NodePlan:
     cached: int = 0
     cost_min: float = 0.0
     cost_max: float = 0.0
-    estimated: bool = True  # False: the node type has no estimator
+    estimated: bool = True  # False: the node type has no estimate
     seconds_min: float = 0.0
     seconds_max: float = 0.0
+    latency_s: float = 0.0  # one call's typical seconds, as the node type estimates it
+    requests_per_second: float | None = None  # the provider's documented pace
 
-    def add(self, est: CallEstimate, *, known_inputs: bool) -> str:
+    def add(self, est: CallEstimate, *, known_inputs: bool) -> None:
         """Count one row's estimate: in both bounds when its inputs are known, else the upper."""
         if known_inputs:
             self.rows += 1
@@ -75,8 +76,9 @@ class NodePlan:
         self.calls_max += est.calls_max
         self.cost_max += est.cost_max
         self.provider = self.provider or est.provider
+        self.requests_per_second = self.requests_per_second or est.requests_per_second
         self.estimated = self.estimated and est.known
-        return est.kind
+        self.latency_s = est.latency_s
 
 
 @dataclass
@@ -151,33 +153,24 @@ class RunPlan:
         ]
 
 
-def _rate(provider: str | None, settings: Settings) -> float | None:
-    """Requests per second for ``provider``: configured, else its documented default."""
-    from lead_pipeline.providers.email_finders import (
-        BACKENDS,
-        HUNTER_VERIFY,
-        VERIFY_REQUESTS_PER_SECOND,
-    )
+def _rate(node: NodePlan, settings: Settings) -> float | None:
+    """Requests per second for the node's provider: configured, else its documented pace."""
     from lead_pipeline.providers.session import configured_limits
 
-    if provider is None:
+    if node.provider is None:
         return None
-    limit = configured_limits(settings).get(provider)
+    limit = configured_limits(settings).get(node.provider)
     if limit is not None and limit.requests_per_second:
         return limit.requests_per_second
-    if provider in BACKENDS:
-        return BACKENDS[provider].requests_per_second
-    return VERIFY_REQUESTS_PER_SECOND if provider == HUNTER_VERIFY else None
+    return node.requests_per_second
 
 
-def _seconds(
-    calls: int, provider: str | None, kind: str, parallel: int, settings: Settings
-) -> float:
+def _seconds(calls: int, node: NodePlan, parallel: int, settings: Settings) -> float:
     """The longer of the two bounds a run meets: rows in flight and the provider's pace."""
     if calls == 0:
         return 0.0
-    latency = TYPICAL_LATENCY_S.get(kind, 0.0) * calls / parallel
-    rate = _rate(provider, settings)
+    latency = node.latency_s * calls / parallel
+    rate = _rate(node, settings)
     return max(latency, calls / rate if rate else 0.0)
 
 
@@ -248,7 +241,6 @@ def plan_workflow(
     )
     for node in workflow.nodes:
         node_plan = NodePlan(node=node.id, type=node.spec.type)
-        kind = "api"
         # Rows whose inputs to this node an earlier node or workflow of the run computes:
         # they count in the upper bounds only.
         unknown = len(possible)
@@ -260,21 +252,15 @@ def plan_workflow(
                 row = values.get(row_id, {})
                 if node.when is not None and not node.when.evaluate(row, params):
                     continue
-                kind = node_plan.add(estimate(node, row, context), known_inputs=True)
+                node_plan.add(estimate(node, row, context), known_inputs=True)
         if unknown:
             est = estimate(node, None, context)
             for _ in range(unknown):
-                kind = node_plan.add(est, known_inputs=False)
+                node_plan.add(est, known_inputs=False)
         node_plan.seconds_min = _seconds(
-            node_plan.calls_min - node_plan.cached,
-            node_plan.provider,
-            kind,
-            options.parallel,
-            settings,
+            node_plan.calls_min - node_plan.cached, node_plan, options.parallel, settings
         )
-        node_plan.seconds_max = _seconds(
-            node_plan.calls_max, node_plan.provider, kind, options.parallel, settings
-        )
+        node_plan.seconds_max = _seconds(node_plan.calls_max, node_plan, options.parallel, settings)
         plan.nodes.append(node_plan)
     if plan.not_eligible:
         # What the rows outside ``where`` would cost if they were processed (each at the

@@ -1,8 +1,12 @@
 """The node-type registry: the extension point every kind of node plugs into.
 
-A node type is a pydantic model for its configuration plus an async ``run``.
-The engine only knows this interface, so adding a provider means listing one
-more type, never touching the runner. The built-in types are listed in
+A node type is everything about one kind of node, in its own module: a
+pydantic model for its configuration, an async ``run``, its preflight (which
+key it needs), whether it runs inline, and its ``estimate`` (calls, price
+range, latency, whether it reads the row), which ``--plan`` and the
+``--max-cost`` question price it with. The engine only knows this interface,
+so adding a provider means listing one more type, never touching the runner
+or the planner. The built-in types are listed in
 ``node_types.BUILTIN``; another package adds its own through the
 ``lead_pipeline.node_types`` entry point group, without touching ours.
 """
@@ -14,10 +18,18 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib.metadata import EntryPoint, entry_points
 from types import MappingProxyType
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from lead_pipeline.providers.errors import NotConfigured
 from lead_pipeline.workflows.model import NodeConfigBase, OutputSpec
+
+if TYPE_CHECKING:
+    from lead_pipeline.engine.compile import CompiledNode
+    from lead_pipeline.engine.estimates import CallEstimate, EstimateContext
+    from lead_pipeline.engine.services import Services
+
+    # One row's estimate; ``values`` is None when an earlier node computes the inputs.
+    EstimateFn = Callable[[CompiledNode, Mapping[str, Any] | None, EstimateContext], CallEstimate]
 
 __all__ = [
     "NodeConfig",
@@ -44,7 +56,7 @@ class NodeCall(Generic[ConfigT]):
     params: Mapping[str, Any]
     config: ConfigT
     outputs: Mapping[str, OutputSpec]
-    services: Any
+    services: Services
 
 
 @dataclass
@@ -88,6 +100,11 @@ class NodeType:
     # Runs inline in the event loop on this machine alone: no network, no user code, no
     # waiting. A workflow of such nodes only is not bound by ``parallel`` (engine.runner).
     inline: bool = False
+    # How the plan prices a row of it (engine/estimates.py); None: reported as not priced.
+    estimate: EstimateFn | None = None
+    # Whether ``estimate`` looks at the row's values (a prompt's length, a query): when no
+    # estimate does, the plan does not read them.
+    reads_row: bool = True
 
     @property
     def template_fields(self) -> tuple[str, ...] | None:
@@ -118,6 +135,8 @@ def node_type(
     description: str = "",
     kinds: tuple[str, ...] = (),
     inline: bool = False,
+    estimate: EstimateFn | None = None,
+    reads_row: bool = True,
 ) -> Callable[[Callable[[NodeCall[ConfigT]], Awaitable[NodeOutcome]]], NodeType]:
     """Decorator making an async function the runner of a node type called ``name``.
 
@@ -135,6 +154,8 @@ def node_type(
             description=description or (fn.__doc__ or "").strip().split("\n")[0],
             kinds=frozenset(kinds),
             inline=inline,
+            estimate=estimate,
+            reads_row=reads_row,
         )
 
     return wrap

@@ -7,6 +7,8 @@ package and its ``.dist-info`` (with ``entry_points.txt``) in a folder on
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
@@ -303,3 +305,85 @@ def test_a_node_that_sees_the_whole_row_follows_workflows_it_does_not_need(
     compiled = other("len(name) + 1")
     assert materialize(store, compiled["other"]).ok == 1
     assert (work("whole"), work("narrow")) == (1, 0)  # only the node that saw `size`
+
+
+PRICED = '''
+"""A third party's paid node type: its run, and its estimate for the plan."""
+from typing import ClassVar
+
+from lead_pipeline.engine.estimates import CallEstimate
+from lead_pipeline.engine.registry import NodeConfig, NodeOutcome, node_type
+
+
+class LookupConfig(NodeConfig):
+    template_fields: ClassVar[tuple[str, ...] | None] = ()
+    price: float = 0.5
+
+
+def estimate(node, values, context):
+    price = node.config.price
+    return CallEstimate("acme", 1, 1, price, price, latency_s=0.2)
+
+
+@node_type("acme_lookup", LookupConfig, kinds=("api",), estimate=estimate, reads_row=False)
+async def lookup(call):
+    """Looks the company up at Acme (here: answers without calling anyone)."""
+    return NodeOutcome(outputs={"acme_id": call.row_id}, cost=call.config.price, provider="acme")
+'''
+
+ACME = """\
+name: acme
+nodes:
+  - id: lookup
+    type: acme_lookup
+    price: 0.5
+    outputs: {acme_id: string}
+"""
+
+
+def test_a_plugins_node_type_is_listed_priced_and_its_price_asked_about(
+    site: Path, tmp_path: Path
+) -> None:
+    """Installed from another package, a node type's estimate is the plan's: ``--plan``
+    prices its rows, and ``enrich`` asks before a run its price puts above the threshold
+    (or ``--max-cost`` caps it)."""
+    install(
+        site,
+        "lp-demo-priced",
+        """\
+        [lead_pipeline.node_types]
+        acme_lookup = lp_demo_priced:lookup
+        """,
+        module=PRICED,
+    )
+    folder = tmp_path / "workflows"
+    folder.mkdir()
+    (folder / "acme.yaml").write_text(ACME)
+    LeadStore().import_rows("demo", [(f"r{i}", {"name": f"Co {i}"}) for i in range(4)])
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(site),
+        "LEAD_PIPELINE_WORKFLOWS": str(folder),
+        "COLUMNS": "200",
+    }
+
+    def cli(*args: str) -> tuple[int, str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "lead_pipeline.cli", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            timeout=300,
+        )
+        return done.returncode, " ".join((done.stdout + done.stderr).split())
+
+    code, listed = cli("workflows")
+    assert code == 0 and "1. lookup (acme_lookup)" in listed, listed
+    code, plan = cli("enrich", "--lead", "demo", "--workflow", "acme", "--plan")
+    assert code == 0, plan
+    assert "lookup acme 4 4 0 $2.0000" in plan and "Total: $2.0000" in plan, plan
+    assert "Not priced" not in plan
+    code, asked = cli("enrich", "--lead", "demo", "--workflow", "acme")
+    assert code != 0 and "This run may cost up to $2.00" in asked, asked
+    assert "Not started: there is no terminal to ask on" in asked

@@ -11,6 +11,7 @@ from typing import ClassVar
 from pydantic import Field
 
 from lead_pipeline.classify.model import classify
+from lead_pipeline.engine.estimates import offline
 from lead_pipeline.engine.registry import NodeCall, NodeConfig, NodeOutcome, node_type
 
 
@@ -26,7 +27,14 @@ class B2BClassifierConfig(NodeConfig):
         return [(f"fields[{i}]", column) for i, column in enumerate(self.fields)]
 
 
-@node_type("b2b_classifier", B2BClassifierConfig, kinds=("python",), inline=True)
+@node_type(
+    "b2b_classifier",
+    B2BClassifierConfig,
+    kinds=("python",),
+    inline=True,
+    estimate=offline,
+    reads_row=False,
+)
 async def run_b2b_classifier(call: NodeCall[B2BClassifierConfig]) -> NodeOutcome:
     """Classify from text columns: microseconds per row, so it runs inline in the loop."""
     prediction = classify({f: call.values.get(f) for f in call.config.fields})

@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Literal
 
 from lead_pipeline.crm.hubspot import TOKEN_ENV
 from lead_pipeline.crm.match import session_matcher
-from lead_pipeline.engine.estimates import CallEstimate, estimator
+from lead_pipeline.engine.estimates import API_CALL_S, CallEstimate
 from lead_pipeline.engine.registry import NodeCall, NodeConfig, NodeError, NodeOutcome, node_type
 from lead_pipeline.providers import NotConfigured, ProviderError
 from lead_pipeline.settings import get_settings
@@ -38,7 +38,20 @@ def _preflight(_config: CrmMatchConfig, _services: Any) -> None:
         raise NotConfigured("the CRM match (HubSpot)", [TOKEN_ENV])
 
 
-@node_type("crm_match", CrmMatchConfig, preflight=_preflight, available=_configured, kinds=("crm",))
+def _estimate(node: Any, values: Any, context: Any) -> CallEstimate:
+    """Free, and batched: at most one search per row, usually one per 50 rows."""
+    return CallEstimate("hubspot", 0, 1, 0.0, 0.0, latency_s=API_CALL_S)
+
+
+@node_type(
+    "crm_match",
+    CrmMatchConfig,
+    preflight=_preflight,
+    available=_configured,
+    kinds=("crm",),
+    estimate=_estimate,
+    reads_row=False,
+)
 async def run_crm_match(call: NodeCall[CrmMatchConfig]) -> NodeOutcome:
     """Match the row to a HubSpot company by domain, else by name; free (reads only)."""
     matcher = session_matcher(call.services.session)
@@ -47,9 +60,3 @@ async def run_crm_match(call: NodeCall[CrmMatchConfig]) -> NodeOutcome:
     except ProviderError as exc:
         raise NodeError(str(exc)) from None
     return NodeOutcome(outputs=found.outputs(), provider="hubspot")
-
-
-@estimator("crm_match", reads_row=False)
-def _estimate(node: Any, values: Any, context: Any) -> CallEstimate:
-    """Free, and batched: at most one search per row, usually one per 50 rows."""
-    return CallEstimate("hubspot", 0, 1, 0.0, 0.0, kind="api")

@@ -13,22 +13,36 @@ a later run retries it, and the cache answers what was already paid for).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar, Literal, get_args
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast, get_args
 
 from pydantic import Field
 
+from lead_pipeline.engine.estimates import (
+    MISS,
+    CallEstimate,
+    EstimateContext,
+    cached_answer,
+    is_cached,
+)
 from lead_pipeline.engine.registry import NodeCall, NodeConfig, NodeError, NodeOutcome, node_type
 from lead_pipeline.founders.emails import check_work_email, company_domain
 from lead_pipeline.providers import NotConfigured, ProviderError
 from lead_pipeline.providers.email_finders import (
+    BACKENDS,
+    HUNTER_VERIFY,
     PersonQuery,
     configured_email_finders,
     email_env_vars,
     find_email,
+    finder_request,
     verifier_configured,
     verify_email,
+    verify_request,
 )
 from lead_pipeline.providers.waterfall import waterfall
+
+if TYPE_CHECKING:
+    from lead_pipeline.engine.compile import CompiledNode
 
 Finder = Literal["hunter", "apollo", "pdl"]
 # Finder statuses that already mean "checked deliverable": no second opinion is bought.
@@ -60,15 +74,83 @@ def _preflight(config: WorkEmailConfig, _services: Any) -> None:
         raise NotConfigured("work email lookup", email_env_vars(config.providers))
 
 
-def _founders(call: NodeCall[WorkEmailConfig]) -> list[Mapping[str, Any]]:
-    founders = call.values.get(call.config.founders) or []
+def _founders(config: WorkEmailConfig, values: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    founders = values.get(config.founders) or []
     if not isinstance(founders, list):
-        raise NodeError(f"column {call.config.founders!r} is not a list of founders")
+        raise NodeError(f"column {config.founders!r} is not a list of founders")
     people = [f for f in founders if isinstance(f, Mapping) and isinstance(f.get("name"), str)]
-    return [f for f in people if f["name"].strip()][: call.config.limit]
+    return [f for f in people if f["name"].strip()][: config.limit]
 
 
-@node_type("work_email", WorkEmailConfig, preflight=_preflight, kinds=("api",))
+def _estimate(
+    node: CompiledNode, values: Mapping[str, Any] | None, context: EstimateContext
+) -> CallEstimate:
+    """Per founder, a waterfall over the configured finders, each verified when asked.
+
+    Finders charge per match only, so a founder may cost nothing; at worst every
+    finder matches, the gate refuses each answer, and each was verified. A cached
+    answer is free, and one that passes the gate ends the waterfall.
+    """
+    config = cast(WorkEmailConfig, node.config)
+    configured = set(configured_email_finders(context.settings))
+    providers: list[str] = [p for p in config.providers if p in configured]
+    if not providers:
+        return CallEstimate(provider=None)
+    verify = (
+        context.prices.request_cost(HUNTER_VERIFY)
+        if (config.verify == "auto" and verifier_configured(context.settings))
+        else 0.0
+    )
+    prices = [context.prices.request_cost(p) for p in providers]
+    if values is None:
+        people: list[PersonQuery | None] = [None] * config.limit
+        surely = 0
+    else:
+        domain = company_domain(values.get(config.website))
+        try:
+            founders = _founders(config, values)
+        except Exception:
+            founders = []
+        if domain is None:
+            founders = []
+        company = values.get("name") if isinstance(values.get("name"), str) else None
+        people = [
+            PersonQuery(f["name"].strip(), domain or "", company, f.get("linkedin_url") or None)
+            for f in founders
+        ]
+        surely = len(people)
+    total = CallEstimate(
+        providers[0], requests_per_second=BACKENDS[providers[0]].requests_per_second
+    )
+    for index, person in enumerate(people):
+        total.calls_min += 1 if index < surely else 0
+        for provider, price in zip(providers, prices, strict=True):
+            data = (
+                MISS
+                if person is None
+                else cached_answer(
+                    context, provider, finder_request(provider, person, context.settings)
+                )
+            )
+            if data is MISS:
+                total.calls_max += 2 if verify else 1
+                total.cost_max += price + verify
+                continue
+            total.calls_max += 1
+            total.cached += 1
+            website = values.get(config.website) if values else None
+            check = check_work_email(data.get("email"), website) if isinstance(data, dict) else None
+            if check is not None and check.ok:
+                if verify and not is_cached(
+                    context, HUNTER_VERIFY, verify_request(check.email or "", context.settings)
+                ):
+                    total.calls_max += 1
+                    total.cost_max += verify
+                break
+    return total
+
+
+@node_type("work_email", WorkEmailConfig, preflight=_preflight, kinds=("api",), estimate=_estimate)
 async def run_work_email(call: NodeCall[WorkEmailConfig]) -> NodeOutcome:
     """Writes one record per founder found (email, provider, confidence, source, verification)
     to the first output column and their number to a second, if declared."""
@@ -77,7 +159,7 @@ async def run_work_email(call: NodeCall[WorkEmailConfig]) -> NodeOutcome:
     website = call.values.get(config.website)
     domain = company_domain(website)
     columns = list(call.outputs)
-    founders = _founders(call)
+    founders = _founders(config, call.values)
     if domain is None or not founders:
         note = "no website to look up work emails at" if domain is None else "no founders"
         outputs: dict[str, Any] = {columns[0]: []}

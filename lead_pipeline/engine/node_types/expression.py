@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from lead_pipeline.engine.estimates import offline
 from lead_pipeline.engine.registry import NodeCall, NodeConfig, NodeOutcome, node_type
 from lead_pipeline.workflows.expressions import Expression, compile_expression
 
@@ -17,7 +18,14 @@ class ExpressionConfig(NodeConfig):
         return {column: compile_expression(text) for column, text in self.values.items()}
 
 
-@node_type("expression", ExpressionConfig, kinds=("python",), inline=True)
+@node_type(
+    "expression",
+    ExpressionConfig,
+    kinds=("python",),
+    inline=True,
+    estimate=offline,
+    reads_row=False,
+)
 async def run_expression(call: NodeCall[ExpressionConfig]) -> NodeOutcome:
     """Compute columns from the row's current values; later expressions see earlier ones."""
     values: dict[str, Any] = dict(call.values)

@@ -8,13 +8,17 @@ after DNS resolution and after every redirect, unless the operator sets
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field
 
+from lead_pipeline.engine.estimates import FETCH_CALL_S, CallEstimate, EstimateContext
 from lead_pipeline.engine.registry import NodeCall, NodeConfig, NodeError, NodeOutcome, node_type
 from lead_pipeline.providers import ProviderError, fetch_page
 from lead_pipeline.workflows.templates import render
+
+if TYPE_CHECKING:
+    from lead_pipeline.engine.compile import CompiledNode
 
 
 class FetchPageConfig(NodeConfig):
@@ -27,7 +31,13 @@ class FetchPageConfig(NodeConfig):
     max_redirects: int = Field(default=5, ge=0, le=20)
 
 
-@node_type("fetch_page", FetchPageConfig, kinds=("fetch",))
+def _estimate(node: CompiledNode, values: Any, context: EstimateContext) -> CallEstimate:
+    """One page request per row, at the price table's price for a fetch."""
+    price = context.prices.request_cost("fetch")
+    return CallEstimate("fetch", 1, 1, price, price, latency_s=FETCH_CALL_S)
+
+
+@node_type("fetch_page", FetchPageConfig, kinds=("fetch",), estimate=_estimate, reads_row=False)
 async def run_fetch_page(call: NodeCall[FetchPageConfig]) -> NodeOutcome:
     """Writes the page's text to the first output column and its title to a second, if any."""
     config = call.config

@@ -10,10 +10,11 @@ that the result itself names and that matches this lead (no namesakes).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 
 from pydantic import Field
 
+from lead_pipeline.engine.estimates import LLM_CALL_S, CallEstimate, EstimateContext, llm_cost
 from lead_pipeline.engine.registry import NodeCall, NodeConfig, NodeError, NodeOutcome, node_type
 from lead_pipeline.founders import (
     DEFAULT_LIMIT,
@@ -24,7 +25,16 @@ from lead_pipeline.founders import (
     founder_title,
 )
 from lead_pipeline.founders.identity import fold
-from lead_pipeline.providers import ProviderError, complete_json, llm_configured
+from lead_pipeline.providers import (
+    ProviderError,
+    complete_json,
+    llm_configured,
+    resolve_backend,
+    resolve_model,
+)
+
+if TYPE_CHECKING:
+    from lead_pipeline.engine.compile import CompiledNode
 
 LLM_PERSON = {
     "type": "array",
@@ -87,7 +97,33 @@ def _llm_people(
     return people
 
 
-@node_type("founder_extract", FounderExtractConfig, kinds=("python",), inline=True)
+def _estimate(
+    node: CompiledNode, values: Mapping[str, Any] | None, context: EstimateContext
+) -> CallEstimate:
+    """Free without an LLM; with one, a call for a row whose search found something."""
+    config = cast(FounderExtractConfig, node.config)
+    if config.llm != "auto" or not llm_configured(context.settings):
+        return CallEstimate(provider=None, latency_s=0.0)
+    backend = resolve_backend(None, context.settings)
+    results = (values or {}).get(config.results) if values is not None else None
+    if values is not None and not results:
+        return CallEstimate(provider=None, latency_s=0.0)  # no results: the LLM is not asked
+    chars = sum(len(str(r)) for r in results) if isinstance(results, list) else 4000
+    model = resolve_model(backend, config.model, context.settings)
+    low, high = llm_cost(context, backend, model, chars + 600, None)
+    known = values is not None
+    return CallEstimate(
+        backend, 1 if known else 0, 1, low if known else 0.0, high, latency_s=LLM_CALL_S
+    )
+
+
+@node_type(
+    "founder_extract",
+    FounderExtractConfig,
+    kinds=("python",),
+    inline=True,
+    estimate=_estimate,
+)
 async def run_founder_extract(call: NodeCall[FounderExtractConfig]) -> NodeOutcome:
     """Writes ``founders`` (name, title, linkedin_url, source_url) and ``founder_count``."""
     config = call.config

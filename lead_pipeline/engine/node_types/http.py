@@ -19,12 +19,13 @@ ever travels to a host the node declares.
 from __future__ import annotations
 
 import re
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 
 import httpx
 import jmespath
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
+from lead_pipeline.engine.estimates import API_CALL_S, CallEstimate, EstimateContext
 from lead_pipeline.engine.registry import (
     NodeCall,
     NodeConfig,
@@ -39,6 +40,9 @@ from lead_pipeline.providers.redact import scrub_value
 from lead_pipeline.providers.urlguard import ALLOWED_SCHEMES, HostList, UrlGuard
 from lead_pipeline.settings import env_secret
 from lead_pipeline.workflows.templates import compile_url_template, render_value
+
+if TYPE_CHECKING:
+    from lead_pipeline.engine.compile import CompiledNode
 
 # httpx sends header values as ASCII: a line break would split the header (request
 # smuggling), and anything outside printable ASCII (a NUL the store turned into U+FFFD,
@@ -127,7 +131,21 @@ def _preflight(config: HttpConfig, _services: Any) -> None:
     _secrets(config)
 
 
-@node_type("http", HttpConfig, preflight=_preflight, kinds=("api",))
+def _estimate(node: CompiledNode, values: Any, context: EstimateContext) -> CallEstimate:
+    """One request per row, at the node's own ``cost_per_request``."""
+    config = cast(HttpConfig, node.config)
+    cost = config.cost_per_request
+    return CallEstimate(config.provider, 1, 1, cost, cost, latency_s=API_CALL_S)
+
+
+@node_type(
+    "http",
+    HttpConfig,
+    preflight=_preflight,
+    kinds=("api",),
+    estimate=_estimate,
+    reads_row=False,
+)
 async def run_http(call: NodeCall[HttpConfig]) -> NodeOutcome:
     """One request per row; a non-2xx answer (after retries) or a non-JSON body fails the row."""
     config = call.config

@@ -7,10 +7,12 @@ workflow before any row when no backend is configured.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, cast
 
 from pydantic import Field
 
+from lead_pipeline.engine.estimates import LLM_CALL_S, CallEstimate, EstimateContext, llm_cost
 from lead_pipeline.engine.registry import (
     UNCONFIGURED_NOTE,
     NodeCall,
@@ -25,11 +27,14 @@ from lead_pipeline.providers import (
     complete_json,
     configured_llm_backends,
     llm_configured,
+    resolve_backend,
+    resolve_model,
 )
 from lead_pipeline.workflows.outputs import output_validator
 from lead_pipeline.workflows.templates import render
 
 if TYPE_CHECKING:
+    from lead_pipeline.engine.compile import CompiledNode
     from lead_pipeline.settings import Settings
 
 
@@ -68,7 +73,37 @@ def _preflight(config: LlmConfig, _services: Any) -> None:
         raise NotConfigured("the llm node", wanted)
 
 
-@node_type("llm", LlmConfig, preflight=_preflight, available=_available, kinds=("llm",))
+def _estimate(
+    node: CompiledNode, values: Mapping[str, Any] | None, context: EstimateContext
+) -> CallEstimate:
+    """One completion per row, priced from the rendered prompt's length; a structured
+    answer that does not validate is asked once more."""
+    config = cast(LlmConfig, node.config)
+    try:
+        backend = resolve_backend(config.backend, context.settings)
+    except NotConfigured:
+        return CallEstimate(provider=None, latency_s=LLM_CALL_S)  # skipped, or refused
+    model = resolve_model(backend, config.model, context.settings)
+    if values is not None:
+        try:
+            text = render(config.prompt, values, params=context.params)
+            text += render(config.system, values, params=context.params) if config.system else ""
+        except Exception:
+            text = config.prompt
+    else:
+        text = config.prompt + (config.system or "")
+    low, high = llm_cost(context, backend, model, len(text), config.max_tokens)
+    return CallEstimate(backend, 1, 2, low, 2 * high, latency_s=LLM_CALL_S)
+
+
+@node_type(
+    "llm",
+    LlmConfig,
+    preflight=_preflight,
+    available=_available,
+    kinds=("llm",),
+    estimate=_estimate,
+)
 async def run_llm(call: NodeCall[LlmConfig]) -> NodeOutcome:
     """One structured completion per row, cached by prompt, model and schema."""
     config = call.config

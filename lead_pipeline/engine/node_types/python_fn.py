@@ -6,6 +6,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
 
+from lead_pipeline.engine.estimates import offline
 from lead_pipeline.engine.functions import call_function, get_function
 from lead_pipeline.engine.registry import NodeCall, NodeConfig, NodeError, NodeOutcome, node_type
 
@@ -41,7 +42,7 @@ class PythonConfig(NodeConfig):
         return name
 
 
-@node_type("python", PythonConfig, kinds=("python",))
+@node_type("python", PythonConfig, kinds=("python",), estimate=offline, reads_row=False)
 async def run_python(call: NodeCall[PythonConfig]) -> NodeOutcome:
     """Call the registered function with the row's values; it returns the output columns."""
     result = await call_function(call.config.function, call.values, call.config.args)

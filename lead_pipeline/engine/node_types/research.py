@@ -17,6 +17,7 @@ the node fetch another URL. Page hosts get a plain GET without any key.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field
@@ -112,12 +113,13 @@ def default_query(values: Any) -> str | None:
     return query or None
 
 
-def queries(call: NodeCall[ResearchConfig]) -> list[str]:
-    config = call.config
+def queries(
+    config: ResearchConfig, values: Mapping[str, Any], params: Mapping[str, Any]
+) -> list[str]:
     if config.queries is None:
-        query = default_query(call.values)
+        query = default_query(values)
         return [query] if query else []
-    rendered = (render(q, call.values, params=call.params).strip() for q in config.queries)
+    rendered = (render(q, values, params=params).strip() for q in config.queries)
     return list(dict.fromkeys(q for q in rendered if q))
 
 
@@ -133,7 +135,7 @@ async def _search(call: NodeCall[ResearchConfig], providers: list[str]) -> tuple
     found: list[str] = []
     cost = 0.0
     session = call.services.session
-    for query in queries(call):
+    for query in queries(call.config, call.values, call.params):
 
         async def ask(provider: str, query: str = query) -> Any:
             return await web_search(
@@ -179,7 +181,17 @@ async def _read(call: NodeCall[ResearchConfig], url: str) -> tuple[dict[str, Any
     return page, response.cost
 
 
-@node_type("research", ResearchConfig, preflight=_preflight, kinds=("llm", "search", "fetch"))
+def _estimate(node: Any, values: Any, context: Any) -> Any:
+    return estimate_research(node, values, context)  # below, beside what it prices
+
+
+@node_type(
+    "research",
+    ResearchConfig,
+    preflight=_preflight,
+    kinds=("llm", "search", "fetch"),
+    estimate=_estimate,
+)
 async def run_research(call: NodeCall[ResearchConfig]) -> NodeOutcome:
     """Answers the declared outputs from a few pages, each with a quote checked on its page."""
     config = call.config
@@ -280,7 +292,7 @@ def estimate_research(node: Any, values: Any, context: Any) -> Any:
     ``max_pages`` fetches, and one structured LLM answer (asked twice at worst) over a
     prompt of up to ``max_pages`` pages of ``max_chars``. The LLM's own calls set the
     node's provider in the plan; the calls and cost count all three kinds."""
-    from lead_pipeline.engine.estimates import CallEstimate, _call, _llm_cost, is_cached
+    from lead_pipeline.engine.estimates import LLM_CALL_S, CallEstimate, is_cached, llm_cost
     from lead_pipeline.providers import resolve_backend, resolve_model
     from lead_pipeline.providers.search import search_request
 
@@ -288,16 +300,16 @@ def estimate_research(node: Any, values: Any, context: Any) -> Any:
     try:
         backend = resolve_backend(config.backend, context.settings)
     except NotConfigured:
-        return CallEstimate(provider=None, kind="llm")  # skipped, or refused at preflight
+        return CallEstimate(provider=None, latency_s=LLM_CALL_S)  # skipped, or refused
     providers = _search_providers(config, context.settings)
     prices = [context.prices.request_cost(p) for p in providers]
-    total = CallEstimate(backend, kind="llm")
+    total = CallEstimate(backend, latency_s=LLM_CALL_S)
     if providers:
         if values is None:
             asked: list[str | None] = [None] * len(config.queries or [""])
         else:
             try:
-                asked = list(queries(_call(node, values, context.params)))
+                asked = list(queries(config, values, context.params))
             except Exception:  # the row would fail before a call
                 asked = []
         for query in asked:
@@ -319,8 +331,8 @@ def estimate_research(node: Any, values: Any, context: Any) -> Any:
     total.cost_max += fetch * config.max_pages
     model = resolve_model(backend, config.model, context.settings)
     question = len(config.question) + len(SYSTEM)
-    low, _ = _llm_cost(context, backend, model, question + 1_000, config.max_tokens)
-    _, high = _llm_cost(
+    low, _ = llm_cost(context, backend, model, question + 1_000, config.max_tokens)
+    _, high = llm_cost(
         context,
         backend,
         model,

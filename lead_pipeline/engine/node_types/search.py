@@ -7,10 +7,18 @@ for the search again.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 
 from pydantic import Field, model_validator
 
+from lead_pipeline.engine.estimates import (
+    SEARCH_CALL_S,
+    CallEstimate,
+    EstimateContext,
+    is_cached,
+    waterfall_estimate,
+)
 from lead_pipeline.engine.registry import NodeCall, NodeConfig, NodeError, NodeOutcome, node_type
 from lead_pipeline.founders import founder_search_query
 from lead_pipeline.providers import (
@@ -20,8 +28,12 @@ from lead_pipeline.providers import (
     search_env_vars,
     web_search,
 )
+from lead_pipeline.providers.search import search_request
 from lead_pipeline.providers.waterfall import waterfall
 from lead_pipeline.workflows.templates import render
+
+if TYPE_CHECKING:
+    from lead_pipeline.engine.compile import CompiledNode
 
 SEARCH_PROVIDERS: tuple[Literal["serper", "brave"], ...] = ("serper", "brave")
 
@@ -56,21 +68,43 @@ def _preflight(config: WebSearchConfig, _services: Any) -> None:
         raise NotConfigured("web search", wanted)
 
 
-def _query(call: NodeCall[WebSearchConfig]) -> str:
-    if call.config.preset == "founders":
-        name = call.values.get("name")
+def _query(config: WebSearchConfig, values: Mapping[str, Any], params: Mapping[str, Any]) -> str:
+    if config.preset == "founders":
+        name = values.get("name")
         if not isinstance(name, str) or not name.strip():
             raise NodeError("the founders search needs a non-empty 'name' column")
-        website = call.values.get("website")
+        website = values.get("website")
         return founder_search_query(name, website if isinstance(website, str) else None)
-    assert call.config.query is not None
-    return render(call.config.query, call.values, params=call.params)
+    assert config.query is not None
+    return render(config.query, values, params=params)
 
 
-@node_type("web_search", WebSearchConfig, preflight=_preflight, kinds=("search",))
+def _estimate(
+    node: CompiledNode, values: Mapping[str, Any] | None, context: EstimateContext
+) -> CallEstimate:
+    """A waterfall over the configured providers: the first answers unless it finds
+    nothing, and is free when its answer to this row's query is cached."""
+    config = cast(WebSearchConfig, node.config)
+    configured = set(configured_search_providers(context.settings))
+    providers: list[str] = [p for p in config.providers if p in configured]
+    cached = False
+    if values is not None and providers:
+        try:
+            query = _query(config, values, context.params)
+        except Exception:  # the node would fail this row without a call
+            return CallEstimate(providers[0], latency_s=SEARCH_CALL_S)
+        request = search_request(providers[0], query, config.num, context.settings)
+        cached = is_cached(context, providers[0], request)
+    prices = [context.prices.request_cost(p) for p in providers]
+    return waterfall_estimate(providers, prices, cached, SEARCH_CALL_S)
+
+
+@node_type(
+    "web_search", WebSearchConfig, preflight=_preflight, kinds=("search",), estimate=_estimate
+)
 async def run_web_search(call: NodeCall[WebSearchConfig]) -> NodeOutcome:
     """The first provider with results answers; an honest 'no results' is an empty list."""
-    query = _query(call)
+    query = _query(call.config, call.values, call.params)
     session = call.services.session
 
     async def ask(provider: str) -> Any:
