@@ -59,6 +59,8 @@ from lead_pipeline.store import ImportReport, LeadStore, check_name, imported_na
 HUBSPOT_SEARCH = "hubspot_search"
 # HubSpot documents about 4 search requests per second per portal.
 SEARCH_LIMIT = Limit(requests_per_second=4.0, max_in_flight=1)
+# HubSpot's documented pace, for the providers LEAD_PIPELINE_RATE_LIMITS leaves unpaced.
+HUBSPOT_DEFAULTS = {HUBSPOT: DEFAULT_LIMIT, HUBSPOT_SEARCH: SEARCH_LIMIT}
 RECORD_ID = "hs_object_id"
 ID_RULE = f"column:{RECORD_ID}"
 SOURCE_PREFIX = "hubspot:"
@@ -395,8 +397,7 @@ async def import_hubspot(
         else:
             config = get_settings()
             hubspot_token(config)  # no token: say so before anything else
-            defaults = {HUBSPOT: DEFAULT_LIMIT, HUBSPOT_SEARCH: SEARCH_LIMIT}
-            async with ProviderSession.configured(config, defaults=defaults) as own:
+            async with ProviderSession.configured(config, defaults=HUBSPOT_DEFAULTS) as own:
                 reader = await _stage(own, reading, staging)
         # Map over every property asked for, not only those some company has a value for.
         columns = list(dict.fromkeys([*(staging.renames.get(p, p) for p in properties)]))

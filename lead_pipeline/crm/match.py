@@ -25,7 +25,6 @@ from typing import Any, Generic, TypeVar
 
 from lead_pipeline.crm.hubspot import (
     BATCH_SIZE,
-    DEFAULT_LIMIT,
     HUBSPOT,
     BatchOutcome,
     HubSpotBatch,
@@ -33,9 +32,8 @@ from lead_pipeline.crm.hubspot import (
     HubSpotRecord,
 )
 from lead_pipeline.crm.hubspot_source import (
-    HUBSPOT_SEARCH,
+    HUBSPOT_DEFAULTS,
     RECORD_ID,
-    SEARCH_LIMIT,
     CompanyPage,
     HubSpotReader,
     next_cursor,
@@ -242,8 +240,8 @@ def session_matcher(session: ProviderSession) -> CompanyMatcher:
     pace applies where ``LEAD_PIPELINE_RATE_LIMITS`` sets none, as for the sync."""
     matcher = _MATCHERS.get(session)
     if matcher is None:
-        session.limits.setdefault(HUBSPOT, DEFAULT_LIMIT)
-        session.limits.setdefault(HUBSPOT_SEARCH, SEARCH_LIMIT)
+        for provider, limit in HUBSPOT_DEFAULTS.items():
+            session.limits.setdefault(provider, limit)
         matcher = _MATCHERS[session] = CompanyMatcher(HubSpotReader(session))
     return matcher
 

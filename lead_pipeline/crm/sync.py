@@ -32,7 +32,6 @@ from lead_pipeline.crm.hubspot import (
     BATCH_SIZE,
     COMPANIES,
     CONTACTS,
-    DEFAULT_LIMIT,
     HUBSPOT,
     BatchOutcome,
     HubSpotClient,
@@ -40,7 +39,7 @@ from lead_pipeline.crm.hubspot import (
     hubspot_token,
     upsert_body,
 )
-from lead_pipeline.crm.hubspot_source import HubSpotReader
+from lead_pipeline.crm.hubspot_source import HUBSPOT_DEFAULTS, HubSpotReader
 from lead_pipeline.crm.match import CompanyMatcher, update_companies
 from lead_pipeline.domains import domain_name, registrable_domain
 from lead_pipeline.founders.emails import check_work_email
@@ -218,7 +217,7 @@ async def sync_hubspot(
         return await _send(store, report, changed, state, HubSpotClient(session))
     config = get_settings()
     hubspot_token(config)  # no token: say so before opening anything
-    async with ProviderSession.configured(config, defaults={HUBSPOT: DEFAULT_LIMIT}) as own:
+    async with ProviderSession.configured(config, defaults=HUBSPOT_DEFAULTS) as own:
         return await _send(store, report, changed, state, HubSpotClient(own))
 
 
