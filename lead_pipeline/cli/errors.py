@@ -2,7 +2,7 @@
 
 The closing output of ``enrich`` shows a run's failures grouped by cause; this
 is the one command away that lists every failed row with its node, error,
-attempts and time, so a user can fix the inputs or retry with
+attempts, cost and time, so a user can fix the inputs or retry with
 ``enrich --retry-failed``.
 """
 
@@ -18,7 +18,7 @@ from lead_pipeline.cli.common import console, lead_name, open_store
 def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "errors",
-        help="list a lead list's failed rows: node, error, attempts and when",
+        help="list a lead list's failed rows: node, error, attempts, cost and when",
         description="Every row whose last attempt at a node failed, newest first. "
         "--by-cause groups them (ids and numbers folded) with a count and a few rows each.",
     )
@@ -52,12 +52,16 @@ def run(args: argparse.Namespace) -> int:
         console.print(describe_failures(causes, other_causes, other_rows), markup=False)
         return 0
     table = Table()
-    for column in ("row", "name", "workflow", "node", "error", "attempts", "when (UTC)"):
+    columns = ("row", "name", "workflow", "node", "error", "attempts", "cost", "when (UTC)")
+    for column in columns:
         table.add_column(column, overflow="fold")
     shown = failures if args.limit == 0 else failures[: args.limit]
     for f in shown:
         when = f.finished_at.strftime("%Y-%m-%d %H:%M:%S") if f.finished_at else ""
-        table.add_row(f.row_id, f.name or "", f.workflow, f.node, f.error, str(f.attempts), when)
+        cost = f"${f.cost:.4f}"  # paid calls of a failed node are money spent all the same
+        table.add_row(
+            f.row_id, f.name or "", f.workflow, f.node, f.error, str(f.attempts), cost, when
+        )
     console.print(table)
     if len(shown) < len(failures):
         console.print(f"... and {len(failures) - len(shown)} more (--limit 0 shows every row)")

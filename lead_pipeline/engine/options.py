@@ -64,7 +64,8 @@ class RunOptionFields(BaseModel):
     max_cost: float | None = Field(
         None,
         ge=0,
-        description="stop starting rows once this many USD are spent",
+        description="the most this run spends, every workflow, shard and process "
+        "together: a paid call that could pass it is not made",
         json_schema_extra={"metavar": "USD"},
     )
     plan_only: bool = Field(

@@ -25,6 +25,7 @@ from lead_pipeline.engine.runlock import LockKeeper, LockLost
 from lead_pipeline.engine.selection import RowWork, Shard, base_values, stale_reason, values_at
 from lead_pipeline.engine.services import Services, open_services
 from lead_pipeline.engine.summary import ShardSummary
+from lead_pipeline.providers.budget import metered
 from lead_pipeline.providers.calls import recording
 from lead_pipeline.settings import Settings, get_settings
 from lead_pipeline.store import FAILED, OK, SKIPPED, LeadStore, NodeResult, StoreUnwritable
@@ -83,8 +84,10 @@ class ShardRunner:
         *,
         lock: LockKeeper | None = None,
         clock: Callable[[], datetime] = utcnow,
+        run_key: str | None = None,
     ) -> None:
         self.store = store
+        self.run_key = run_key  # the run whose cost cap this shard shares
         self.settings = settings
         self.workflow = workflow
         self.shard = shard
@@ -110,7 +113,9 @@ class ShardRunner:
         for work in self.shard.rows:
             queue.put_nowait(work)
         async with (
-            open_services(self.store, self.options, self.shard, self.settings) as services,
+            open_services(
+                self.store, self.options, self.shard, self.settings, self.run_key
+            ) as services,
             group_commit(self.store.record_results) as self._committer,
         ):
             keeper = asyncio.create_task(self.lock.keep()) if self.lock is not None else None
@@ -196,6 +201,9 @@ class ShardRunner:
             started_at, t0 = self.clock(), time.perf_counter()
             made = None
             status, outcome, error = OK, NodeOutcome(outputs={}), None
+            # What the node's provider calls cost, as the ledger settled them: kept on
+            # its result whether it succeeds, fails or writes an invalid output.
+            spent = 0.0
             inputs = node.inputs
             if node.when is not None and not node.when.evaluate(state.values, self.params):
                 status = SKIPPED
@@ -218,11 +226,15 @@ class ShardRunner:
                         outputs=node.spec.outputs,
                         services=services,
                     )
-                    if node.node_type.inline:  # calls no provider: nothing to record
-                        outcome = await node.node_type.run(call)
-                    else:
-                        with recording() as made:
-                            outcome = await node.node_type.run(call)
+                    with metered() as meter:
+                        try:
+                            if node.node_type.inline:  # calls no provider: nothing to record
+                                outcome = await node.node_type.run(call)
+                            else:
+                                with recording() as made:
+                                    outcome = await node.node_type.run(call)
+                        finally:
+                            spent = meter.total
                     if outcome.skipped:
                         status = SKIPPED
                     else:
@@ -231,7 +243,7 @@ class ShardRunner:
                     status, error = FAILED, services.redact(str(exc))
                 except Exception as exc:
                     status, error = FAILED, services.redact(f"{type(exc).__name__}: {exc}")
-            state.cost += outcome.cost
+            state.cost += spent
             result = NodeResult(
                 lead_list=self.shard.lead_list,
                 row_id=state.work.row_id,
@@ -246,7 +258,7 @@ class ShardRunner:
                 started_at=started_at,
                 finished_at=self.clock(),
                 duration_s=time.perf_counter() - t0,
-                cost=outcome.cost,
+                cost=spent,
                 provider=outcome.provider,
                 calls=None if made is None else made.as_json(),
                 evidence=outcome.evidence if status == OK else None,
@@ -282,6 +294,7 @@ def run_shard(
     settings: Settings | None = None,
     lock: LockKeeper | None = None,
     clock: Callable[[], datetime] = utcnow,
+    run_key: str | None = None,
 ) -> ShardSummary:
     """Run a shard to completion from synchronous code (a Dagster op, a benchmark).
 
@@ -289,8 +302,17 @@ def run_shard(
     passes its own, a script or a test may leave them to the environment's.
     With ``lock``, the run's lock is heartbeated while the rows run; if another
     run takes it over, no further row starts and :class:`LockLost` is raised.
+    ``run_key`` (the Dagster run id) names the ledger in the store that every
+    shard and workflow of the run reserves its paid calls against.
     """
     runner = ShardRunner(
-        store, workflow, shard, options, settings or get_settings(), lock=lock, clock=clock
+        store,
+        workflow,
+        shard,
+        options,
+        settings or get_settings(),
+        lock=lock,
+        clock=clock,
+        run_key=run_key,
     )
     return asyncio.run(runner.run())

@@ -299,6 +299,9 @@ class WorkflowRun:
                 self.options,
                 settings=self._settings(),
                 lock=keeper,
+                # The Dagster run's cost cap is one ledger for all its workflows and shards;
+                # a run driven without Dagster ("local") splits its cap across its shards.
+                run_key=None if self.owner == "local" else self.owner,
             )
         except LockLost as exc:
             raise RunRefused(str(exc)) from None

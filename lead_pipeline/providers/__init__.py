@@ -57,6 +57,7 @@ __all__, __getattr__, __dir__ = lazy_exports(
             "CallPolicy",
             "Paid",
             "ProviderResponse",
+            "Tab",
         ),
         "ratelimit": (
             "Limit",

@@ -51,7 +51,7 @@ from lead_pipeline.providers.answer import AnswerTooLarge
 from lead_pipeline.providers.errors import InvalidAnswer, NotConfigured, ProviderError
 from lead_pipeline.providers.http import HttpAnswer, request_json
 from lead_pipeline.providers.models import Answer, Text, parse_answer
-from lead_pipeline.providers.policy import CallPolicy, Paid, ProviderResponse
+from lead_pipeline.providers.policy import CallPolicy, Paid, ProviderResponse, Tab
 from lead_pipeline.providers.retry import parse_reset
 from lead_pipeline.providers.session import ProviderSession
 from lead_pipeline.settings import Settings, setting
@@ -415,7 +415,8 @@ async def find_email(
     _key(BACKENDS[provider], f"email lookup via {provider}", session.settings)
     return await policy.run(
         finder_request(provider, person, session.settings),
-        lambda: _call(provider, person, session, policy),
+        lambda _tab: _call(provider, person, session, policy),
+        price=policy.prices.request_cost(provider),  # per match: the most one lookup costs
         use_cache=use_cache,
     )
 
@@ -447,14 +448,15 @@ async def verify_email(
     policy = session.policy(HUNTER_VERIFY)
     base = _base(backend, session.settings)
 
-    async def call() -> Paid:
-        price = policy.prices.request_cost(HUNTER_VERIFY)
+    price = policy.prices.request_cost(HUNTER_VERIFY)
+
+    async def call(_tab: Tab) -> Paid:
         try:
-            return await ask(price)
+            return await ask()
         except ProviderError as exc:
             raise _unread_is_paid(exc, price) from None
 
-    async def ask(price: float) -> Paid:
+    async def ask() -> Paid:
         answer = await request_json(
             session.client,
             policy,
@@ -471,4 +473,6 @@ async def verify_email(
         )
         return Paid(parse_verification(answer.data, price), price)
 
-    return await policy.run(verify_request(email, session.settings), call, use_cache=use_cache)
+    return await policy.run(
+        verify_request(email, session.settings), call, price=price, use_cache=use_cache
+    )

@@ -21,7 +21,7 @@ from lead_pipeline.providers.answer import read_body
 from lead_pipeline.providers.calls import note_attempt, note_status
 from lead_pipeline.providers.errors import FetchFailed, InvalidAnswer, ProviderUnavailable
 from lead_pipeline.providers.http import RETRYABLE_STATUS
-from lead_pipeline.providers.policy import Paid, ProviderResponse
+from lead_pipeline.providers.policy import Paid, ProviderResponse, Tab
 from lead_pipeline.providers.redact import get_logger
 from lead_pipeline.providers.retry import Try, retrying
 from lead_pipeline.providers.session import ProviderSession, opens_session
@@ -214,7 +214,9 @@ async def fetch_page(
             session, guard, start, max_bytes=max_bytes, max_redirects=max_redirects, timeout=timeout
         )
 
-    async def call() -> Paid:
+    price = policy.prices.request_cost(FETCH)
+
+    async def call(_tab: Tab) -> Paid:
         got = await retrying(
             download,
             policy.retry,
@@ -239,7 +241,7 @@ async def fetch_page(
             redirects=got.redirects,
             fetched_at=datetime.now(UTC).isoformat(timespec="seconds"),
         )
-        return Paid(page.as_dict(), policy.prices.request_cost(FETCH))
+        return Paid(page.as_dict(), price)
 
     request = {
         "url": str(start),
@@ -248,4 +250,4 @@ async def fetch_page(
         "allow_private": guard.allow_private,
         "trusted_hosts": sorted(guard.trusted_hosts),
     }
-    return await policy.run(request, call, use_cache=use_cache)
+    return await policy.run(request, call, price=price, use_cache=use_cache)

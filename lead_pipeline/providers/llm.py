@@ -14,10 +14,15 @@ from typing import Annotated, Any, TypeVar
 from pydantic import BaseModel, Field, SecretStr, ValidationError
 
 from lead_pipeline.providers.cost import Usage
-from lead_pipeline.providers.errors import InvalidAnswer, NotConfigured, UnpricedAnswer
+from lead_pipeline.providers.errors import (
+    BudgetExceeded,
+    InvalidAnswer,
+    NotConfigured,
+    UnpricedAnswer,
+)
 from lead_pipeline.providers.http import request_json
 from lead_pipeline.providers.models import Answer, TokenCount, does_not_fit
-from lead_pipeline.providers.policy import Paid, ProviderResponse
+from lead_pipeline.providers.policy import Paid, ProviderResponse, Tab
 from lead_pipeline.providers.redact import get_logger
 from lead_pipeline.providers.retry import Try, retrying
 from lead_pipeline.providers.schema import build_schema, validate
@@ -35,6 +40,13 @@ ANTHROPIC_VERSION = "2023-06-01"
 CHARS_PER_TOKEN = 4
 ANSWER_TOKENS = 400
 M = TypeVar("M", bound=BaseModel)
+# An OpenAI call's answer tokens when the node sets no max_tokens (Anthropic's default is
+# 1024): sent as ``max_completion_tokens``, so the call's price has a most to reserve
+# against --max-cost; room for a lead's fields, and for a reasoning model's thinking.
+ANSWER_TOKENS_BOUND = 4096
+# Tokens a provider adds around what we send (roles, the schema or tool instructions);
+# with one token per byte sent, the most a question's input can count.
+FRAMING_TOKENS = 1_000
 DEFAULT_SYSTEM = (
     "You enrich rows of a B2B lead list. Answer only from the information given; "
     "when it is not enough, say so in the answer's fields rather than guessing."
@@ -304,7 +316,7 @@ async def complete_json(
     key = _key(chosen, config)
     assert key is not None  # resolve_backend checked
 
-    async def ask(extra: list[dict[str, str]], limit: int | None) -> _Attempt:
+    async def ask(extra: list[dict[str, str]], limit: int) -> _Attempt:
         if chosen == OPENAI:
             body: dict[str, Any] = {
                 "model": model_name,
@@ -318,8 +330,7 @@ async def complete_json(
                     "json_schema": {"name": schema_name, "schema": schema, "strict": True},
                 },
             }
-            if limit is not None:
-                body["max_completion_tokens"] = limit
+            body["max_completion_tokens"] = limit  # bounds the price the call reserved
             if temperature is not None:
                 body["temperature"] = temperature
             answer = await request_json(
@@ -366,15 +377,30 @@ async def complete_json(
         )
         return _anthropic_attempt(answer.data, schema, schema_name)
 
-    async def call() -> Paid:
+    def most(extra: list[dict[str, str]], limit: int) -> float:
+        """The most one question can cost: every byte sent a token (a byte-level tokenizer
+        never makes more), plus the provider's framing, and ``limit`` answer tokens."""
+        sent = system_text + prompt + json.dumps(schema) + "".join(m["content"] for m in extra)
+        usage = Usage(len(sent.encode()) + FRAMING_TOKENS, limit)
+        return policy.prices.token_cost(model_name, usage, provider=chosen)
+
+    first_limit = tokens if tokens is not None else ANSWER_TOKENS_BOUND
+
+    async def call(tab: Tab) -> Paid:
         spent = 0.0
         usage = Usage()
         extra: list[dict[str, str]] = []
-        limit = tokens
+        limit = first_limit
 
         async def once(attempt: Try) -> Paid:
             """One question; an invalid answer raises, after setting up the next question."""
             nonlocal spent, usage, extra, limit
+            if attempt.number > 1:  # another billed question: reserve its most first
+                try:
+                    await tab.reserve(most(extra, limit))
+                except BudgetExceeded as exc:
+                    exc.cost = spent
+                    raise
             try:
                 result = await ask(extra, limit)
             except InvalidAnswer as exc:  # the body itself was not JSON
@@ -402,7 +428,7 @@ async def complete_json(
                 attempt.of,
                 problem,
             )
-            if result.truncated and limit is not None:
+            if result.truncated:
                 limit *= 2  # cut off: the same question with room for the whole answer
             elif result.value is not None:
                 extra = [
@@ -425,4 +451,4 @@ async def complete_json(
             once, policy.retry, retry_on=InvalidAnswer, max_attempts=2, wait=False
         )
 
-    return await policy.run(request, call, use_cache=use_cache)
+    return await policy.run(request, call, price=most([], first_limit), use_cache=use_cache)

@@ -1,4 +1,11 @@
-"""One provider's call discipline: cache first, budget next, then the paced, retried call."""
+"""One provider's call discipline: cache first, then a reservation against the run's cap,
+then the paced, retried call, then the reservation settled at the call's real cost.
+
+Every paid call of every provider goes through :meth:`CallPolicy.run`, so this is
+where money is counted: the reservation (``budget.py``) keeps the cap, and each
+settled cost is added to the current node's meter, so a node's result carries what
+its calls cost whatever happens to the row afterwards.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +14,18 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from lead_pipeline.providers.budget import Budget
+from lead_pipeline.providers.budget import (
+    Budget,
+    InvalidCost,
+    Reservation,
+    record_spend,
+    to_nanos,
+    to_usd,
+)
 from lead_pipeline.providers.cache import ResponseCache, cache_key
 from lead_pipeline.providers.calls import call_record, finish
 from lead_pipeline.providers.cost import PriceTable, Usage
-from lead_pipeline.providers.errors import ProviderError
+from lead_pipeline.providers.errors import InvalidAnswer, ProviderError
 from lead_pipeline.providers.ratelimit import Limit, RateLimiter, SharedPace
 from lead_pipeline.providers.redact import get_logger
 from lead_pipeline.providers.retry import RetryPolicy
@@ -85,21 +99,67 @@ class CallPolicy:
         except Exception as exc:
             get_logger().warning("%s: cache write failed: %s", self.provider, exc)
 
-    async def run(
-        self, request: Any, call: Callable[[], Awaitable[Paid]], *, use_cache: bool = True
-    ) -> ProviderResponse:
-        """Answer ``request`` from the cache, or check the budget, ``call`` and store.
+    async def _reserve(self, reservation: Reservation, price: float) -> None:
+        if self.budget is None:
+            return
+        if self.budget.blocking and price:
+            await asyncio.to_thread(self.budget.reserve, reservation, price)
+        else:
+            self.budget.reserve(reservation, price)
 
-        ``request`` is the normalised question (never a key); only successful
-        answers reach the cache, and a failed call's ``cost`` is still charged.
+    async def _settle(self, reservation: Reservation, cost: float) -> tuple[float, str | None]:
+        """Settle ``reservation`` at ``cost``; returns the cost counted and, when ``cost`` was
+        not a finite, non-negative, bounded amount, why (it is then counted at the
+        reservation: the most the call could have cost)."""
+        problem = None
+        try:
+            to_nanos(cost, f"{self.provider}: the reported cost of a call")
+        except InvalidCost as exc:
+            problem, cost = str(exc), to_usd(reservation.amount)
+        if self.budget is not None:
+            if cost > to_usd(reservation.amount) and self.budget.max_cost is not None:
+                get_logger().warning(
+                    "%s: a call cost $%.6f, more than the $%.6f it reserved; counted in full",
+                    self.provider,
+                    cost,
+                    to_usd(reservation.amount),
+                )
+            if self.budget.blocking:
+                await asyncio.to_thread(self.budget.settle, reservation, cost)
+            else:
+                self.budget.settle(reservation, cost)
+        record_spend(cost)
+        return cost, problem
+
+    async def run(
+        self,
+        request: Any,
+        call: Callable[[Tab], Awaitable[Paid]],
+        *,
+        price: float,
+        use_cache: bool = True,
+    ) -> ProviderResponse:
+        """Answer ``request`` from the cache, or reserve ``price``, ``call`` and store.
+
+        ``request`` is the normalised question (never a key). ``price`` is the most
+        the call's first request can cost; ``call`` reserves again through its
+        :class:`Tab` before any further billed request (an LLM's second attempt).
+        A reservation that does not fit the run's cap raises
+        :class:`BudgetExceeded` and the call is not made. Only successful answers
+        reach the cache; a failed call's ``cost`` is still settled and counted.
         """
         with call_record(self.provider) as record:  # for the row trace
-            response = await self._run(request, call, use_cache=use_cache)
+            response = await self._run(request, call, price=price, use_cache=use_cache)
             finish(record, cached=response.cached, cost=response.cost, usage=response.usage)
             return response
 
     async def _run(
-        self, request: Any, call: Callable[[], Awaitable[Paid]], *, use_cache: bool
+        self,
+        request: Any,
+        call: Callable[[Tab], Awaitable[Paid]],
+        *,
+        price: float,
+        use_cache: bool,
     ) -> ProviderResponse:
         key = cache_key(self.provider, request)
         if use_cache and (entry := await self._cache_get(key)) is not None:
@@ -107,16 +167,38 @@ class CallPolicy:
             return ProviderResponse(
                 entry["data"], 0.0, self.provider, True, usage, entry.get("model")
             )
-        if self.budget is not None:
-            self.budget.check()
+        reservation = Reservation(self.provider)
+        await self._reserve(reservation, price)
         try:
-            paid = await call()
+            paid = await call(Tab(self, reservation))
         except ProviderError as exc:
-            if self.budget is not None and exc.cost:
-                self.budget.charge(exc.cost)
+            exc.cost, problem = await self._settle(reservation, exc.cost)
+            if problem is not None:
+                exc.message = f"{exc.message} ({problem}; counted at its reservation)"
             raise
-        if self.budget is not None:
-            self.budget.charge(paid.cost)
+        except Exception:
+            # Whether this call was billed is unknown: count the most it could have cost.
+            await self._settle(reservation, to_usd(reservation.amount))
+            raise
+        cost, problem = await self._settle(reservation, paid.cost)
+        if problem is not None:
+            raise InvalidAnswer(
+                f"{problem}; counted at its reservation, ${cost:.4f}",
+                provider=self.provider,
+                cost=cost,
+            )
         if use_cache:
             await self._cache_put(key, paid)
-        return ProviderResponse(paid.data, paid.cost, self.provider, False, paid.usage, paid.model)
+        return ProviderResponse(paid.data, cost, self.provider, False, paid.usage, paid.model)
+
+
+@dataclass(frozen=True)
+class Tab:
+    """The reservation of the call in progress, for a call that sends more than one
+    billed request: reserve each further request's most before sending it."""
+
+    policy: CallPolicy
+    reservation: Reservation
+
+    async def reserve(self, price: float) -> None:
+        await self.policy._reserve(self.reservation, price)

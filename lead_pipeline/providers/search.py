@@ -14,10 +14,10 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr
 
 from lead_pipeline.providers.answer import AnswerTooLarge, text_excerpt
-from lead_pipeline.providers.errors import InvalidAnswer, NotConfigured
+from lead_pipeline.providers.errors import BudgetExceeded, InvalidAnswer, NotConfigured
 from lead_pipeline.providers.http import request_json
 from lead_pipeline.providers.models import Answer, Text, parse_answer
-from lead_pipeline.providers.policy import Paid, ProviderResponse
+from lead_pipeline.providers.policy import Paid, ProviderResponse, Tab
 from lead_pipeline.providers.retry import Try, retrying
 from lead_pipeline.providers.session import ProviderSession, opens_session
 from lead_pipeline.settings import Settings, setting
@@ -225,12 +225,19 @@ async def web_search(
         )
         return parse_brave(answer.data, count, key)
 
-    async def call() -> Paid:
-        price = policy.prices.request_cost(provider)
+    price = policy.prices.request_cost(provider)
+
+    async def call(tab: Tab) -> Paid:
         tries = 0
 
         async def ask(attempt: Try) -> Any:
             nonlocal tries
+            if attempt.number > 1:  # asked again: another billed request
+                try:
+                    await tab.reserve(price)
+                except BudgetExceeded as exc:
+                    exc.cost = tries * price
+                    raise
             tries = attempt.number
             return await once()
 
@@ -243,4 +250,6 @@ async def web_search(
             raise
         return Paid(results, tries * price)
 
-    return await policy.run(search_request(provider, query, num, config), call, use_cache=use_cache)
+    return await policy.run(
+        search_request(provider, query, num, config), call, price=price, use_cache=use_cache
+    )

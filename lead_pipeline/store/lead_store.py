@@ -2,7 +2,7 @@
 
 The store is the only code in the project that speaks SQL. Each concern is its
 own module and class (``lists``, ``results``, ``wide``, ``runs``, ``cache``,
-``step_outputs``, ``crm_records``); :class:`LeadStore` opens the engine once,
+``step_outputs``, ``crm_records``, ``ledger``); :class:`LeadStore` opens the engine once,
 hands it to every part, and answers each part's methods under the names call
 sites use (``store.rows(...)``, ``store.cache_get(...)``), so callers need no
 idea where a method lives.
@@ -26,6 +26,7 @@ from lead_pipeline.store import migrate
 from lead_pipeline.store.cache import ResponseCache
 from lead_pipeline.store.connection import make_engine
 from lead_pipeline.store.crm_records import CrmRecords
+from lead_pipeline.store.ledger import RunLedgers
 from lead_pipeline.store.lists import LeadLists
 from lead_pipeline.store.records import StoreUnwritable
 from lead_pipeline.store.results import NodeResults
@@ -81,6 +82,7 @@ class LeadStore:
         self.response_cache = ResponseCache(self.engine)
         self.step_outputs = StepOutputs(self.engine)
         self.crm_records = CrmRecords(self.engine)
+        self.run_ledgers = RunLedgers(self.engine)
 
     @property
     def dialect(self) -> str:
@@ -125,6 +127,12 @@ class LeadStore:
     latest_run_id = _Part("run_records", RunRecords.latest_run_id)
     recent_runs = _Part("run_records", RunRecords.recent_runs)
     run_covering = _Part("run_records", RunRecords.run_covering)
+
+    # run ledgers: each capped run's money, shared by its shards and processes
+    open_ledger = _Part("run_ledgers", RunLedgers.open_ledger)
+    ledger_reserve = _Part("run_ledgers", RunLedgers.ledger_reserve)
+    ledger_settle = _Part("run_ledgers", RunLedgers.ledger_settle)
+    ledger = _Part("run_ledgers", RunLedgers.ledger)
 
     # run locks
     run_lock = _Part("run_locks", RunLocks.run_lock)

@@ -91,6 +91,7 @@ class FailedRow:
     error: str
     attempts: int
     finished_at: datetime | None
+    cost: float = 0.0  # what the node's paid calls cost, over every attempt
 
 
 @dataclass

@@ -51,7 +51,8 @@ class NodeResults(StorePart):
                 "started_at": excluded.started_at,
                 "finished_at": excluded.finished_at,
                 "duration_s": excluded.duration_s,
-                "cost": excluded.cost,
+                # Every attempt's paid calls stay counted: a retry adds, never erases.
+                "cost": node_results.c.cost + excluded.cost,
                 "config_hash": excluded.config_hash,
                 "input_hash": excluded.input_hash,
                 "provider": excluded.provider,
@@ -233,6 +234,7 @@ class NodeResults(StorePart):
                 node_results.c.error,
                 node_results.c.attempts,
                 node_results.c.finished_at,
+                node_results.c.cost,
                 leads.c.fields,
             )
             .join(
@@ -259,6 +261,7 @@ class NodeResults(StorePart):
                     error=r.error or "",
                     attempts=r.attempts,
                     finished_at=None if r.finished_at is None else aware(r.finished_at),
+                    cost=float(r.cost or 0.0),
                 )
                 for r in conn.execute(query)
             ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Column,
     DateTime,
     Float,
@@ -146,6 +147,19 @@ provider_pace = Table(
     Column("provider", String(64), primary_key=True),
     Column("tat", Float, nullable=False),
     Column("paused_until", Float, nullable=False),
+)
+
+# One row per run with a cost cap: the money its paid calls reserved and spent, in
+# nano-dollars, shared by every workflow, shard and process of the run
+# (``store/ledger.py``). ``run_key`` is the Dagster run id.
+run_ledgers = Table(
+    "run_ledgers",
+    metadata,
+    Column("run_key", String(128), primary_key=True),
+    Column("cap", BigInteger, nullable=False),
+    Column("reserved", BigInteger, nullable=False),
+    Column("spent", BigInteger, nullable=False),
+    Column("opened_at", DateTime(timezone=True), nullable=False),
 )
 
 # What each lead list last sent to a CRM: one row per (list, CRM, object type, key),

@@ -21,6 +21,7 @@ from lead_pipeline.providers import (
     complete_json,
     web_search,
 )
+from lead_pipeline.providers.budget import InvalidCost, Reservation
 from lead_pipeline.providers.cost import REQUEST_PRICES
 from lead_pipeline.settings import SettingsError
 from lead_pipeline.store import LeadStore
@@ -30,18 +31,33 @@ from lead_pipeline_tests.servers import OpenAIServer, Reply, SerperServer
 OUTPUTS = {"is_b2b": "boolean"}
 
 
-def test_budget_charges_and_exhausts() -> None:
+def test_budget_reserves_then_settles_and_refuses_what_does_not_fit() -> None:
     budget = Budget(max_cost=0.01)
-    budget.check()
-    budget.charge(0.004)
-    assert not budget.exhausted and budget.remaining == pytest.approx(0.006)
-    budget.charge(0.006)
-    assert budget.exhausted
+    first = Reservation("x")
+    budget.reserve(first, 0.006)
     with pytest.raises(BudgetExceeded, match="max_cost"):
-        budget.check()
+        budget.reserve(Reservation("x"), 0.005)  # 0.006 reserved + 0.005 > 0.01
+    budget.settle(first, 0.004)  # the real price: 0.002 of the reservation comes back
+    second = Reservation("x")
+    budget.reserve(second, 0.006)
+    assert budget.exhausted  # the refusal above; and the cap is all reserved or spent
+    budget.settle(second, 0.006)
+    assert budget.spent == pytest.approx(0.01)
     uncapped = Budget()
-    uncapped.charge(1e6)
+    free = Reservation("x")
+    uncapped.reserve(free, 1e6)
+    uncapped.settle(free, 1e6)
     assert not uncapped.exhausted and uncapped.spent == 1e6
+
+
+@pytest.mark.parametrize("bad", [float("inf"), float("nan"), -0.01, 1e400, 10**400, "1", [1]])
+def test_the_ledger_refuses_a_cost_that_is_not_a_finite_bounded_amount(bad: object) -> None:
+    budget = Budget(max_cost=1.0)
+    reservation = Reservation("hunter")
+    budget.reserve(reservation, 0.5)
+    with pytest.raises(InvalidCost, match="hunter: the cost of a call"):
+        budget.settle(reservation, bad)  # type: ignore[arg-type]
+    assert budget.spent == 0
 
 
 async def test_exhausted_budget_stops_paid_calls_but_serves_cache(
@@ -52,7 +68,7 @@ async def test_exhausted_budget_stops_paid_calls_but_serves_cache(
     async with ProviderSession(cache=cache, budget=Budget(max_cost=0.002), retry=FAST_RETRY) as s:
         await web_search("one", session=s)
         await web_search("two", session=s)
-        assert s.budget.exhausted
+        assert s.budget.exhausted  # all of it spent: no row would start
         with pytest.raises(BudgetExceeded):
             await web_search("three", session=s)
         cached = await web_search("one", session=s)  # free, so still answered

@@ -31,7 +31,7 @@ PROMPT = "Is Acme B2B? " * 40
 # The question (system and user text) at 4 characters a token.
 ASKED = (len(PROMPT) + len(DEFAULT_SYSTEM)) // 4
 # gpt-4o-mini at $0.15 / $0.60 per 1M; claude-haiku-4-5 at $1 / $5 per 1M.
-OPENAI_ESTIMATE = (ASKED * 0.15 + 400 * 0.60) / 1e6  # no token limit: 400 answer tokens
+OPENAI_ESTIMATE = (ASKED * 0.15 + 4096 * 0.60) / 1e6  # the limit sent when none is set
 ANTHROPIC_ESTIMATE = (ASKED * 1 + 1024 * 5) / 1e6  # the Anthropic default limit: 1024
 
 

@@ -34,7 +34,7 @@ from lead_pipeline.engine.registry import (
     NotConfigured,
     node_type,
 )
-from lead_pipeline.providers import Paid, ProviderError
+from lead_pipeline.providers import Paid, ProviderError, Tab
 from lead_pipeline.providers.http import request_json
 from lead_pipeline.providers.redact import scrub_value
 from lead_pipeline.providers.urlguard import ALLOWED_SCHEMES, HostList, UrlGuard
@@ -165,7 +165,7 @@ async def run_http(call: NodeCall[HttpConfig]) -> NodeOutcome:
     session = call.services.session
     policy = session.policy(config.provider)
 
-    async def send() -> Paid:
+    async def send(_tab: Tab) -> Paid:
         sent = {**headers, **{h: s.get_secret_value() for h, s in secrets.items()}}
         answer = await request_json(
             session.client,
@@ -185,7 +185,9 @@ async def run_http(call: NodeCall[HttpConfig]) -> NodeOutcome:
 
     request = {"method": config.method, "url": url, "params": query, "body": body, "h": headers}
     try:
-        response = await policy.run(request, send, use_cache=config.cache)
+        response = await policy.run(
+            request, send, price=config.cost_per_request, use_cache=config.cache
+        )
     except ProviderError as exc:
         raise NodeError(str(exc)) from None
     data = response.data
