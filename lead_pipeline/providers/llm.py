@@ -397,7 +397,7 @@ async def complete_json(
             nonlocal spent, usage, extra, limit
             if attempt.number > 1:  # another billed question: reserve its most first
                 try:
-                    await tab.reserve(most(extra, limit))
+                    await tab.reserve(lambda: most(extra, limit))
                 except BudgetExceeded as exc:
                     exc.cost = spent
                     raise
@@ -451,4 +451,4 @@ async def complete_json(
             once, policy.retry, retry_on=InvalidAnswer, max_attempts=2, wait=False
         )
 
-    return await policy.run(request, call, price=most([], first_limit), use_cache=use_cache)
+    return await policy.run(request, call, price=lambda: most([], first_limit), use_cache=use_cache)

@@ -31,6 +31,9 @@ from lead_pipeline.providers.redact import get_logger
 from lead_pipeline.providers.retry import RetryPolicy
 
 CACHE_FORMAT = 1
+# The most a call can cost in USD, or a function working it out (an LLM question's price
+# at its token limit loads the price tables: only worth it when a cap needs it).
+Price = float | Callable[[], float]
 
 
 @dataclass(frozen=True)
@@ -99,9 +102,11 @@ class CallPolicy:
         except Exception as exc:
             get_logger().warning("%s: cache write failed: %s", self.provider, exc)
 
-    async def _reserve(self, reservation: Reservation, price: float) -> None:
-        if self.budget is None:
-            return
+    async def _reserve(self, reservation: Reservation, price: Price) -> None:
+        if self.budget is None or self.budget.max_cost is None:
+            return  # no cap: nothing to reserve against (the meter still counts the cost)
+        if callable(price):
+            price = price()
         if self.budget.blocking and price:
             await asyncio.to_thread(self.budget.reserve, reservation, price)
         else:
@@ -136,13 +141,14 @@ class CallPolicy:
         request: Any,
         call: Callable[[Tab], Awaitable[Paid]],
         *,
-        price: float,
+        price: Price,
         use_cache: bool = True,
     ) -> ProviderResponse:
         """Answer ``request`` from the cache, or reserve ``price``, ``call`` and store.
 
         ``request`` is the normalised question (never a key). ``price`` is the most
-        the call's first request can cost; ``call`` reserves again through its
+        the call's first request can cost (or a function that works it out, called
+        only when the run has a cap); ``call`` reserves again through its
         :class:`Tab` before any further billed request (an LLM's second attempt).
         A reservation that does not fit the run's cap raises
         :class:`BudgetExceeded` and the call is not made. Only successful answers
@@ -158,7 +164,7 @@ class CallPolicy:
         request: Any,
         call: Callable[[Tab], Awaitable[Paid]],
         *,
-        price: float,
+        price: Price,
         use_cache: bool,
     ) -> ProviderResponse:
         key = cache_key(self.provider, request)
@@ -200,5 +206,5 @@ class Tab:
     policy: CallPolicy
     reservation: Reservation
 
-    async def reserve(self, price: float) -> None:
+    async def reserve(self, price: Price) -> None:
         await self.policy._reserve(self.reservation, price)

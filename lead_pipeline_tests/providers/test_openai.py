@@ -7,6 +7,8 @@ import logging
 import pytest
 
 from lead_pipeline.providers import (
+    Budget,
+    BudgetExceeded,
     InvalidAnswer,
     MemoryCache,
     NotConfigured,
@@ -15,6 +17,7 @@ from lead_pipeline.providers import (
     complete_json,
     llm_configured,
 )
+from lead_pipeline_tests.providers.conftest import FAST_RETRY
 from lead_pipeline_tests.servers import OpenAIServer, Reply, chat_completion
 
 OUTPUTS = {"is_b2b": "boolean", "b2b_confidence": "number", "b2b_reason": "string"}
@@ -192,3 +195,39 @@ def test_not_configured_names_the_variables() -> None:
         asyncio.run(complete_json("q", OUTPUTS))
     assert "OPENAI_API_KEY" in str(caught.value) and "ANTHROPIC_API_KEY" in str(caught.value)
     assert caught.value.env_vars == ["OPENAI_API_KEY", "ANTHROPIC_API_KEY"]
+
+
+async def test_a_question_reserves_its_most_before_it_is_sent(
+    openai_server: OpenAIServer,
+) -> None:
+    """gpt-4o-mini, $0.15/$0.60 per 1M tokens: without max_tokens a question may answer
+    4,096 tokens (sent as the limit), $0.0025 alone, so a $0.002 cap refuses it unsent;
+    with max_tokens 300 it fits, and what it cost is what the budget counts."""
+    async with ProviderSession(budget=Budget(max_cost=0.002), retry=FAST_RETRY) as s:
+        with pytest.raises(BudgetExceeded, match="budget reached"):
+            await complete_json("Is Acme B2B?", OUTPUTS, model="gpt-4o-mini", session=s)
+        assert openai_server.count(PATH) == 0
+        response = await complete_json(
+            "Is Acme B2B?", OUTPUTS, model="gpt-4o-mini", max_tokens=300, session=s
+        )
+        assert s.budget.spent == pytest.approx(response.cost)
+    assert openai_server.count(PATH) == 1
+    assert openai_server.requests[0].json["max_completion_tokens"] == 300
+    async with ProviderSession(retry=FAST_RETRY) as s:
+        await complete_json("Another?", OUTPUTS, model="gpt-4o-mini", session=s)
+    assert openai_server.requests[1].json["max_completion_tokens"] == 4096
+
+
+async def test_a_second_question_that_does_not_fit_keeps_the_first_ones_cost(
+    openai_server: OpenAIServer,
+) -> None:
+    wrong = chat_completion({"is_b2b": "yes"}, prompt_tokens=1000, completion_tokens=200)
+    openai_server.script(Reply(json=wrong), Reply(json=wrong))
+    first = (1000 * 0.15 + 200 * 0.60) / 1e6
+    # Room for one question at 300 answer tokens (about $0.0004), not for a second.
+    async with ProviderSession(budget=Budget(max_cost=0.0006), retry=FAST_RETRY) as s:
+        with pytest.raises(BudgetExceeded) as caught:
+            await complete_json("q", OUTPUTS, model="gpt-4o-mini", max_tokens=300, session=s)
+        assert s.budget.spent == pytest.approx(first)
+    assert caught.value.cost == pytest.approx(first)
+    assert openai_server.count(PATH) == 1
