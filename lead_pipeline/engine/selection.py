@@ -15,7 +15,7 @@ import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from lead_pipeline.engine.compile import CompiledNode, CompiledWorkflow, WorkflowConfigError
@@ -23,7 +23,7 @@ from lead_pipeline.engine.counts import LeftAlone
 from lead_pipeline.engine.options import RunOptions
 from lead_pipeline.engine.registry import UNCONFIGURED_NOTE
 from lead_pipeline.store import FAILED, ID_COLUMN, OK, SKIPPED, LeadRow, LeadStore, NodeResult
-from lead_pipeline.store.shared import utcnow
+from lead_pipeline.store.shared import aware, utcnow
 from lead_pipeline.workflows.inputs import WHEN_SKIP, WHERE_FALSE_NOTE, WHERE_SKIP, digest
 
 
@@ -111,11 +111,6 @@ def values_at(
     return seen
 
 
-def _utc(moment: datetime) -> datetime:
-    # SQLite hands timestamps back without their zone; every one written is UTC.
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
 def _when_skip(result: NodeResult) -> bool:
     if result.status != SKIPPED:
         return False
@@ -158,7 +153,7 @@ def stale_reason(
         max_age is not None
         and result.status == OK
         and result.finished_at is not None
-        and _utc(result.finished_at) < now - max_age
+        and aware(result.finished_at) < now - max_age
     ):
         return AGE
     return None

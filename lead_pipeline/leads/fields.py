@@ -27,16 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lead_pipeline.leads.errors import describe_columns, looks_like_column
-
-CANONICAL_FIELDS: tuple[str, ...] = (
-    "name",
-    "website",
-    "description",
-    "one_liner",
-    "linkedin_url",
-    "country",
-    "email",
-)
+from lead_pipeline.store.records import CANONICAL_FIELDS
 
 FIELD_ALIASES: dict[str, tuple[str, ...]] = {
     "name": (

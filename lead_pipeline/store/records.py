@@ -8,6 +8,17 @@ from typing import Any
 
 # The column that carries a row's id in every view, export and node's values.
 ID_COLUMN = "_id"
+# The fields every lead list has (possibly empty): an import maps its columns to these
+# (leads/fields.py), and any workflow may read them.
+CANONICAL_FIELDS: tuple[str, ...] = (
+    "name",
+    "website",
+    "description",
+    "one_liner",
+    "linkedin_url",
+    "country",
+    "email",
+)
 
 OK = "ok"
 FAILED = "failed"

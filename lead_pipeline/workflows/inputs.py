@@ -21,7 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-ID_COLUMN = "_id"
+from lead_pipeline.store.records import ID_COLUMN
+
 # Prefixes of the input hash of a skipped result, saying why it was skipped.
 WHEN_SKIP = "when:"
 WHERE_SKIP = "where:"

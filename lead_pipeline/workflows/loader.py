@@ -22,6 +22,7 @@ import yaml
 from pydantic import ValidationError
 
 from lead_pipeline.settings import get_settings
+from lead_pipeline.store.records import CANONICAL_FIELDS
 from lead_pipeline.workflows.expressions import (
     Expression,
     ExpressionError,
@@ -496,9 +497,6 @@ class WorkflowSet:
         A column that only the reading node itself or a later node of its workflow
         writes is refused here: when the node runs, nothing has written it yet.
         """
-        # Imported here: the leads package imports the workflows package.
-        from lead_pipeline.leads.fields import CANONICAL_FIELDS
-
         problems: list[str] = []
         for spec in self._order:
             label = _label(spec)
