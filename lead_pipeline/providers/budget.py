@@ -67,7 +67,12 @@ class Ledger(Protocol):
     """Where one run's reservations and spending are kept (amounts in nano-dollars)."""
 
     blocking: bool  # True: its calls do I/O, so callers on an event loop use a thread
-    full: bool  # as last seen here: reserved + spent have reached the cap
+
+    @property
+    def full(self) -> bool:
+        """As last seen here: reserved + spent have reached the cap (read-only, so a
+        ledger may compute it, as LocalLedger does)."""
+        ...
 
     def reserve(self, amount: int) -> bool:
         """Add ``amount`` to the reserved sum if reserved + spent + amount stays within the
