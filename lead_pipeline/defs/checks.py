@@ -66,6 +66,8 @@ class Evaluation(Outcomes):
     pending: int = 0
     stale: int = 0
     values_checked: int = 0
+    # Research answers stored as no answer because their evidence did not support them.
+    unsupported: int = 0
     invalid: list[str] = field(default_factory=list)
     causes: list[ErrorGroup] = field(default_factory=list)
 
@@ -85,6 +87,7 @@ def evaluate(store: LeadStore, workflow: CompiledWorkflow, lead_list: str) -> Ev
         failed=counts.failed,
         skipped=counts.skipped,
         pending=counts.pending,
+        unsupported=counts.unsupported,
     )
     if found.failed:
         found.causes, _, _ = group_failures(store.failures(lead_list, workflow.name))
@@ -131,6 +134,12 @@ def results(
         )
         if count
     ]
+    unsupported = (
+        f"; {found.unsupported} research answer(s) stored as no answer, unsupported by their "
+        "evidence (see: lead-pipeline trace)"
+        if found.unsupported
+        else ""
+    )
     yield dg.AssetCheckResult(
         asset_key=key,
         check_name=COVERAGE,
@@ -141,7 +150,8 @@ def results(
             if uncovered == 0
             else ", ".join(problems)
             + (f" (see: lead-pipeline errors --lead {lead_list})" if found.failed else "")
-        ),
+        )
+        + unsupported,
         metadata={
             "rows": found.rows,
             "ok": found.ok,
@@ -149,6 +159,7 @@ def results(
             "skipped": found.skipped,
             "pending": found.pending,
             "stale": found.stale,
+            "unsupported_answers": found.unsupported,
         },
     )
     rate = found.failure_rate

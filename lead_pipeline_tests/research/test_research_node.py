@@ -246,3 +246,18 @@ def test_export_evidence_adds_source_and_quote_columns_or_an_object(
     path = export_list(acme, "demo", "parquet", tmp_path / "out.parquet", with_evidence)
     [stored] = pq.read_table(path).to_pylist()
     assert json.loads(stored["_evidence"]) == evidence
+
+
+def test_the_checks_count_unsupported_answers(
+    acme: LeadStore, world: World, tmp_path: Path
+) -> None:
+    from lead_pipeline.defs.checks import evaluate, results
+
+    world.model.mode = "invent"
+    workflow = research_workflow(tmp_path)
+    run(acme, workflow)
+    found = evaluate(acme, workflow, "demo")
+    assert (found.ok, found.unsupported) == (1, 1)
+    coverage = next(iter(results(workflow, found, 0.1, "demo")))
+    assert coverage.metadata["unsupported_answers"].value == 1
+    assert "1 research answer(s) stored as no answer" in (coverage.description or "")
