@@ -108,7 +108,7 @@ def render(trace: dict[str, Any]) -> list[str]:
             took = f"{node.get('duration_s') or 0:.2f} s"
             lines.append(
                 f"     when     {node.get('finished_at')} UTC, {took}, "
-                f"attempt {node.get('attempts')}, ${node.get('cost') or 0:.4f}, {where}"
+                f"attempt {node.get('attempts')} (${node.get('cost') or 0:.4f} over all), {where}"
             )
             inputs = ", ".join(f"{k}={_value(v)}" for k, v in node["inputs"].items())
             hash_note = f"  hash {node['input_hash']}" if node.get("input_hash") else ""
