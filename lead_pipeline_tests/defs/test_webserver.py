@@ -117,16 +117,31 @@ def stop(process: subprocess.Popen[bytes]) -> None:
             continue
 
 
-def wait_for(what: str, probe: Callable[[], Any], timeout: float, logs: list[Path]) -> Any:
-    """Poll until ``probe`` returns something truthy; on timeout, fail with the server logs."""
+def wait_for(
+    what: str,
+    probe: Callable[[], Any],
+    timeout: float,
+    logs: list[Path],
+    progress: Callable[[], Any] | None = None,
+) -> Any:
+    """Poll until ``probe`` returns something truthy; fail, with the server logs, once
+    ``timeout`` seconds passed with nothing new: without ``progress``, since the start;
+    with it, since the value ``progress`` returns last changed (a run still writing events
+    on a loaded machine is waited for, however long it takes; a run stuck is not)."""
+    mark = progress() if progress is not None else None
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while True:
         value = probe()
         if value:
             return value
+        if progress is not None and (moved := progress()) != mark:
+            mark, deadline = moved, time.monotonic() + timeout
+        if time.monotonic() >= deadline:
+            break
         time.sleep(0.3)
     tails = "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in logs)
-    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}\n{tails}")
+    quiet = "with no new event in the event log " if progress is not None else ""
+    pytest.fail(f"{timeout:.0f}s passed {quiet}waiting for {what}\n{tails}")
 
 
 @dataclass
@@ -134,6 +149,7 @@ class UI:
     url: str
     logs: list[Path]
     daemon_log: Path
+    dagster: dg.DagsterInstance | None = None  # the same instance, read for progress
 
     def gql(self, query: str, **variables: Any) -> dict[str, Any]:
         response = httpx.post(
@@ -147,14 +163,24 @@ class UI:
     def wait(self, what: str, probe: Callable[[], Any], timeout: float = 90) -> Any:
         return wait_for(what, probe, timeout, self.logs)
 
+    def events(self) -> int | None:
+        """The newest event's id in the instance's event log: it moves while any run works."""
+        if self.dagster is None:
+            self.dagster = instance()
+        return self.dagster.event_log_storage.get_maximum_record_id()
+
+    def wait_on_runs(self, what: str, probe: Callable[[], Any], quiet: float = 120) -> Any:
+        """Wait while runs make progress: fail only after ``quiet`` seconds without an event."""
+        return wait_for(what, probe, quiet, self.logs, progress=self.events)
+
     def run(self, run_id: str) -> dict[str, Any]:
         return self.gql(RUN, id=run_id)["runOrError"]
 
-    def finished(self, run_id: str, timeout: float = 90) -> dict[str, Any]:
-        return self.wait(
+    def finished(self, run_id: str, quiet: float = 120) -> dict[str, Any]:
+        return self.wait_on_runs(
             f"run {run_id} to finish",
             lambda: (r := self.run(run_id))["status"] in FINISHED and r,
-            timeout,
+            quiet,
         )
 
 
@@ -493,10 +519,10 @@ def test_the_ui_launches_backfills_and_automates_the_chain(
         return found[0]["runId"] if found else None
 
     others = [
-        *handle.wait("the backfill's two runs", backfill_runs),
-        handle.wait("the sensor's run", sensor_run),
+        *handle.wait_on_runs("the backfill's two runs", backfill_runs),
+        handle.wait_on_runs("the sensor's run", sensor_run),
     ]
-    finished = [handle.finished(r, timeout=300) for r in others]
+    finished = [handle.finished(r) for r in others]
     assert [r["status"] for r in finished] == ["SUCCESS"] * 3, finished
     assert sorted(tag(r, "dagster/partition") for r in finished) == ["beta", "epsilon", "gamma"]
     spans = sorted((r["startTime"], r["endTime"]) for r in [run, *finished])

@@ -139,6 +139,7 @@ class Enrich:
 
     def __init__(self, env: dict[str, str], out: Path, *args: str) -> None:
         out.mkdir(parents=True, exist_ok=True)
+        self.data = Path(env["LEAD_PIPELINE_DATA_DIR"])
         self._stdout = (out / "stdout.txt").open("w+")
         self._stderr = (out / "stderr.txt").open("w+")
         self.proc = subprocess.Popen(
@@ -149,9 +150,20 @@ class Enrich:
             start_new_session=True,
         )
 
-    def wait(self, timeout: float = 240) -> Finished:
-        code = self.proc.wait(timeout=timeout)
-        return self._finished(code)
+    def wait(self, timeout: float = 180) -> Finished:
+        """The command's end, however long a run that keeps working takes: it fails (raising
+        ``subprocess.TimeoutExpired``) only once ``timeout`` seconds pass in which nothing
+        under the data folder changed (no row, no event, no log line: a hang)."""
+        mark, quiet_since = data_activity(self.data), time.monotonic()
+        while True:
+            try:
+                return self._finished(self.proc.wait(timeout=0.5))
+            except subprocess.TimeoutExpired:
+                pass
+            if (moved := data_activity(self.data)) != mark:
+                mark, quiet_since = moved, time.monotonic()
+            elif time.monotonic() - quiet_since >= timeout:
+                raise subprocess.TimeoutExpired(self.proc.args, timeout)
 
     def kill(self) -> Finished:
         """SIGKILL the whole process group and wait until none of its processes is left."""
@@ -171,6 +183,19 @@ class Enrich:
             outputs.append(handle.read())
             handle.close()
         return Finished(code, *outputs)
+
+
+def data_activity(folder: Path) -> tuple[int, int]:
+    """What changes while a run works: the total size and newest change of the files under
+    ``folder`` (the store and its journal, the Dagster home's event log, the step log)."""
+    sizes, newest = 0, 0
+    for path in folder.rglob("*"):
+        try:
+            stat = path.stat()
+        except OSError:  # gone between listing and reading (a journal, a temporary file)
+            continue
+        sizes, newest = sizes + stat.st_size, max(newest, stat.st_mtime_ns)
+    return sizes, newest
 
 
 def session_pids(session: int) -> list[int]:
