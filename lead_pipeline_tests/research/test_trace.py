@@ -3,6 +3,7 @@ servers on 127.0.0.1 counted them, its run, inputs, evidence; secrets masked."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -161,3 +162,25 @@ def test_enrich_row_refuses_an_unknown_id(
     use_store(acme, monkeypatch)
     assert main(["enrich", "--lead", "demo", "--row", "acme", "--row", "missing", "--yes"]) == 2
     assert "--row: lead list 'demo' has no row 'missing'" in capsys.readouterr().err
+
+
+def test_max_cost_bounds_the_research(store: LeadStore, world: World, tmp_path: Path) -> None:
+    store.import_rows(
+        "demo", [(f"c{i}", {"name": f"Company {i}", "website": world.site}) for i in range(4)]
+    )
+    workflow = research_workflow(tmp_path)
+    # Rows refused by the cap may count as failed: what matters here is the money.
+    with contextlib.suppress(RowsFailed):
+        enrich(store, workflow, "run-1", max_cost=0.0001)
+    spent = sum(r.cost for found in store.results("demo").values() for r in found.values())
+    assert spent <= 0.0001
+    assert world.llm.count() == 0  # no LLM question fits in the cap
+
+
+def test_the_run_summary_counts_unsupported_answers(
+    acme: LeadStore, world: World, tmp_path: Path
+) -> None:
+    world.model.mode = "number"
+    summary = enrich(acme, research_workflow(tmp_path), "run-1")
+    assert (summary.ok, summary.unsupported) == (1, 1)
+    assert "1 answer unsupported by their evidence (stored as no answer)" in summary.line()
