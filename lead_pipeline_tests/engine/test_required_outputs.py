@@ -124,3 +124,33 @@ def test_optional_is_left_out_of_the_node_hash() -> None:
     assert required.fingerprint() == optional.fingerprint()
     changed = NodeSpec(**base, outputs={"x": {"type": "number"}})
     assert changed.fingerprint() != required.fingerprint()
+
+
+CACHED = """\
+name: cached
+nodes:
+  - id: lookup
+    type: http
+    url: "{base}/company"
+    params: {{name: "{{{{ name }}}}"}}
+    extract: {{headcount: "data.employees"}}
+    cache: true
+    outputs: {{headcount: integer}}
+"""
+
+
+def test_an_answer_lacking_a_declared_output_is_never_cached(
+    store: LeadStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with CompanyApi() as api:
+        monkeypatch.setenv(TRUSTED_HOSTS_ENV, f"127.0.0.1:{api.port}")
+        store.import_rows("demo", [("acme", {"name": "unknown"})])
+        workflow = compile_one(tmp_path, CACHED.format(base=api.root_url))
+        assert materialize(store, workflow).failed == 1
+        # The API learns the company; the re-run of the failed row asks it again instead of
+        # being answered from the cache with the answer that failed.
+        api.script(Reply(json={"data": {"employees": 40}}))
+        assert materialize(store, workflow).ok == 1
+        assert api.count("/company") == 2
+        result = store.results("demo")["acme"][("cached", "lookup")]
+    assert result.outputs == {"headcount": 40}

@@ -19,6 +19,7 @@ ever travels to a host the node declares.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 
 import httpx
@@ -34,11 +35,12 @@ from lead_pipeline.engine.registry import (
     NotConfigured,
     node_type,
 )
-from lead_pipeline.providers import Paid, ProviderError, Tab
+from lead_pipeline.providers import InvalidAnswer, Paid, ProviderError, Tab
 from lead_pipeline.providers.http import request_json
 from lead_pipeline.providers.redact import scrub_value
 from lead_pipeline.providers.urlguard import ALLOWED_SCHEMES, HostList, UrlGuard
 from lead_pipeline.settings import env_secret
+from lead_pipeline.workflows.outputs import InvalidOutput, output_validator
 from lead_pipeline.workflows.templates import compile_url_template, render_value
 
 if TYPE_CHECKING:
@@ -138,6 +140,21 @@ def _estimate(node: CompiledNode, values: Any, context: EstimateContext) -> Call
     return CallEstimate(config.provider, 1, 1, cost, cost, latency_s=API_CALL_S)
 
 
+def _outputs(
+    config: HttpConfig, declared: Mapping[str, Any], data: Any, secrets: Mapping[str, SecretStr]
+) -> dict[str, Any]:
+    """The node's columns from an answer: ``extract``'s JMESPath, else the answer's keys.
+
+    An API that echoes a credential into its answer must not get it stored as an output:
+    only what is kept is scrubbed, not the whole answer (up to its cap, ~0.35 s per MB).
+    """
+    if config.extract:
+        outputs = {col: jmespath.search(path, data) for col, path in config.extract.items()}
+    else:
+        outputs = {col: data.get(col) for col in declared} if isinstance(data, dict) else {}
+    return scrub_value(outputs, list(secrets.values()))
+
+
 @node_type(
     "http",
     HttpConfig,
@@ -181,8 +198,18 @@ async def run_http(call: NodeCall[HttpConfig]) -> NodeOutcome:
             guard=UrlGuard.from_settings(session.settings),
             hosts=config.hosts(),
         )
+        # Checked before the policy caches it: an answer that lacks a declared output or
+        # breaks its declaration is a failed (paid) call, never a cached one that every
+        # retry would be answered with.
+        try:
+            validator.check(_outputs(config, call.outputs, answer.data, secrets))
+        except InvalidOutput as exc:
+            raise InvalidAnswer(
+                f"invalid output {exc}", provider=config.provider, cost=config.cost_per_request
+            ) from None
         return Paid(answer.data, config.cost_per_request)
 
+    validator = output_validator(call.outputs, "http")
     request = {"method": config.method, "url": url, "params": query, "body": body, "h": headers}
     try:
         response = await policy.run(
@@ -190,12 +217,5 @@ async def run_http(call: NodeCall[HttpConfig]) -> NodeOutcome:
         )
     except ProviderError as exc:
         raise NodeError(str(exc)) from None
-    data = response.data
-    if config.extract:
-        outputs = {col: jmespath.search(path, data) for col, path in config.extract.items()}
-    else:
-        outputs = {col: data.get(col) for col in call.outputs} if isinstance(data, dict) else {}
-    # An API that echoes a credential into its answer must not get it stored as an output.
-    # Only what is kept is scrubbed, not the whole answer (up to its cap, ~0.35 s per MB).
-    outputs = scrub_value(outputs, list(secrets.values()))
+    outputs = _outputs(config, call.outputs, response.data, secrets)
     return NodeOutcome(outputs=outputs, cost=response.cost, provider=config.provider)
