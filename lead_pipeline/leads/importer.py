@@ -187,13 +187,18 @@ def _pipeline_columns(
     def is_pipeline(column: str) -> bool:
         return column in outputs or any(p.match(column) for p in flattened)
 
+    def is_evidence(column: str) -> bool:
+        """``<output>_source`` / ``<output>_quote``: what ``export --evidence`` adds."""
+        stem, _, suffix = column.rpartition("_")
+        return suffix in ("source", "quote") and stem in outputs
+
     stored_keys = {k for fields in stored_rows.values() for k in fields}
     renames: dict[str, str | None] = {}
     if is_export:
         for column in columns:
             if column == ID_COLUMN:
                 continue
-            if is_pipeline(column) or column.startswith("_"):
+            if is_pipeline(column) or column.startswith("_") or is_evidence(column):
                 renames[column] = None
             elif column.startswith(IMPORTED_PREFIX) and column not in stored_keys:
                 # The wide view showed a stored column beside an output of its name.

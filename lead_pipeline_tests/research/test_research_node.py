@@ -261,3 +261,17 @@ def test_the_checks_count_unsupported_answers(
     coverage = next(iter(results(workflow, found, 0.1, "demo")))
     assert coverage.metadata["unsupported_answers"].value == 1
     assert "1 research answer(s) stored as no answer" in (coverage.description or "")
+
+
+def test_an_export_with_evidence_imports_back_unchanged(
+    acme: LeadStore, world: World, tmp_path: Path
+) -> None:
+    from lead_pipeline.leads.exporter import ExportOptions, export_list
+    from lead_pipeline.leads.importer import import_file
+
+    run(acme, research_workflow(tmp_path))
+    for fmt in ("csv", "jsonl", "parquet"):
+        path = export_list(acme, "demo", fmt, tmp_path / f"out.{fmt}", ExportOptions(evidence=True))
+        report = import_file(acme, path, "demo")
+        assert (report.added, report.updated, report.unchanged) == (0, 0, 1), fmt
+        assert set(acme.rows("demo")[0].fields) == {"name", "website"}
