@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 
-from lead_pipeline.providers.redact import SecretsIndex, scrub_with, secrets_index
+from lead_pipeline.providers.redact import SecretsIndex, has_secret, scrub_with, secrets_index
 from lead_pipeline.store.records import StoreUnwritable
 
 SQLITE_BUSY_TIMEOUT_MS = 60_000
@@ -69,6 +69,17 @@ def _scrubbed(value: Any, index: SecretsIndex) -> Any:
     return value
 
 
+def _texts(value: Any, found: list[str]) -> None:
+    """Every text in a statement's parameters (a row, or a list of rows, of values)."""
+    rows = value if isinstance(value, list) else [value]
+    for row in rows:
+        for item in row.values() if isinstance(row, dict) else row:
+            if type(item) is str:
+                found.append(item)
+            elif isinstance(item, dict | list | tuple):
+                _texts([item], found)
+
+
 def _scrub_writes(engine: Engine) -> None:
     """Every text the store writes (errors, run messages, outputs, cached answers, CRM
     records, every table but the lead file's own rows) passes the one scrubber, so no
@@ -80,7 +91,12 @@ def _scrub_writes(engine: Engine) -> None:
             _LEAD_FILE_WRITES
         ):
             return statement, parameters
-        return statement, _scrubbed(parameters, secrets_index())
+        index = secrets_index()
+        texts: list[str] = []
+        _texts(parameters, texts)
+        if not has_secret("\n".join(texts), index):  # nearly always: one pass for the batch
+            return statement, parameters
+        return statement, _scrubbed(parameters, index)
 
 
 def make_engine(url: str) -> Engine:
