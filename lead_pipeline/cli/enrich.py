@@ -101,12 +101,15 @@ def run(args: argparse.Namespace) -> int:
         spend.show(plan)
         store.dispose()
         return 0
+    selected = None
     if not args.yes:
         # Only a run that may call a provider is priced, and the plan reads only the rows
-        # it may process: nothing to do costs a selection, not a read of the whole list.
+        # it may process: nothing to do costs a selection (reused by the launch), not a
+        # read of the whole list.
         plan = spend.make_plan(args, options, store, only_if_paid=True)
         if plan is not None:
             spend.confirm(plan, yes=args.yes, max_cost=args.max_cost)
+            selected = plan.selections
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -156,7 +159,13 @@ def run(args: argparse.Namespace) -> int:
     step_log = get_settings().data_dir / "logs" / f"enrich-{args.lead}.log"
     with progress:
         result = enrich(
-            args.lead, args.workflow, options, store=store, on_progress=show, step_log=step_log
+            args.lead,
+            args.workflow,
+            options,
+            store=store,
+            on_progress=show,
+            step_log=step_log,
+            selected=selected,
         )
     for problem in result.broken:
         console.print(f"[yellow]warning: left out a workflow file that did not load[/]: {problem}")

@@ -31,7 +31,7 @@ from lead_pipeline.engine.estimates import (
     reads_row,
 )
 from lead_pipeline.engine.options import RunOptions
-from lead_pipeline.engine.selection import select_rows
+from lead_pipeline.engine.selection import Selection, select_rows
 from lead_pipeline.providers import PriceTable
 from lead_pipeline.settings import Settings, get_settings
 from lead_pipeline.store import FAILED, LeadStore
@@ -93,6 +93,9 @@ class WorkflowPlan(LeftAlone):
     saved_max: float = 0.0  # what the rows outside where would cost, at most
     nodes: list[NodePlan] = field(default_factory=list)
     row_ids: set[str] = field(default_factory=set)  # rows it may (re)process
+    # The selection the plan was made from (nothing recorded): the launch reuses it to
+    # decide "nothing to do" instead of selecting every row again.
+    selection: Selection | None = field(default=None, repr=False)
 
     @property
     def rows(self) -> int:
@@ -127,6 +130,11 @@ class RunPlan:
     @property
     def cost_max(self) -> float:
         return sum(w.cost_max for w in self.workflows)
+
+    @property
+    def selections(self) -> dict[str, Selection]:
+        """Each planned workflow's selection, for the launch (``enrich(selected=...)``)."""
+        return {w.workflow: w.selection for w in self.workflows if w.selection is not None}
 
     @property
     def has_work(self) -> bool:
@@ -222,6 +230,7 @@ def plan_workflow(
         up_to_date=selection.up_to_date,
         not_eligible=selection.not_eligible,
         held_back=selection.held_back,
+        selection=selection,
     )
     for work in selection.work:
         plan.reasons[

@@ -15,7 +15,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,8 +89,13 @@ def enrich(
     on_progress: ProgressFn | None = None,
     poll_seconds: float = 1.0,
     step_log: Path | None = None,
+    selected: Mapping[str, Selection] | None = None,
 ) -> LaunchResult:
     """Run the workflows; ``step_log`` takes the step processes' console output.
+
+    ``selected``: workflows' selections made a moment ago with the same options (the
+    plan ``enrich`` priced the run from), reused to decide whether there is anything to
+    do: selecting a 100,000-row list again cost as much as the first time.
 
     Dagster's step workers print their own DEBUG lines to the terminal before
     any run config applies; a command-line user wants the progress bar instead,
@@ -111,7 +116,11 @@ def enrich(
         return LaunchResult(
             success=True, dagster_run_id=None, workflows=[], skipped=skipped, broken=loaded.broken
         )
-    idle = None if checked.plan_only else _nothing_to_do(store, lead_list, workflows, checked)
+    idle = (
+        None
+        if checked.plan_only
+        else _nothing_to_do(store, lead_list, workflows, checked, selected or {})
+    )
     if idle is not None:
         return LaunchResult(
             success=True,
@@ -233,6 +242,7 @@ def _nothing_to_do(
     lead_list: str,
     workflows: list[CompiledWorkflow],
     options: RunRequest,
+    selected: Mapping[str, Selection],
 ) -> dict[str, Selection] | None:
     """Each workflow's selection when none has a row to process or a record to write.
 
@@ -243,8 +253,12 @@ def _nothing_to_do(
     """
     selections = {}
     for workflow in workflows:
-        run = WorkflowRun(store, workflow, lead_list, options.for_workflow(workflow))
-        selection = run.nothing_to_do()
+        known = selected.get(workflow.name)
+        if known is not None:  # the plan's, with these options, a moment ago
+            selection = known if known.nothing_to_do else None
+        else:
+            run = WorkflowRun(store, workflow, lead_list, options.for_workflow(workflow))
+            selection = run.nothing_to_do()
         if selection is None:
             return None
         selections[workflow.name] = selection

@@ -88,3 +88,41 @@ def test_a_finished_list_is_not_run_again_until_a_row_changes(
     # --force is asking for the work: it always runs.
     assert "done: 5 ok, 0 failed" in enrich("--workflow", "lengths", "--force")
     assert runs() == 3
+
+
+GATED = """\
+name: gated
+nodes:
+  - id: ask
+    type: llm
+    when: "len(name) > 100"
+    prompt: "Is {{ name }} a B2B company?"
+    outputs: {gated_b2b: boolean}
+"""
+
+
+def test_a_run_that_may_cost_decides_nothing_to_do_from_its_plan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A workflow with a node that may call a provider is priced before it runs (the plain
+    command, no ``--yes``); with nothing to do, the plan's selection decides it: no run,
+    no Dagster import, the same answer as the launch's own selection."""
+    (tmp_path / "wf").mkdir()
+    (tmp_path / "wf" / "gated.yaml").write_text(GATED)
+    monkeypatch.setenv("LEAD_PIPELINE_WORKFLOWS", str(tmp_path / "wf"))
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-0123456789abcdef")
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")  # never called: when is false
+    reset_settings()
+    store = LeadStore()
+    store.import_rows("demo", [(f"c{i}", {"name": f"Co {i}"}) for i in range(3)])
+
+    assert "3 with no answer" in enrich("--workflow", "gated")
+    assert runs() == 1
+    again = enrich("--workflow", "gated")
+    assert "gated: nothing to do (3 rows up to date, 0 outside where" in again, again
+    assert "IMPORTED DAGSTER: False" in again and runs() == 1
+
+    # --yes prices nothing: the launch selects for itself, and finds the same.
+    unpriced = enrich("--workflow", "gated", "--yes")
+    assert "gated: nothing to do (3 rows up to date, 0 outside where" in unpriced, unpriced
+    assert runs() == 1
