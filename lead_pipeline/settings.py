@@ -219,7 +219,8 @@ class Settings(BaseSettings):
     )
     plugins: Annotated[list[str], NoDecode] = var(
         "LEAD_PIPELINE_PLUGINS",
-        "modules to import for their registered `python` row functions, comma separated",
+        "deprecated (use a `lead_pipeline.functions` entry point): modules to import for "
+        "their registered `python` row functions, comma separated",
         [],
         shown_default="none",
     )

@@ -1,14 +1,13 @@
 """Registered Python functions for ``python`` nodes: computed columns in code.
 
 Only registered names can be called from YAML, never a dotted path from the
-file, so a workflow file cannot import arbitrary modules. A function is
-registered in one of two ways:
+file, so a workflow file cannot import arbitrary modules. A package
+declares it under the ``lead_pipeline.functions`` entry point group
+(``initials = my_pkg.rows:initials``), loaded like node types
+(``engine/plugins.py``): the entry point's name is the name workflows call it by.
 
-* a package declares it under the ``lead_pipeline.functions`` entry point group
-  (``initials = my_pkg.rows:initials``): the entry point's name is the name
-  workflows call it by;
-* a module listed in ``LEAD_PIPELINE_PLUGINS`` decorates it with
-  :func:`row_function` (for code that is not an installed package).
+Deprecated, still working: a module listed in ``LEAD_PIPELINE_PLUGINS``
+decorates it with :func:`row_function`; loading one says it is deprecated.
 """
 
 from __future__ import annotations
@@ -17,12 +16,17 @@ import importlib
 import inspect
 import threading
 from collections.abc import Callable, Mapping
-from importlib.metadata import entry_points
-from typing import Any
+from importlib.metadata import EntryPoint
+from typing import Any, cast
 
+from lead_pipeline.engine.plugins import (
+    FUNCTIONS_GROUP,
+    PLUGINS_VARIABLE,
+    PluginError,
+    load_group,
+    warn_plugins_variable,
+)
 from lead_pipeline.settings import get_settings
-
-FUNCTIONS_GROUP = "lead_pipeline.functions"
 
 RowFunction = Callable[..., Any]
 _FUNCTIONS: dict[str, RowFunction] = {}
@@ -56,25 +60,28 @@ def _load_plugins() -> None:
     with _lock:
         if _plugins_loaded:
             return
-        for point in entry_points(group=FUNCTIONS_GROUP):
-            where = f"entry point {point.name!r} ({point.value})"
-            try:
-                fn = point.load()
-            except Exception as exc:
-                raise ImportError(f"{where} cannot be imported: {exc}") from exc
-            _add(point.name, fn, where)
-            _FROM_PLUGINS.add(point.name)
+        found = load_group(FUNCTIONS_GROUP, check=_check, twice="python function")
+        for name, fn in found.items():
+            _add(name, cast(RowFunction, fn), f"entry point {name!r}")
+            _FROM_PLUGINS.add(name)
         before = set(_FUNCTIONS)
-        for module in get_settings().plugins:
+        modules = get_settings().plugins
+        warn_plugins_variable(modules)
+        for module in modules:
             try:
                 importlib.import_module(module)
             except Exception as exc:
                 raise ImportError(
-                    f"LEAD_PIPELINE_PLUGINS names module {module!r}, which cannot be "
+                    f"{PLUGINS_VARIABLE} names module {module!r}, which cannot be "
                     f"imported: {type(exc).__name__}: {exc}"
                 ) from exc
         _FROM_PLUGINS.update(set(_FUNCTIONS) - before)
         _plugins_loaded = True
+
+
+def _check(point: EntryPoint, value: object, where: str) -> None:
+    if not callable(value):
+        raise PluginError(f"{where} is {type(value).__name__}, not a function")
 
 
 def reset_functions() -> None:

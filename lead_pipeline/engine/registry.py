@@ -6,9 +6,8 @@ key it needs), whether it runs inline, and its ``estimate`` (calls, price
 range, latency, whether it reads the row), which ``--plan`` and the
 ``--max-cost`` question price it with. The engine only knows this interface,
 so adding a provider means listing one more type, never touching the runner
-or the planner. The built-in types are listed in
-``node_types.BUILTIN``; another package adds its own through the
-``lead_pipeline.node_types`` entry point group, without touching ours.
+or the planner. The built-in types and those of other packages are entry
+points of one group, loaded the same way (``engine/plugins.py``).
 """
 
 from __future__ import annotations
@@ -16,10 +15,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from importlib.metadata import EntryPoint, entry_points
+from importlib.metadata import EntryPoint
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
+from lead_pipeline.engine.plugins import NODE_TYPES_GROUP, PluginError, load_group
 from lead_pipeline.providers.errors import NotConfigured
 from lead_pipeline.workflows.model import NodeConfigBase, OutputSpec
 
@@ -32,8 +32,10 @@ if TYPE_CHECKING:
     EstimateFn = Callable[[CompiledNode, Mapping[str, Any] | None, EstimateContext], CallEstimate]
 
 __all__ = [
+    "NODE_TYPES_GROUP",
     "NodeConfig",
     "NotConfigured",
+    "PluginError",
 ]  # preflight raises the providers' own error: one type, one message
 
 
@@ -161,53 +163,27 @@ def node_type(
     return wrap
 
 
-NODE_TYPES_GROUP = "lead_pipeline.node_types"
-
-
-class PluginError(Exception):
-    """A plugin's entry point cannot be used: it names the entry point and its package."""
-
-
-def _plugin_node_types() -> list[NodeType]:
-    """Node types other packages declare under the ``lead_pipeline.node_types`` entry point
-    group: ``NAME = package.module:object``, the object a :class:`NodeType` called NAME."""
-    found: list[NodeType] = []
-    for point in entry_points(group=NODE_TYPES_GROUP):
-        where = f"entry point {point.name!r} ({point.value}) of {_dist(point)}"
-        try:
-            value = point.load()
-        except Exception as exc:
-            raise PluginError(f"{where} cannot be imported: {exc}") from exc
-        if not isinstance(value, NodeType):
-            raise PluginError(
-                f"{where} is {type(value).__name__}, not a NodeType "
-                "(decorate the runner with lead_pipeline.engine.registry.node_type)"
-            )
-        if value.name != point.name:
-            raise PluginError(f"{where} is node type {value.name!r}: the names must match")
-        found.append(value)
-    return found
-
-
-def _dist(point: EntryPoint) -> str:
-    dist = getattr(point, "dist", None)
-    return f"package {dist.name}" if dist is not None else "an unknown package"
+def _check(point: EntryPoint, value: object, where: str) -> None:
+    if not isinstance(value, NodeType):
+        raise PluginError(
+            f"{where} is {type(value).__name__}, not a NodeType "
+            "(decorate the runner with lead_pipeline.engine.registry.node_type)"
+        )
+    if value.name != point.name:
+        raise PluginError(f"{where} is node type {value.name!r}: the names must match")
 
 
 @cache
 def registry() -> Mapping[str, NodeType]:
     """Every node type: the built-ins, then those plugins declare; built once per process.
 
+    Both are entry points of the ``lead_pipeline.node_types`` group (``engine/plugins.py``).
     A plugin may not reuse a name: a workflow's ``type`` must mean one thing.
     """
     from lead_pipeline.engine.node_types import BUILTIN
 
-    types: dict[str, NodeType] = {}
-    for item in [*BUILTIN, *_plugin_node_types()]:
-        if item.name in types and types[item.name] is not item:
-            raise PluginError(f"node type {item.name!r} is defined twice")
-        types[item.name] = item
-    return MappingProxyType(types)
+    found = load_group(NODE_TYPES_GROUP, builtins=BUILTIN, check=_check, twice="node type")
+    return MappingProxyType({name: cast(NodeType, value) for name, value in found.items()})
 
 
 def reset_registry() -> None:

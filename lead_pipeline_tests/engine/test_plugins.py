@@ -18,8 +18,10 @@ from typing import Any, ClassVar
 import pytest
 
 from lead_pipeline.engine.compile import load_compiled
-from lead_pipeline.engine.functions import reset_functions
+from lead_pipeline.engine.functions import get_function, reset_functions
+from lead_pipeline.engine.node_types import BUILTIN
 from lead_pipeline.engine.options import RunOptions
+from lead_pipeline.engine.plugins import NODE_TYPES_GROUP
 from lead_pipeline.engine.registry import NodeConfig, PluginError, registry, reset_registry
 from lead_pipeline.engine.selection import select_rows
 from lead_pipeline.store import OK, LeadStore
@@ -387,3 +389,19 @@ def test_a_plugins_node_type_is_listed_priced_and_its_price_asked_about(
     code, asked = cli("enrich", "--lead", "demo", "--workflow", "acme")
     assert code != 0 and "This run may cost up to $2.00" in asked, asked
     assert "Not started: there is no terminal to ask on" in asked
+
+
+def test_the_plugins_variable_still_works_and_says_it_is_deprecated(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (site / "lp_demo_rows.py").write_text(ROW_FUNCTIONS)
+    monkeypatch.setenv("LEAD_PIPELINE_PLUGINS", "lp_demo_rows")
+    with pytest.warns(FutureWarning, match="LEAD_PIPELINE_PLUGINS is deprecated"):
+        assert callable(get_function("domain_length"))
+
+
+def test_the_built_in_node_types_are_entry_points_loaded_like_a_plugins(site: Path) -> None:
+    """One way in: the registry loads the built-ins through the loader plugins go through."""
+    assert BUILTIN and all(p.group == NODE_TYPES_GROUP for p in BUILTIN)
+    for point in BUILTIN:
+        assert registry()[point.name] is point.load()

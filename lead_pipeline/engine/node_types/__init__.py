@@ -1,32 +1,28 @@
 """The built-in node types, listed in one place.
 
-Each module defines one node type with ``registry.node_type``; ``BUILTIN`` is
-the list the registry starts from (plugins add theirs through entry points).
+Each module defines one node type with ``registry.node_type``; ``BUILTIN`` lists
+them as entry points of the ``lead_pipeline.node_types`` group, the way another
+package declares its own, so the registry loads and checks both the same way
+(``engine/plugins.py``).
 """
 
-from lead_pipeline.engine.node_types.classify import run_b2b_classifier
-from lead_pipeline.engine.node_types.crm_match import run_crm_match
-from lead_pipeline.engine.node_types.email import run_work_email
-from lead_pipeline.engine.node_types.expression import run_expression
-from lead_pipeline.engine.node_types.fetch import run_fetch_page
-from lead_pipeline.engine.node_types.founders import run_founder_extract
-from lead_pipeline.engine.node_types.http import run_http
-from lead_pipeline.engine.node_types.llm import run_llm
-from lead_pipeline.engine.node_types.python_fn import run_python
-from lead_pipeline.engine.node_types.research import run_research
-from lead_pipeline.engine.node_types.search import run_web_search
-from lead_pipeline.engine.registry import NodeType
+from lead_pipeline.engine.plugins import NODE_TYPES_GROUP, builtin
 
-BUILTIN: tuple[NodeType, ...] = (
-    run_b2b_classifier,
-    run_crm_match,
-    run_expression,
-    run_fetch_page,
-    run_founder_extract,
-    run_http,
-    run_llm,
-    run_python,
-    run_research,
-    run_web_search,
-    run_work_email,
+_MODULE = "lead_pipeline.engine.node_types"
+
+BUILTIN = tuple(
+    builtin(NODE_TYPES_GROUP, name, f"{_MODULE}.{value}")
+    for name, value in (
+        ("b2b_classifier", "classify:run_b2b_classifier"),
+        ("crm_match", "crm_match:run_crm_match"),
+        ("expression", "expression:run_expression"),
+        ("fetch_page", "fetch:run_fetch_page"),
+        ("founder_extract", "founders:run_founder_extract"),
+        ("http", "http:run_http"),
+        ("llm", "llm:run_llm"),
+        ("python", "python_fn:run_python"),
+        ("research", "research:run_research"),
+        ("web_search", "search:run_web_search"),
+        ("work_email", "email:run_work_email"),
+    )
 )

@@ -8,6 +8,7 @@ from pydantic import Field, field_validator
 
 from lead_pipeline.engine.estimates import offline
 from lead_pipeline.engine.functions import call_function, get_function
+from lead_pipeline.engine.plugins import PluginError
 from lead_pipeline.engine.registry import NodeCall, NodeConfig, NodeError, NodeOutcome, node_type
 
 
@@ -37,7 +38,7 @@ class PythonConfig(NodeConfig):
         # A ValueError, so the loader reports it against the file and node.
         try:
             get_function(name)
-        except (KeyError, ImportError) as exc:  # unregistered, or a plugin that cannot load
+        except (KeyError, ImportError, PluginError) as exc:  # unregistered, or cannot load
             raise ValueError(exc.args[0]) from None
         return name
 
