@@ -13,6 +13,7 @@ and a test fails when the README and the model drift apart).
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import sys
@@ -45,6 +46,28 @@ _SECRET_SUFFIXES_B = tuple(s.encode() for s in SECRET_SUFFIXES)
 
 # USD per request, or per million tokens: (input, output) or (input, output, cached input).
 Price = float | tuple[float, float] | tuple[float, float, float]
+# The most a number in LEAD_PIPELINE_PRICES may be (USD per request or per million tokens;
+# the dearest published model is far below): more is a typo, or 1e400, which JSON reads
+# as infinity, and would let one call pass any --max-cost.
+MAX_PRICE_USD = 10_000.0
+
+# USD per request (per match for email finders) of the built-in clients' providers;
+# LEAD_PIPELINE_PRICES overrides them, with a number (a token price cannot apply).
+REQUEST_PRICES: dict[str, float] = {
+    "serper": 0.001,
+    "brave": 0.005,
+    "fetch": 0.0,
+    # Email finders charge per match only (their clients price a "no match" at 0):
+    # Hunter Starter, $49 for 2,000 searches a month; its verifier, $49 for 4,000
+    # verifications; Apollo, $0.20 per additional credit (one per enriched email);
+    # People Data Labs Pro, $98 for 350 person matches.
+    "hunter": 0.0245,
+    "hunter_verify": 0.01225,
+    "apollo": 0.20,
+    "pdl": 0.28,
+}
+# Providers we call that are not billed per call: a price for one would be ignored.
+UNPRICED_PROVIDERS = frozenset({"hubspot"})
 
 
 class SettingsError(ValueError):
@@ -117,24 +140,53 @@ def _json(raw: Any, kind: type = dict) -> Any:
 
 
 def _number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _price(name: str, value: int | float) -> float:
+    """``value`` as a price of entry ``name``: a finite number from 0 to MAX_PRICE_USD."""
+    shown = (
+        str(value) if len(str(value)) <= 24 else f"{str(value)[:12]}... ({len(str(value))} digits)"
+    )
+    read_as_inf = isinstance(value, float) and math.isinf(value)
+    why = " (JSON reads a number as large as 1e400 as infinity)" if read_as_inf else ""
+    if isinstance(value, int) and abs(value) > MAX_PRICE_USD:
+        value = float("inf") if value > 0 else -float("inf")  # 10**400 fits no float
+    number = float(value)
+    if not (math.isfinite(number) and 0 <= number <= MAX_PRICE_USD):
+        raise ValueError(
+            f"entry {name!r}: {shown} is not a price{why}; give USD from 0 to {MAX_PRICE_USD:,.0f}"
+        )
+    return number
 
 
 def parse_prices(raw: Any) -> dict[str, Price]:
     """``LEAD_PIPELINE_PRICES``: model -> ``[input, output]`` or ``[input, output, cached
-    input]`` USD per 1M tokens, or provider -> a price per request."""
+    input]`` USD per 1M tokens, or provider -> a price per request.
+
+    Every number is finite and between 0 and :data:`MAX_PRICE_USD`, a provider priced
+    per request gets one number, and a provider nothing prices (HubSpot) none: a price
+    that cannot apply is refused here, so ``--plan`` refuses it too."""
     data = _json(raw)
     prices: dict[str, Price] = {}
-    for name, value in data.items():
+    for key, value in data.items():
+        name = str(key)
+        if name in UNPRICED_PROVIDERS:
+            raise ValueError(f"entry {name!r}: {name} calls are not billed per call; remove it")
         if _number(value):
-            prices[str(name)] = float(value)
+            prices[name] = _price(name, value)
         elif isinstance(value, list | tuple) and len(value) in (2, 3) and all(map(_number, value)):
-            prices[str(name)] = tuple(float(v) for v in value)  # type: ignore[assignment]
+            if name in REQUEST_PRICES:
+                raise ValueError(
+                    f"entry {name!r}: {name} is priced per request; give one number (USD "
+                    f"per request), not token prices, got {value!r}"
+                )
+            prices[name] = tuple(_price(name, v) for v in value)  # type: ignore[assignment]
         else:
             raise ValueError(
                 f"entry {name!r} must be [input_per_1M, output_per_1M] (a third number "
                 f"prices cached input) or a price per request (a non-negative number), "
-                f"got {value!r}"
+                f"got {value!r}"[:300]
             )
     return prices
 
@@ -327,7 +379,10 @@ class Settings(BaseSettings):
         "LEAD_PIPELINE_PRICES",
         "prices for the cost column and `--max-cost`, by exact model or provider name, "
         'JSON: `{"my-model": [0.15, 0.60, 0.075], "serper": 0.001}` (USD per million '
-        "input, output and, optionally, cached input tokens; or per request)",
+        "input, output and, optionally, cached input tokens; or per request, which is "
+        "how search, fetch, email finders and an `http` node's `provider` are priced, "
+        "the node's `cost_per_request` otherwise); each number from 0 to 10,000, "
+        "anything else is refused at start",
         {},
         shown_default="token prices from genai-prices; per-request list prices",
         group="providers",

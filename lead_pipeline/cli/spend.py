@@ -3,9 +3,10 @@
 A run that could cost more than ``LEAD_PIPELINE_CONFIRM_ABOVE_USD`` (default $1,
 so a new user's first run on a real list cannot surprise them) shows its plan and
 asks; ``--yes`` skips the question for scripts; without a terminal to ask on and
-without ``--yes``, the run is refused. ``--max-cost`` lowers what the run can
-spend, so a cap under the threshold needs no question. Schedules and sensors
-never come here: they are bounded by ``max_cost``.
+without ``--yes``, the run is refused. ``--max-cost`` is exactly what the run can
+spend at most (every paid call reserves its most against it first, in one ledger
+for the whole run: ``providers/budget.py``), so a cap under the threshold needs no
+question. Schedules and sensors never come here: they are bounded by ``max_cost``.
 """
 
 from __future__ import annotations

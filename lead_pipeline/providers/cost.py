@@ -9,7 +9,10 @@ negotiated rate, a self-hosted model). A model neither knows is counted at 0
 and reported once per process, naming the model and the variable to set.
 
 Search, fetch and email-finder prices are per request; no maintained table
-has them, so they are kept here.
+has them, so they are kept with the settings (``settings.REQUEST_PRICES``), which
+refuse a token price for any of them. An ``http`` node's provider is priced per
+request too: by ``LEAD_PIPELINE_PRICES`` when it names it, else by the node's own
+``cost_per_request``.
 """
 
 from __future__ import annotations
@@ -19,24 +22,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from lead_pipeline.providers.redact import get_logger
-from lead_pipeline.settings import Price, env_name, get_settings
+from lead_pipeline.settings import REQUEST_PRICES, Price, env_name, get_settings
 
 PRICES_ENV = env_name("prices")
-
-# USD per request (per match for email finders); override with LEAD_PIPELINE_PRICES.
-REQUEST_PRICES: dict[str, float] = {
-    "serper": 0.001,
-    "brave": 0.005,
-    "fetch": 0.0,
-    # Email finders charge per match only (their clients price a "no match" at 0):
-    # Hunter Starter, $49 for 2,000 searches a month; its verifier, $49 for 4,000
-    # verifications; Apollo, $0.20 per additional credit (one per enriched email);
-    # People Data Labs Pro, $98 for 350 person matches.
-    "hunter": 0.0245,
-    "hunter_verify": 0.01225,
-    "apollo": 0.20,
-    "pdl": 0.28,
-}
 
 
 @dataclass(frozen=True)
@@ -151,8 +139,10 @@ class PriceTable:
             return 0.0
         return cost
 
-    def request_cost(self, provider: str) -> float:
-        entry = self.overrides.get(provider, REQUEST_PRICES.get(provider))
+    def request_cost(self, provider: str, default: float | None = None) -> float:
+        """A request's price: the override, else the list price, else ``default`` (an
+        ``http`` node's ``cost_per_request``), else $0 with a warning."""
+        entry = self.overrides.get(provider, REQUEST_PRICES.get(provider, default))
         if entry is None:
             self.unpriced.add(provider)
             _report_unknown(provider, "provider", "price_per_request")

@@ -39,7 +39,7 @@ from lead_pipeline.providers import InvalidAnswer, Paid, ProviderError, Tab
 from lead_pipeline.providers.http import request_json
 from lead_pipeline.providers.redact import scrub_value
 from lead_pipeline.providers.urlguard import ALLOWED_SCHEMES, HostList, UrlGuard
-from lead_pipeline.settings import env_secret
+from lead_pipeline.settings import MAX_PRICE_USD, env_name, env_secret, get_settings
 from lead_pipeline.workflows.outputs import InvalidOutput, output_validator
 from lead_pipeline.workflows.templates import compile_url_template, render_value
 
@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 # smuggling), and anything outside printable ASCII (a NUL the store turned into U+FFFD,
 # say) would otherwise surface as an encoding traceback instead of the row's reason.
 _HEADER_UNSAFE = re.compile(r"[^\t\x20-\x7e]")
+PRICES_ENV = env_name("prices")
 
 
 class HttpConfig(NodeConfig):
@@ -70,8 +71,25 @@ class HttpConfig(NodeConfig):
     )
     extract: dict[str, str] = Field(default_factory=dict, description="column -> JMESPath")
     provider: str = Field(default="http", pattern=r"^[a-z0-9_]+$")
-    cost_per_request: float = Field(default=0.0, ge=0)
+    cost_per_request: float = Field(
+        default=0.0,
+        ge=0,
+        le=MAX_PRICE_USD,
+        allow_inf_nan=False,
+        description="USD per request, unless LEAD_PIPELINE_PRICES prices the provider",
+    )
     cache: bool = Field(default=False, description="reuse answers to identical requests")
+
+    @field_validator("provider")
+    @classmethod
+    def _priced_per_request(cls, provider: str) -> str:
+        # A token price cannot price a request: refused here, against the file and node.
+        if isinstance(get_settings().prices.get(provider), tuple):
+            raise ValueError(
+                f"{PRICES_ENV} prices {provider!r} per token; an http node's provider is "
+                "priced per request: give it one number there, or set cost_per_request"
+            )
+        return provider
 
     @field_validator("allowed_hosts")
     @classmethod
@@ -134,9 +152,10 @@ def _preflight(config: HttpConfig, _services: Any) -> None:
 
 
 def _estimate(node: CompiledNode, values: Any, context: EstimateContext) -> CallEstimate:
-    """One request per row, at the node's own ``cost_per_request``."""
+    """One request per row, at the provider's price (``LEAD_PIPELINE_PRICES``, else the
+    node's own ``cost_per_request``)."""
     config = cast(HttpConfig, node.config)
-    cost = config.cost_per_request
+    cost = context.prices.request_cost(config.provider, default=config.cost_per_request)
     return CallEstimate(config.provider, 1, 1, cost, cost, latency_s=API_CALL_S)
 
 
@@ -181,6 +200,7 @@ async def run_http(call: NodeCall[HttpConfig]) -> NodeOutcome:
     secrets = _secrets(config)
     session = call.services.session
     policy = session.policy(config.provider)
+    price = policy.prices.request_cost(config.provider, default=config.cost_per_request)
 
     async def send(_tab: Tab) -> Paid:
         sent = {**headers, **{h: s.get_secret_value() for h, s in secrets.items()}}
@@ -205,16 +225,14 @@ async def run_http(call: NodeCall[HttpConfig]) -> NodeOutcome:
             validator.check(_outputs(config, call.outputs, answer.data, secrets))
         except InvalidOutput as exc:
             raise InvalidAnswer(
-                f"invalid output {exc}", provider=config.provider, cost=config.cost_per_request
+                f"invalid output {exc}", provider=config.provider, cost=price
             ) from None
-        return Paid(answer.data, config.cost_per_request)
+        return Paid(answer.data, price)
 
     validator = output_validator(call.outputs, "http")
     request = {"method": config.method, "url": url, "params": query, "body": body, "h": headers}
     try:
-        response = await policy.run(
-            request, send, price=config.cost_per_request, use_cache=config.cache
-        )
+        response = await policy.run(request, send, price=price, use_cache=config.cache)
     except ProviderError as exc:
         raise NodeError(str(exc)) from None
     outputs = _outputs(config, call.outputs, response.data, secrets)
