@@ -165,6 +165,18 @@ class Enrich:
             elif time.monotonic() - quiet_since >= timeout:
                 raise subprocess.TimeoutExpired(self.proc.args, timeout)
 
+    def reaches(self, condition: Any, what: str, quiet: float = 180) -> None:
+        """Wait until ``condition()`` holds while the run works (as :meth:`wait` does): fail
+        if the command ends first, or after ``quiet`` seconds in which nothing under the
+        data folder changed."""
+        mark, quiet_since = data_activity(self.data), time.monotonic()
+        while not condition():
+            assert self.proc.poll() is None, f"the command ended before {what}"
+            if (moved := data_activity(self.data)) != mark:
+                mark, quiet_since = moved, time.monotonic()
+            assert time.monotonic() - quiet_since < quiet, f"no progress towards {what}"
+            time.sleep(0.1)
+
     def kill(self) -> Finished:
         """SIGKILL the whole process group and wait until none of its processes is left."""
         os.killpg(self.proc.pid, signal.SIGKILL)

@@ -46,7 +46,7 @@ def test_a_second_run_of_the_same_workflow_on_the_same_list_is_refused(tmp_path:
         store.import_rows(LEAD, rows)
         api.hold_after(3)  # the first run is mid-way, holding the list, while the second starts
         first = Enrich(env, tmp_path / "first", *enrich_args())
-        assert api.tripped.wait(timeout=120)
+        first.reaches(api.tripped.is_set, "the held call")
         second = Enrich(env, tmp_path / "second", *enrich_args()).wait()
         api.release()
         done = first.wait()

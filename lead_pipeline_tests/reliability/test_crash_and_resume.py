@@ -89,7 +89,7 @@ def test_killed_runs_resume_without_calling_finished_nodes_again(
         api.hold_after(hold_after)
         saved_before = len(ok_nodes(store))
         run = Enrich({**env, **extra_env}, tmp_path / out, *ARGS)
-        assert api.tripped.wait(timeout=120), "the run never reached the held call"
+        run.reaches(api.tripped.is_set, "the held call")
         if settle:
             # Every answered call's result lands; the held ones cannot: a known state.
             wait_for(lambda: len(ok_nodes(store)) == saved_before + hold_after, "saves")

@@ -52,7 +52,7 @@ def test_step_processes_die_with_the_cli_and_the_rerun_starts_at_once(
         store.import_rows(LEAD, rows)
         api.hold_after(3)  # calls 4 and later hang: the run is mid-way when the CLI dies
         first = Enrich(env, tmp_path / "first", *enrich_args())
-        assert api.tripped.wait(timeout=120), "the run never reached the held call"
+        first.reaches(api.tripped.is_set, "the held call")
         cli = first.proc.pid
         assert [p for p in session_pids(cli) if p != cli], "no step process to orphan"
         lock = store.run_lock(LEAD, WORKFLOW)
