@@ -198,7 +198,8 @@ class Budget:
     def settle(self, reservation: Reservation, cost: float) -> None:
         """Close ``reservation`` at ``cost`` (checked by the caller with :func:`to_nanos`)."""
         amount = to_nanos(cost, f"{reservation.provider}: the cost of a call")
-        self.ledger.settle(reservation.amount, amount)
+        if reservation.amount or amount:  # a free call with nothing reserved changes nothing
+            self.ledger.settle(reservation.amount, amount)
         with self._lock:
             self._spent += amount
         reservation.amount = 0

@@ -129,9 +129,9 @@ class CallPolicy:
                     cost,
                     to_usd(reservation.amount),
                 )
-            if self.budget.blocking:
+            if self.budget.blocking and (reservation.amount or cost):
                 await asyncio.to_thread(self.budget.settle, reservation, cost)
-            else:
+            else:  # in memory, or nothing reserved nor spent: no write to the store
                 self.budget.settle(reservation, cost)
         record_spend(cost)
         return cost, problem
