@@ -396,6 +396,15 @@ class Settings(BaseSettings):
         shown_default="30 days for every provider",
         group="providers",
     )
+    batch_max_requests: int | None = var(
+        "LEAD_PIPELINE_BATCH_MAX_REQUESTS",
+        "the most questions one LLM batch holds (`--lane batch`), below the provider's own "
+        "limit; a shard's questions beyond it go in further batches",
+        None,
+        shown_default="the provider's limit: 50,000 for OpenAI, 100,000 for Anthropic",
+        group="providers",
+        gt=0,
+    )
     answer_limits: Annotated[dict[str, int], NoDecode] = var(
         "LEAD_PIPELINE_ANSWER_LIMITS",
         "the largest provider answer read, after decompression, by provider name or "

@@ -55,3 +55,4 @@ class LeftAlone:
     not_eligible: int = 0  # outside the workflow's ``where``
     held_back: int = 0  # past ``limit``
     left_alone: int = 0  # ``retry_failed``: rows whose last attempt did not fail
+    waiting_on_batch: int = 0  # their llm question is in an LLM batch not yet collected

@@ -11,7 +11,7 @@ launchpad gets the config field, and the engine receives it in
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
@@ -67,6 +67,13 @@ class RunOptionFields(BaseModel):
         description="the most this run spends, every workflow, shard and process "
         "together: a paid call that could pass it is not made",
         json_schema_extra={"metavar": "USD"},
+    )
+    lane: Literal["sync", "batch"] | None = Field(
+        None,
+        description="how llm nodes ask: sync (one call per row) or batch (provider batches "
+        "at half the price, answered within 24 h; the run ends once they are submitted); "
+        "default: each node's lane in its workflow, else sync",
+        json_schema_extra={"metavar": "sync|batch"},
     )
     plan_only: bool = Field(
         False,

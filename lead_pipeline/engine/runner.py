@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from lead_pipeline.engine.batch_lane import Submitted, Waiting, WaitsOnBatch, submit
 from lead_pipeline.engine.compile import CompiledNode, CompiledWorkflow
 from lead_pipeline.engine.options import RunOptions
 from lead_pipeline.engine.registry import NodeCall, NodeError, NodeOutcome
@@ -69,6 +70,7 @@ class _RowState:
     cost: float = 0.0
     failed: bool = False
     error: str | None = None
+    waiting: bool = False  # its question joined the shard's LLM batch
 
 
 class ShardRunner:
@@ -97,6 +99,9 @@ class ShardRunner:
         self.lock = lock
         self._committer: GroupCommitter
         self._unwritable: StoreUnwritable | None = None  # the store refused a write: stop
+        # Questions of rows that reached an llm node in the batch lane: submitted together
+        # once every row of the shard has run as far as it can.
+        self.waiting: list[Waiting] = []
         self.clock = clock  # when results are stamped; tests move it, never sleep
 
     @property
@@ -125,6 +130,8 @@ class ShardRunner:
                     for _ in range(min(self.rows_in_flight, len(self.shard.rows)))
                 ]
                 await asyncio.gather(*workers)
+                if self.waiting and self._unwritable is None:
+                    self.summary.submitted = await asyncio.to_thread(self._submit, services)
             finally:
                 if keeper is not None:
                     keeper.cancel()
@@ -136,6 +143,17 @@ class ShardRunner:
             raise LockLost(self.lock.lost_message())
         self.summary.duration_s = time.perf_counter() - started
         return self.summary
+
+    def _submit(self, services: Services) -> Submitted:
+        return submit(
+            self.store,
+            self.workflow.name,
+            self.shard.lead_list,
+            self.waiting,
+            settings=self.settings,
+            budget=services.budget,
+            run_key=self.run_key,
+        )
 
     def _starting_values(
         self,
@@ -182,6 +200,10 @@ class ShardRunner:
             except Exception as exc:  # a bug in a node type must not kill the shard
                 log.exception("row %s crashed", work.row_id)
                 state.failed, state.error = True, f"internal error: {type(exc).__name__}"
+            if state.waiting:
+                self.summary.waiting += 1
+                self.summary.cost += state.cost
+                continue
             self.summary.add_row(state.failed, state.cost, state.error)
 
     async def _run_row(self, state: _RowState, services: Services) -> None:
@@ -239,6 +261,20 @@ class ShardRunner:
                         status = SKIPPED
                     else:
                         outcome.outputs = _check_outputs(node, outcome.outputs)
+                except WaitsOnBatch as wait:
+                    # No result yet: the row stops here and its question joins the batch.
+                    self.waiting.append(
+                        Waiting(
+                            row_id=state.work.row_id,
+                            node=node.id,
+                            node_index=node.index,
+                            config_hash=node.config_hash,
+                            input_hash=input_hash,
+                            question=wait.question,
+                        )
+                    )
+                    state.waiting = True
+                    return
                 except NodeError as exc:
                     status, error = FAILED, services.redact(str(exc))
                 except Exception as exc:

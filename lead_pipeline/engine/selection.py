@@ -371,9 +371,15 @@ def select_rows(
     else:
         selection.up_to_date += len(settled) - outside
     skipped: list[NodeResult] = []
+    # Rows whose llm question is in an LLM batch not yet collected: neither asked again
+    # nor pending; the batch's collection takes them on (``engine/batch_lane.py``).
+    waiting = store.waiting_rows(lead_list, workflow.name)
     for row in states.rows:
         row_id = row.row_id
         if wanted is not None and row_id not in wanted:
+            continue
+        if row_id in waiting:
+            selection.waiting_on_batch += 1
             continue
         found = states.results.get(row_id, {})
         values = base_values(row, found, workflow.name)

@@ -13,11 +13,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lead_pipeline.engine.counts import LeftAlone, Outcomes
 from lead_pipeline.providers import scrub
 from lead_pipeline.store import FailedRow
+
+if TYPE_CHECKING:
+    from lead_pipeline.engine.batch_lane import Submitted
+    from lead_pipeline.store.batches import BatchRecord
 
 MAX_ERRORS_KEPT = 10
 MAX_CAUSES = 10  # causes shown; the rest are counted as "other causes"
@@ -121,6 +125,9 @@ class ShardSummary(Outcomes):
     cost: float = 0.0
     duration_s: float = 0.0
     errors: list[str] = field(default_factory=list)
+    # Rows whose llm question joined an LLM batch (``--lane batch``), and what was submitted.
+    waiting: int = 0
+    submitted: Submitted | None = None
 
     def add_row(self, failed: bool, cost: float, error: str | None) -> None:
         self.cost += cost
@@ -152,6 +159,11 @@ class RunSummary(Outcomes, LeftAlone):
     causes: list[ErrorGroup] = field(default_factory=list)
     other_causes: int = 0
     other_cause_rows: int = 0
+    # Rows whose question joined an LLM batch in this run (those already waiting on one when
+    # it selected are ``waiting_on_batch``), and the batches this run submitted.
+    waiting: int = 0
+    batches: list[BatchRecord] = field(default_factory=list)
+    batch_refusal: str | None = None
 
     def count_from_store(self, ok: int, failed: int, skipped: int) -> RunSummary:
         """Take the counts the store holds for this run (``LeadStore.run_counts``).
@@ -184,6 +196,10 @@ class RunSummary(Outcomes, LeftAlone):
             self.failed += shard.failed
             self.not_started += shard.not_started
             self.cost += shard.cost
+            self.waiting += shard.waiting
+            if shard.submitted is not None:
+                self.batches += shard.submitted.batches
+                self.batch_refusal = self.batch_refusal or shard.submitted.refusal
             for error in shard.errors:
                 if len(self.errors) < MAX_ERRORS_KEPT:
                     self.errors.append(error)
@@ -207,7 +223,25 @@ class RunSummary(Outcomes, LeftAlone):
                 f", {self.unsupported} answer{'s' if self.unsupported != 1 else ''} "
                 "unsupported by their evidence (stored as no answer)"
             )
+        if self.waiting or self.waiting_on_batch:
+            text += f", {self.waiting + self.waiting_on_batch} waiting on LLM batches"
         return text + f"; cost ${self.cost:.4f}"
+
+    def batch_lines(self) -> list[str]:
+        """What the batch lane submitted, and how to follow it."""
+        lines = []
+        if self.batches:
+            rows = sum(b.rows for b in self.batches)
+            most = sum(b.price for b in self.batches)
+            lines.append(
+                f"submitted {len(self.batches)} LLM batch(es) holding {rows} questions "
+                f"(at most ${most:.4f}); follow them with: lead-pipeline batches --lead "
+                f"{self.lead_list}; collect them with: lead-pipeline enrich --lead "
+                f"{self.lead_list} --workflow {self.workflow} --lane batch --wait"
+            )
+        if self.batch_refusal:
+            lines.append(self.batch_refusal)
+        return lines
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)

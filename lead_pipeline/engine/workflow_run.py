@@ -186,6 +186,8 @@ class WorkflowRun:
         wanted = self.options
         # A row with no result of the workflow is work (or a skipped record to write
         # outside ``where``): no need to select every row to know a run has work.
+        if self.batches_to_collect():
+            return None
         unresulted = not wanted.retry_failed and wanted.limit != 0
         if unresulted and self.store.has_row_without_results(self.lead_list, self.name):
             return None
@@ -194,6 +196,42 @@ class WorkflowRun:
         except WorkflowConfigError:
             return None
         return selection if selection.nothing_to_do else None
+
+    # ------------------------------------------------------------------ LLM batches
+
+    def batches_to_collect(self) -> bool:
+        """Whether a batch of this workflow on this list has ended (or was left between
+        record and create by a dead process): a run has work collecting it."""
+        from lead_pipeline.engine.batch_lane import ended_batches  # see run_shard
+
+        try:
+            return ended_batches(self.store, self.name, self.lead_list, self._settings())
+        except Exception as exc:  # a provider down must not stop the rest of the run
+            self.log.warning(f"could not poll the LLM batches of {self.name}: {exc}")
+            return False
+
+    def collect_batches(self) -> None:
+        """Save the answers of this workflow's ended batches as their rows' results, so the
+        selection takes those rows on from their next node. A provider that cannot be read
+        leaves its rows waiting, and the run goes on."""
+        from lead_pipeline.engine.batch_lane import collect  # see run_shard
+
+        if not self.store.batches(self.lead_list, uncollected=True, workflow=self.name):
+            return
+        try:
+            done = collect(self.store, self.workflow, self.lead_list, self._settings())
+        except Exception as exc:
+            self.log.warning(f"could not collect the LLM batches of {self.name}: {exc}")
+            return
+        if done.batches:
+            self.log.info(
+                f"{self.name} on {self.lead_list}: collected {done.batches} LLM batch(es): "
+                f"{done.ok} answers saved, {done.failed} failed"
+            )
+        if done.still_open:
+            self.log.info(
+                f"{self.name} on {self.lead_list}: {len(done.still_open)} LLM batch(es) still open"
+            )
 
     # ------------------------------------------------------------------ the run lock
 
@@ -253,6 +291,7 @@ class WorkflowRun:
         """
         self.lock()
         try:
+            self.collect_batches()
             selection = select_rows(self.store, self.workflow, self.lead_list, self.options)
         except (UnknownLeadListError, WorkflowConfigError) as exc:
             self.release()
@@ -338,6 +377,7 @@ class WorkflowRun:
             up_to_date=selection.up_to_date,
             not_eligible=selection.not_eligible,
             held_back=selection.held_back,
+            waiting_on_batch=selection.waiting_on_batch,
             left_alone=selection.left_alone,
             total_rows=selection.total_rows,
             store_run_id=selection.store_run_id,
@@ -380,5 +420,5 @@ class WorkflowRun:
             failed=summary.failed,
             skipped=summary.skipped,
             cost=summary.cost,
-            message=summary.line(),
+            message="\n".join([summary.line(), *summary.batch_lines()]),
         )

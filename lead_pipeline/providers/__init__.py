@@ -50,6 +50,7 @@ __all__, __getattr__, __dir__ = lazy_exports(
             "complete_json",
             "configured_llm_backends",
             "llm_configured",
+            "question",
             "resolve_backend",
             "resolve_model",
         ),

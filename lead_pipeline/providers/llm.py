@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError
@@ -273,6 +274,141 @@ def estimated_usage(text_chars: int, max_tokens: int | None) -> Usage:
     return Usage(max(1, text_chars // CHARS_PER_TOKEN), max_tokens or ANSWER_TOKENS)
 
 
+@dataclass(frozen=True)
+class Question:
+    """One structured question as both lanes send it: the synchronous call and a batch line.
+
+    :meth:`request` is its identity in the response cache, so a batch answer and a
+    synchronous one answer each other; :meth:`body` is the provider's request body.
+    """
+
+    backend: str
+    model: str
+    system: str
+    prompt: str
+    schema: Mapping[str, Any]
+    schema_name: str
+    max_tokens: int | None
+    temperature: float | None
+    base_url: str
+
+    def request(self) -> dict[str, Any]:
+        return {
+            "base_url": self.base_url,
+            "model": self.model,
+            "system": self.system,
+            "prompt": self.prompt,
+            "schema": self.schema,
+            "schema_name": self.schema_name,
+            "max_tokens": self.max_tokens,
+            "temperature": self.temperature,
+        }
+
+    @property
+    def first_limit(self) -> int:
+        """The answer tokens the first ask allows (sent, so its price has a most)."""
+        return self.max_tokens if self.max_tokens is not None else ANSWER_TOKENS_BOUND
+
+    def most_usage(self, extra: list[dict[str, str]], limit: int) -> Usage:
+        """The most one question can count: every byte sent a token (a byte-level tokenizer
+        never makes more), plus the provider's framing, and ``limit`` answer tokens."""
+        sent = self.system + self.prompt + json.dumps(self.schema)
+        sent += "".join(m["content"] for m in extra)
+        return Usage(len(sent.encode()) + FRAMING_TOKENS, limit)
+
+    def body(self, extra: list[dict[str, str]], limit: int) -> dict[str, Any]:
+        """The chat-completions or Messages request body, answer tokens bounded by ``limit``."""
+        if self.backend == OPENAI:
+            body: dict[str, Any] = {
+                "model": self.model,
+                "messages": [
+                    *([{"role": "system", "content": self.system}] if self.system else []),
+                    {"role": "user", "content": self.prompt},
+                    *extra,
+                ],
+                "response_format": {
+                    "type": "json_schema",
+                    "json_schema": {
+                        "name": self.schema_name,
+                        "schema": self.schema,
+                        "strict": True,
+                    },
+                },
+                "max_completion_tokens": limit,  # bounds the price the call reserved
+            }
+        else:
+            body = {
+                "model": self.model,
+                "max_tokens": limit,
+                "messages": [{"role": "user", "content": self.prompt}, *extra],
+                "tools": [
+                    {
+                        "name": self.schema_name,
+                        "description": "Record the answer. Always call this tool exactly once.",
+                        "input_schema": self.schema,
+                    }
+                ],
+                "tool_choice": {"type": "tool", "name": self.schema_name},
+            }
+            if self.system:
+                body["system"] = self.system
+        if self.temperature is not None:
+            body["temperature"] = self.temperature
+        return body
+
+
+def question(
+    prompt: str,
+    outputs: Mapping[str, str | Mapping[str, Any]],
+    *,
+    backend: str | None = None,
+    model: str | None = None,
+    system: str | None = None,
+    config: Settings | None = None,
+    schema_name: str = "lead_fields",
+    max_tokens: int | None = None,
+    temperature: float | None = None,
+) -> Question:
+    """The question :func:`complete_json` asks, resolved against ``config``'s backends."""
+    config = config or get_settings()
+    chosen = resolve_backend(backend, config)
+    tokens = max_tokens if max_tokens is not None else (1024 if chosen == ANTHROPIC else None)
+    return Question(
+        backend=chosen,
+        model=resolve_model(chosen, model, config),
+        system=DEFAULT_SYSTEM if system is None else system,
+        prompt=prompt,
+        schema=build_schema(outputs),
+        schema_name=schema_name,
+        max_tokens=tokens,
+        temperature=temperature,
+        base_url=_base_url(chosen, config),
+    )
+
+
+@dataclass(frozen=True)
+class BatchAnswer:
+    """One batch line's answer, read as a synchronous answer is: the value, or why not."""
+
+    value: Any
+    problem: str | None
+    usage: Usage
+    model: str | None
+
+
+def read_answer(q: Question, data: Any) -> BatchAnswer:
+    """Judge a response body the provider returned for ``q`` (a batch line's), with the same
+    reader and schema check a synchronous answer passes."""
+    if q.backend == OPENAI:
+        attempt = _openai_attempt(data, q.schema)
+    else:
+        attempt = _anthropic_attempt(data, q.schema, q.schema_name)
+    problem = attempt.problem or (
+        None if attempt.unpriced is None else f"token counts unusable: {attempt.unpriced}"
+    )
+    return BatchAnswer(attempt.value, problem, attempt.usage, attempt.model)
+
+
 @opens_session
 async def complete_json(
     prompt: str,
@@ -296,43 +432,27 @@ async def complete_json(
     """
     assert session is not None  # opens_session passes one
     config = session.settings
-    chosen = resolve_backend(backend, config)
-    model_name = resolve_model(chosen, model, config)
-    schema = build_schema(outputs)
-    system_text = DEFAULT_SYSTEM if system is None else system
-    tokens = max_tokens if max_tokens is not None else (1024 if chosen == ANTHROPIC else None)
-    base = _base_url(chosen, config)
-    request = {
-        "base_url": base,
-        "model": model_name,
-        "system": system_text,
-        "prompt": prompt,
-        "schema": schema,
-        "schema_name": schema_name,
-        "max_tokens": tokens,
-        "temperature": temperature,
-    }
+    q = question(
+        prompt,
+        outputs,
+        backend=backend,
+        model=model,
+        system=system,
+        config=config,
+        schema_name=schema_name,
+        max_tokens=max_tokens,
+        temperature=temperature,
+    )
+    chosen, model_name, schema, system_text = q.backend, q.model, q.schema, q.system
+    base = q.base_url
+    request = q.request()
     policy = session.policy(chosen)
     key = _key(chosen, config)
     assert key is not None  # resolve_backend checked
 
     async def ask(extra: list[dict[str, str]], limit: int) -> _Attempt:
+        body = q.body(extra, limit)
         if chosen == OPENAI:
-            body: dict[str, Any] = {
-                "model": model_name,
-                "messages": [
-                    *([{"role": "system", "content": system_text}] if system_text else []),
-                    {"role": "user", "content": prompt},
-                    *extra,
-                ],
-                "response_format": {
-                    "type": "json_schema",
-                    "json_schema": {"name": schema_name, "schema": schema, "strict": True},
-                },
-            }
-            body["max_completion_tokens"] = limit  # bounds the price the call reserved
-            if temperature is not None:
-                body["temperature"] = temperature
             answer = await request_json(
                 session.client,
                 policy,
@@ -346,23 +466,6 @@ async def complete_json(
                 max_bytes=session.answer_limit(chosen),
             )
             return _openai_attempt(answer.data, schema)
-        body = {
-            "model": model_name,
-            "max_tokens": limit,
-            "messages": [{"role": "user", "content": prompt}, *extra],
-            "tools": [
-                {
-                    "name": schema_name,
-                    "description": "Record the answer. Always call this tool exactly once.",
-                    "input_schema": schema,
-                }
-            ],
-            "tool_choice": {"type": "tool", "name": schema_name},
-        }
-        if system_text:
-            body["system"] = system_text
-        if temperature is not None:
-            body["temperature"] = temperature
         answer = await request_json(
             session.client,
             policy,
@@ -378,13 +481,9 @@ async def complete_json(
         return _anthropic_attempt(answer.data, schema, schema_name)
 
     def most(extra: list[dict[str, str]], limit: int) -> float:
-        """The most one question can cost: every byte sent a token (a byte-level tokenizer
-        never makes more), plus the provider's framing, and ``limit`` answer tokens."""
-        sent = system_text + prompt + json.dumps(schema) + "".join(m["content"] for m in extra)
-        usage = Usage(len(sent.encode()) + FRAMING_TOKENS, limit)
-        return policy.prices.token_cost(model_name, usage, provider=chosen)
+        return policy.prices.token_cost(model_name, q.most_usage(extra, limit), provider=chosen)
 
-    first_limit = tokens if tokens is not None else ANSWER_TOKENS_BOUND
+    first_limit = q.first_limit
 
     async def call(tab: Tab) -> Paid:
         spent = 0.0

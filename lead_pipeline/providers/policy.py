@@ -88,6 +88,12 @@ class CallPolicy:
             return entry
         return None
 
+    async def cached(self, request: Any) -> Any | None:
+        """The cached answer's data for ``request``, if any: what :meth:`run` would answer
+        without a call (the batch lane asks before joining a batch)."""
+        entry = await self._cache_get(cache_key(self.provider, request))
+        return None if entry is None else entry["data"]
+
     async def _cache_put(self, key: str, paid: Paid) -> None:
         if self.cache is None:
             return

@@ -23,6 +23,7 @@ from sqlalchemy import Engine
 
 from lead_pipeline.settings import get_settings
 from lead_pipeline.store import migrate
+from lead_pipeline.store.batches import LlmBatches
 from lead_pipeline.store.cache import ResponseCache
 from lead_pipeline.store.connection import make_engine
 from lead_pipeline.store.crm_records import CrmRecords
@@ -83,6 +84,7 @@ class LeadStore:
         self.step_outputs = StepOutputs(self.engine)
         self.crm_records = CrmRecords(self.engine)
         self.run_ledgers = RunLedgers(self.engine)
+        self.llm_batches = LlmBatches(self.engine)
 
     @property
     def dialect(self) -> str:
@@ -133,6 +135,18 @@ class LeadStore:
     ledger_reserve = _Part("run_ledgers", RunLedgers.ledger_reserve)
     ledger_settle = _Part("run_ledgers", RunLedgers.ledger_settle)
     ledger = _Part("run_ledgers", RunLedgers.ledger)
+
+    # LLM batches (--lane batch): what each holds, where it stands, which rows wait on it
+    record_batch = _Part("llm_batches", LlmBatches.record_batch)
+    batch_created = _Part("llm_batches", LlmBatches.batch_created)
+    forget_batch = _Part("llm_batches", LlmBatches.forget_batch)
+    batch_seen = _Part("llm_batches", LlmBatches.batch_seen)
+    batch_collected = _Part("llm_batches", LlmBatches.batch_collected)
+    batches = _Part("llm_batches", LlmBatches.batches)
+    batch = _Part("llm_batches", LlmBatches.batch)
+    batch_requests = _Part("llm_batches", LlmBatches.batch_requests)
+    waiting_rows = _Part("llm_batches", LlmBatches.waiting_rows)
+    waiting_count = _Part("llm_batches", LlmBatches.waiting_count)
 
     # run locks
     run_lock = _Part("run_locks", RunLocks.run_lock)

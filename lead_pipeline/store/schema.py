@@ -178,3 +178,48 @@ crm_records = Table(
     Column("synced_hash", String(64), nullable=False),
     Column("synced_at", DateTime(timezone=True), nullable=False),
 )
+
+# LLM batches (``--lane batch``): one row per batch, written before the provider is
+# asked to create it (``state`` "submitting"), so a crash between creating and
+# recording it leaves a record to find the batch again by (``engine/batch_lane.py``).
+# ``key`` is ours, sent as the batch's metadata; ``batch_id`` is the provider's.
+llm_batches = Table(
+    "llm_batches",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("provider", String(16), nullable=False),
+    Column("batch_id", String(128), nullable=True),
+    Column("lead_list", String(64), nullable=False),
+    Column("workflow", String(64), nullable=False),
+    Column("model", String(128), nullable=False),
+    # submitting -> open -> ended -> collected
+    Column("state", String(16), nullable=False),
+    Column("status", String(32), nullable=True),  # the provider's own word
+    Column("rows", Integer, nullable=False),
+    Column("counts", JSON, nullable=True),
+    Column("price", Float, nullable=False),  # the most it can cost, as reserved
+    Column("run_key", String(128), nullable=True),
+    Column("submitted_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True), nullable=True),
+    Column("collected_at", DateTime(timezone=True), nullable=True),
+    Index("ix_llm_batches_list", "lead_list", "state"),
+)
+
+# The questions a batch holds until it is collected: which row and node each
+# ``custom_id`` answers, with the question itself (its schema reads the answer).
+llm_batch_requests = Table(
+    "llm_batch_requests",
+    metadata,
+    Column("batch_key", String(64), primary_key=True),
+    Column("custom_id", String(64), primary_key=True),
+    Column("lead_list", String(64), nullable=False),
+    Column("row_id", String(160), nullable=False),
+    Column("workflow", String(64), nullable=False),
+    Column("node", String(64), nullable=False),
+    Column("node_index", Integer, nullable=False),
+    Column("config_hash", String(64), nullable=False),
+    Column("input_hash", String(64), nullable=False),
+    Column("question", JSON, nullable=False),
+    ForeignKeyConstraint(["batch_key"], ["llm_batches.key"], ondelete="CASCADE"),
+    Index("ix_llm_batch_requests_row", "lead_list", "workflow", "row_id"),
+)

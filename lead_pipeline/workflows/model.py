@@ -288,13 +288,13 @@ class NodeSpec(BaseModel):
         return [(entry,) if isinstance(entry, str) else tuple(entry) for entry in self.requires]
 
     def fingerprint(self) -> dict[str, Any]:
-        # max_age decides when a result ages, not what it is, and an output's optional flag
-        # what is accepted, not what is computed: changing either must not re-run every
-        # row, so they stay out of the configuration hash.
+        # max_age decides when a result ages, not what it is, an llm node's lane how its
+        # question travels, and an output's optional flag what is accepted, not what is
+        # computed: changing any must not re-run every row, so they stay out of the hash.
         return self.model_dump(
             mode="json",
             exclude_none=True,
-            exclude={"max_age": True, "outputs": {"__all__": {"optional"}}},
+            exclude={"max_age": True, "lane": True, "outputs": {"__all__": {"optional"}}},
         )
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, cast
 
 from pydantic import Field
 
+from lead_pipeline.engine.batch_lane import BATCH, WaitsOnBatch
 from lead_pipeline.engine.estimates import LLM_CALL_S, CallEstimate, EstimateContext, llm_cost
 from lead_pipeline.engine.registry import (
     UNCONFIGURED_NOTE,
@@ -27,6 +28,7 @@ from lead_pipeline.providers import (
     complete_json,
     configured_llm_backends,
     llm_configured,
+    question,
     resolve_backend,
     resolve_model,
 )
@@ -48,6 +50,10 @@ class LlmConfig(NodeConfig):
     max_tokens: int | None = Field(default=None, gt=0)
     temperature: float | None = Field(default=0.0, ge=0, le=2)
     if_unconfigured: Literal["fail", "skip"] = "fail"
+    # The lane this node's questions take when the run does not say (``enrich --lane``):
+    # ``batch`` sends them as provider batches at half the price, answered within 24 h.
+    # Not part of the node's configuration hash: an answer is the same in either lane.
+    lane: Literal["sync", "batch"] | None = None
 
 
 class LlmChoice(Protocol):
@@ -111,6 +117,8 @@ async def run_llm(call: NodeCall[LlmConfig]) -> NodeOutcome:
         return NodeOutcome(outputs={}, skipped=True, note=UNCONFIGURED_NOTE)
     # The schema comes from the validator the runner checks the answer with.
     outputs = output_validator(call.outputs, "llm").column_schemas()
+    if (call.services.options.lane or config.lane) == BATCH:
+        return await _batch_lane(call, outputs)
     try:
         response = await complete_json(
             render(config.prompt, call.values, params=call.params),
@@ -127,3 +135,28 @@ async def run_llm(call: NodeCall[LlmConfig]) -> NodeOutcome:
     except ProviderError as exc:
         raise NodeError(str(exc)) from None
     return NodeOutcome(outputs=dict(response.data), cost=response.cost, provider=response.provider)
+
+
+async def _batch_lane(call: NodeCall[LlmConfig], outputs: Mapping[str, Any]) -> NodeOutcome:
+    """The response cache answers what it can; any other question joins the shard's batch."""
+    config = call.config
+    session = call.services.session
+    try:
+        q = question(
+            render(config.prompt, call.values, params=call.params),
+            outputs,
+            backend=config.backend,
+            model=config.model,
+            system=render(config.system, call.values, params=call.params)
+            if config.system
+            else None,
+            config=session.settings,
+            max_tokens=config.max_tokens,
+            temperature=config.temperature,
+        )
+    except NotConfigured as exc:
+        raise NodeError(str(exc)) from None
+    entry = await session.policy(q.backend).cached(q.request())
+    if entry is not None:
+        return NodeOutcome(outputs=dict(entry), provider=q.backend)
+    raise WaitsOnBatch(q)
