@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING, Any, Literal, get_args, get_origin
+from typing import TYPE_CHECKING, Any, get_args, get_origin
 
 from rich.console import Console
 
@@ -98,10 +98,9 @@ def _flag(name: str) -> str:
 
 
 def _scalar(annotation: Any) -> type:
-    """``int | None`` -> ``int``: the type argparse converts the flag's text with (a
-    ``Literal`` of words is text, checked by the model)."""
+    """``int | None`` -> ``int``: the type argparse converts the flag's text with."""
     kinds = [a for a in get_args(annotation) if a is not type(None)] or [annotation]
-    return str if get_origin(kinds[0]) is Literal else kinds[0]
+    return kinds[0]
 
 
 def add_option_flags(parser: argparse.ArgumentParser) -> None:

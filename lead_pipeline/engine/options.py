@@ -11,7 +11,7 @@ launchpad gets the config field, and the engine receives it in
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
@@ -68,8 +68,10 @@ class RunOptionFields(BaseModel):
         "together: a paid call that could pass it is not made",
         json_schema_extra={"metavar": "USD"},
     )
-    lane: Literal["sync", "batch"] | None = Field(
+    # Text, not a Literal: the launchpad's config types are Dagster's, which has no Literal.
+    lane: str | None = Field(
         None,
+        pattern="^(sync|batch)$",
         description="how llm nodes ask: sync (one call per row) or batch (provider batches "
         "at half the price, answered within 24 h; the run ends once they are submitted); "
         "default: each node's lane in its workflow, else sync",
