@@ -405,6 +405,13 @@ class Settings(BaseSettings):
         group="providers",
         gt=0,
     )
+    batch_poll_s: float = var(
+        "LEAD_PIPELINE_BATCH_POLL_S",
+        "seconds between polls of open LLM batches by `enrich --lane batch --wait`",
+        30.0,
+        group="providers",
+        gt=0,
+    )
     answer_limits: Annotated[dict[str, int], NoDecode] = var(
         "LEAD_PIPELINE_ANSWER_LIMITS",
         "the largest provider answer read, after decompression, by provider name or "

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 
 from lead_pipeline import __version__
 from lead_pipeline.cli import (
+    batches,
     enrich,
     errors,
     export_list,
@@ -37,6 +38,7 @@ SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     status.add,
     lists.add,
     enrich.add,
+    batches.add,
     errors.add,
     trace.add,
     workflows.add,

@@ -45,6 +45,12 @@ def add(sub: argparse._SubParsersAction) -> None:
         help="a workflow parameter, e.g. llm_threshold=0.9 (repeatable)",
     )
     p.add_argument(
+        "--wait",
+        action="store_true",
+        help="with --lane batch: wait for the LLM batches, collecting each as it ends and "
+        "running the rows on, until none is open (polled every LEAD_PIPELINE_BATCH_POLL_S)",
+    )
+    p.add_argument(
         "--yes",
         action="store_true",
         help="do not ask before a run above LEAD_PIPELINE_CONFIRM_ABOVE_USD (for scripts)",
@@ -84,13 +90,11 @@ EXIT_COULD_NOT_RUN = 3  # a workflow could not run (a lock held, a step crashed,
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
-
     from lead_pipeline.cli import spend
-    from lead_pipeline.launching.launch import RunProgress, enrich
-    from lead_pipeline.settings import get_settings
 
     options = _options(args)
+    if args.wait and options.get("lane") != "batch":
+        raise CliError("--wait waits for LLM batches: use it with --lane batch")
     store = open_store()
     store.require_list(args.lead)
     if options.get("rows"):
@@ -110,6 +114,43 @@ def run(args: argparse.Namespace) -> int:
         if plan is not None:
             spend.confirm(plan, yes=args.yes, max_cost=args.max_cost)
             selected = plan.selections
+    code = _launch(args, options, store, selected)
+    while args.wait and _await_batches(args.lead):
+        # The plan's selections are of the first run: a later one selects again.
+        code = _launch(args, options, open_store(), None)
+    return code
+
+
+def _await_batches(lead: str) -> bool:
+    """Poll ``lead``'s uncollected LLM batches, with a progress line, until one has ended
+    (True: a run collects it) or none is left (False)."""
+    import time
+
+    from lead_pipeline.engine.batch_lane import poll_batches
+    from lead_pipeline.settings import get_settings
+
+    settings = get_settings()
+    while True:
+        store = open_store()
+        try:
+            polled = poll_batches(store, lead, settings)
+        finally:
+            store.dispose()
+        if not polled.open and not polled.ended:
+            return False
+        console.print(polled.line(), highlight=False)
+        if polled.ended:
+            return True
+        time.sleep(settings.batch_poll_s)
+
+
+def _launch(args: argparse.Namespace, options: dict, store: LeadStore, selected: Any | None) -> int:
+    """One run of the workflows, with a progress bar; its exit code."""
+    from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+
+    from lead_pipeline.launching.launch import RunProgress, enrich
+    from lead_pipeline.settings import get_settings
+
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),

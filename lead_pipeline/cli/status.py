@@ -78,6 +78,10 @@ def run(args: argparse.Namespace) -> int:
     unsupported = any(wf.unsupported for wf in status.workflows)
     if unsupported:
         columns.insert(4, "unsupported")
+    # Rows whose llm question is in an LLM batch (--lane batch), once a workflow has any.
+    waiting = any(wf.waiting for wf in status.workflows)
+    if waiting:
+        columns.insert(3, "waiting")
     for column in columns:
         table.add_column(column, justify="right")
     table.add_column("why stale")
@@ -92,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
             str(wf.ok),
             str(wf.failed),
             "-" if gone else str(wf.pending),
+            *([str(wf.waiting)] if waiting else []),
             str(wf.skipped),
             *([str(wf.unsupported)] if unsupported else []),
             str(stale.get(wf.workflow, (0, ""))[0]),
@@ -99,6 +104,12 @@ def run(args: argparse.Namespace) -> int:
             stale.get(wf.workflow, (0, ""))[1] or "-",
         )
     console.print(table)
+    if waiting:
+        console.print(
+            f"waiting: rows whose LLM question is in a batch; see them with: lead-pipeline "
+            f"batches --lead {status.lead_list}",
+            highlight=False,
+        )
     if retired:
         console.print(
             f"retired: {', '.join(retired)} (no workflow file defines it now, or its file "

@@ -21,11 +21,10 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import logging
 import re
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -447,14 +446,49 @@ def ended_batches(
     return False
 
 
-def describe(batch: BatchRecord) -> str:
-    counts = json.dumps(batch.counts, sort_keys=True) if batch.counts else "-"
-    return (
-        f"{batch.provider} {batch.batch_id or '(being created)'}: {batch.rows} rows, "
-        f"{batch.state}{f' ({batch.status})' if batch.status else ''}, counts {counts}, "
-        f"submitted {batch.submitted_at:%Y-%m-%d %H:%M} UTC, at most ${batch.price:.4f}"
-    )
+@dataclass
+class Polled:
+    """Where a list's uncollected batches stand, for ``enrich --wait``'s progress line."""
+
+    open: int = 0
+    ended: int = 0
+    rows: int = 0
+    answered: int = 0
+
+    def line(self) -> str:
+        return (
+            f"LLM batches: {self.ended} ended, {self.open} open; {self.answered} of "
+            f"{self.rows} questions answered so far"
+        )
 
 
-def waiting_rows(store: LeadStore, lead_list: str, workflow: str) -> Mapping[str, str]:
-    return store.waiting_rows(lead_list, workflow)
+def _answered(state: BatchState) -> int:
+    counts = state.counts
+    if state.provider == "openai":
+        return counts.get("completed", 0) + counts.get("failed", 0)
+    return sum(v for k, v in counts.items() if k != "processing")
+
+
+def poll_batches(
+    store: LeadStore,
+    lead_list: str,
+    settings: Settings,
+    *,
+    api_factory: Callable[[str, Settings], BatchApi] = open_batch_api,
+) -> Polled:
+    """Ask the provider about every uncollected batch of ``lead_list`` and note its word."""
+    polled = Polled()
+    for record in store.batches(lead_list, uncollected=True):
+        polled.rows += record.rows
+        if record.batch_id is None or record.state != OPEN:
+            polled.ended += 1  # ended, or left by a dead process: a run settles it
+            continue
+        with api_factory(record.provider, settings) as api:
+            state = api.get(record.batch_id)
+        store.batch_seen(record.key, state.status, state.counts, ended=state.ended)
+        polled.answered += _answered(state)
+        if state.ended:
+            polled.ended += 1
+        else:
+            polled.open += 1
+    return polled

@@ -89,6 +89,8 @@ class WorkflowStatus:
     cost: float = 0.0
     # Answers of research nodes their evidence did not support, stored as no answer.
     unsupported: int = 0
+    # Rows whose llm question is in an LLM batch not yet collected: not pending.
+    waiting: int = 0
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from lead_pipeline.store.records import (
     NodeResult,
     WorkflowStatus,
 )
-from lead_pipeline.store.schema import leads, node_results, runs
+from lead_pipeline.store.schema import leads, llm_batch_requests, llm_batches, node_results, runs
 from lead_pipeline.store.shared import StorePart, aware
 
 
@@ -182,8 +182,12 @@ class NodeResults(StorePart):
                     if node not in nodes:
                         nodes.append(node)
             report = ListStatus(lead_list=name, rows=total)
+            waiting = _waiting(conn, name)
             for workflow, nodes in plan.items():
-                report.workflows.append(self._workflow_counts(conn, name, workflow, nodes, total))
+                counts = self._workflow_counts(conn, name, workflow, nodes, total)
+                counts.waiting = waiting.get(workflow, 0)
+                counts.pending = max(0, counts.pending - counts.waiting)
+                report.workflows.append(counts)
         return report
 
     def run_counts(self, run_id: int, nodes: list[str]) -> WorkflowStatus:
@@ -328,6 +332,18 @@ class NodeResults(StorePart):
         )
         counts.pending = total - counts.ok - counts.failed - counts.skipped
         return counts
+
+
+def _waiting(conn: Any, name: str) -> dict[str, int]:
+    """Rows per workflow whose llm question is in an LLM batch not yet collected."""
+    requests = llm_batch_requests.c
+    query = (
+        select(requests.workflow, func.count(func.distinct(requests.row_id)))
+        .join(llm_batches, llm_batches.c.key == requests.batch_key)
+        .where(and_(requests.lead_list == name, llm_batches.c.state != "collected"))
+        .group_by(requests.workflow)
+    )
+    return {workflow: int(count) for workflow, count in conn.execute(query)}
 
 
 def _result(r: Any, *, calls: bool = False) -> NodeResult:

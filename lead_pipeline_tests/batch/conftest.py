@@ -29,12 +29,12 @@ nodes:
     backend: BACKEND
     prompt: "Is {{ about }} ({{ product }}) a B2B company?"
     outputs:
-      is_b2b: boolean
+      sells_b2b: boolean
       confidence: {type: number, minimum: 0, maximum: 1}
   - id: label
     type: expression
-    values: {shout: "upper(about)"}
-    outputs: {shout: string}
+    values: {shout: "upper(about)", verdict: "sells_b2b"}
+    outputs: {shout: string, verdict: boolean}
 """
 
 

@@ -36,6 +36,6 @@ def test_submit_wait_collect_continue(
     assert len(results) == 6
     for row in results.values():
         judge = row[("grade", "judge")]
-        assert judge.status == OK and judge.outputs == {"is_b2b": True, "confidence": 0.5}
+        assert judge.status == OK and judge.outputs == {"sells_b2b": True, "confidence": 0.5}
         assert row[("grade", "label")].status == OK  # the row went on to its next node
     assert done.waiting_on_batch == 0 and store.batches("demo")[0].state == "collected"
