@@ -68,12 +68,6 @@ class Ledger(Protocol):
 
     blocking: bool  # True: its calls do I/O, so callers on an event loop use a thread
 
-    @property
-    def full(self) -> bool:
-        """As last seen here: reserved + spent have reached the cap (read-only, so a
-        ledger may compute it, as LocalLedger does)."""
-        ...
-
     def reserve(self, amount: int) -> bool:
         """Add ``amount`` to the reserved sum if reserved + spent + amount stays within the
         cap, in one atomic step; False (and nothing changed) when it does not fit."""
@@ -94,10 +88,6 @@ class LocalLedger:
         self.reserved = 0
         self.spent = 0
         self._lock = threading.Lock()
-
-    @property
-    def full(self) -> bool:
-        return self.cap is not None and self.reserved + self.spent >= self.cap
 
     def reserve(self, amount: int) -> bool:
         with self._lock:
@@ -175,9 +165,9 @@ class Budget:
 
     @property
     def exhausted(self) -> bool:
-        """Whether a paid call was refused here, or the cap was all reserved or spent when
-        the ledger was last seen: no row should start."""
-        return self._refused or (self.max_cost is not None and self.ledger.full)
+        """Whether a paid call was refused here: no further row should start. (A spent cap
+        alone does not stop rows: their answers may be cached, which is free.)"""
+        return self._refused
 
     def reserve(self, reservation: Reservation, price: float) -> None:
         """Reserve ``price`` more for ``reservation``'s call, or raise :class:`BudgetExceeded`

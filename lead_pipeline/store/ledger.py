@@ -27,10 +27,6 @@ class LedgerTotals:
     reserved: int
     spent: int
 
-    @property
-    def full(self) -> bool:
-        return self.reserved + self.spent >= self.cap
-
 
 class RunLedgers(StorePart):
     """Open, reserve against, settle and read run ledgers."""
@@ -91,14 +87,10 @@ class StoreLedger:
     def __init__(self, ledgers: RunLedgers, run_key: str, cap: int) -> None:
         self.ledgers = ledgers
         self.run_key = run_key
-        self.full = False
         ledgers.open_ledger(run_key, cap)
 
     def reserve(self, amount: int) -> bool:
-        totals = self.ledgers.ledger_reserve(self.run_key, amount)
-        if totals is not None:
-            self.full = totals.full
-        return totals is not None
+        return self.ledgers.ledger_reserve(self.run_key, amount) is not None
 
     def settle(self, reserved: int, cost: int) -> None:
-        self.full = self.ledgers.ledger_settle(self.run_key, reserved, cost).full
+        self.ledgers.ledger_settle(self.run_key, reserved, cost)

@@ -40,7 +40,7 @@ def test_budget_reserves_then_settles_and_refuses_what_does_not_fit() -> None:
     budget.settle(first, 0.004)  # the real price: 0.002 of the reservation comes back
     second = Reservation("x")
     budget.reserve(second, 0.006)
-    assert budget.exhausted  # the refusal above; and the cap is all reserved or spent
+    assert budget.exhausted  # the refusal above: no further row starts
     budget.settle(second, 0.006)
     assert budget.spent == pytest.approx(0.01)
     uncapped = Budget()
@@ -68,9 +68,10 @@ async def test_exhausted_budget_stops_paid_calls_but_serves_cache(
     async with ProviderSession(cache=cache, budget=Budget(max_cost=0.002), retry=FAST_RETRY) as s:
         await web_search("one", session=s)
         await web_search("two", session=s)
-        assert s.budget.exhausted  # all of it spent: no row would start
+        assert not s.budget.exhausted  # all of it spent, but a cached answer is still free
         with pytest.raises(BudgetExceeded):
             await web_search("three", session=s)
+        assert s.budget.exhausted  # a paid call was refused: no further row starts
         cached = await web_search("one", session=s)  # free, so still answered
     assert serper_server.count() == 2
     assert cached.cached and cached.cost == 0
