@@ -106,6 +106,12 @@ def _metadata(summary: RunSummary, causes: str) -> dict[str, Any]:
     return metadata
 
 
+def _named(context: dg.OpExecutionContext, name: str) -> bool:
+    """Whether the run selected asset ``name`` itself, rather than running the whole job."""
+    selected = context.run.asset_selection
+    return selected is not None and dg.AssetKey(name) in selected
+
+
 def build_workflow_asset(
     workflow: CompiledWorkflow, known_params: frozenset[str] | None = None
 ) -> dg.AssetsDefinition:
@@ -144,6 +150,15 @@ def build_workflow_asset(
     def select(
         context: dg.OpExecutionContext, store: LeadStoreResource, enrich: EnrichOptions
     ) -> Any:
+        if spec.in_all is False and not _named(context, name):
+            # A run of the whole job (the launchpad without a selection): a workflow that
+            # runs only when named is left out, as `enrich --workflow all` leaves it out.
+            context.log.info(
+                f"{name} runs only when selected by name (in_all: false in its file); "
+                "left out of this run of the whole chain"
+            )
+            yield dg.Output(Selection(lead_list=context.partition_key, workflow=name), "selection")
+            return
         try:
             run = workflow_run(context, store, enrich)
             run.check()
