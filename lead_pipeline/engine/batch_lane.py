@@ -304,8 +304,14 @@ def resolve_submitting(
 class Collected:
     batches: int = 0
     ok: int = 0
-    failed: int = 0
     still_open: list[BatchRecord] = field(default_factory=list)
+    # Rows whose batch line failed: the run that collected them does not ask again (an
+    # answer that is always invalid would loop ``--wait``); the next run does.
+    failed_rows: set[str] = field(default_factory=set)
+
+    @property
+    def failed(self) -> int:
+        return len(self.failed_rows)
 
 
 def collect(
@@ -333,7 +339,7 @@ def collect(
         store.batch_collected(record.key)
         done.batches += 1
         done.ok += ok
-        done.failed += failed
+        done.failed_rows |= failed
     return done
 
 
@@ -344,13 +350,15 @@ def _save_answers(
     state: BatchState,
     api: BatchApi,
     settings: Settings,
-) -> tuple[int, int]:
+) -> tuple[int, set[str]]:
+    """Save each answer line as its row's result; the number saved ok, the rows failed."""
     requests = store.batch_requests(record.key)
     nodes = {n.id: n for n in workflow.nodes}
     prices = PriceTable(settings.prices)
     now = utcnow()
     pending: list[NodeResult] = []
-    ok = failed = 0
+    ok = 0
+    failed: set[str] = set()
 
     def result(req: Any, status: str, outputs: Any, error: str | None, cost: float) -> None:
         pending.append(
@@ -372,6 +380,8 @@ def _save_answers(
                 provider=f"{record.provider} batch",
             )
         )
+        if status == FAILED:
+            failed.add(req.row_id)
         if len(pending) >= _RESULTS_PER_COMMIT:
             store.record_results(pending)
             pending.clear()
@@ -381,14 +391,12 @@ def _save_answers(
         if req is None:
             continue  # not ours, or already answered by an earlier line
         if line.body is None:
-            failed += 1
             result(req, FAILED, None, f"batch {record.batch_id}: {line.error}", 0.0)
             continue
         q = Question(**req.question)
         answer = read_answer(q, line.body)
         cost = batch_price(prices, q, answer.usage)
         if answer.problem is not None:
-            failed += 1
             error = f"invalid answer in batch {record.batch_id}: {answer.problem}"
             result(req, FAILED, None, error, cost)
             continue
@@ -396,14 +404,12 @@ def _save_answers(
         try:
             outputs = node.validator.check(answer.value) if node is not None else answer.value
         except InvalidOutput as exc:
-            failed += 1
             result(req, FAILED, None, f"invalid output {exc}", cost)
             continue
         _cache(store, q, answer.value, answer.usage, answer.model)
         ok += 1
         result(req, OK, outputs, None, cost)
     for req in requests.values():  # no line at all: the batch ended without it
-        failed += 1
         why = f"batch {record.batch_id} ended {state.status} without an answer for this row"
         result(req, FAILED, None, why, 0.0)
     if pending:

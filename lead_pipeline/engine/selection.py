@@ -63,6 +63,8 @@ class Selection(LeftAlone):
     newly_outside: int = 0
     store_run_id: int | None = None
     started_at: float = 0.0
+    # Rows whose LLM batch line failed as the run collected it: left to the next run.
+    failed_in_batch: int = 0
 
     @property
     def nothing_to_do(self) -> bool:

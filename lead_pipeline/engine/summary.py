@@ -162,6 +162,7 @@ class RunSummary(Outcomes, LeftAlone):
     # Rows whose question joined an LLM batch in this run (those already waiting on one when
     # it selected are ``waiting_on_batch``), and the batches this run submitted.
     waiting: int = 0
+    failed_in_batch: int = 0  # their batch line failed as this run collected it
     batches: list[BatchRecord] = field(default_factory=list)
     batch_refusal: str | None = None
 
@@ -225,6 +226,11 @@ class RunSummary(Outcomes, LeftAlone):
             )
         if self.waiting or self.waiting_on_batch:
             text += f", {self.waiting + self.waiting_on_batch} waiting on LLM batches"
+        if self.failed_in_batch:
+            text += (
+                f", {self.failed_in_batch} failed in their LLM batch (asked again by the "
+                "next run)"
+            )
         return text + f"; cost ${self.cost:.4f}"
 
     def batch_lines(self) -> list[str]:

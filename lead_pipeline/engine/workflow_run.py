@@ -210,19 +210,19 @@ class WorkflowRun:
             self.log.warning(f"could not poll the LLM batches of {self.name}: {exc}")
             return False
 
-    def collect_batches(self) -> None:
+    def collect_batches(self) -> set[str]:
         """Save the answers of this workflow's ended batches as their rows' results, so the
         selection takes those rows on from their next node. A provider that cannot be read
         leaves its rows waiting, and the run goes on."""
         from lead_pipeline.engine.batch_lane import collect  # see run_shard
 
         if not self.store.batches(self.lead_list, uncollected=True, workflow=self.name):
-            return
+            return set()
         try:
             done = collect(self.store, self.workflow, self.lead_list, self._settings())
         except Exception as exc:
             self.log.warning(f"could not collect the LLM batches of {self.name}: {exc}")
-            return
+            return set()
         if done.batches:
             self.log.info(
                 f"{self.name} on {self.lead_list}: collected {done.batches} LLM batch(es): "
@@ -232,6 +232,7 @@ class WorkflowRun:
             self.log.info(
                 f"{self.name} on {self.lead_list}: {len(done.still_open)} LLM batch(es) still open"
             )
+        return done.failed_rows
 
     # ------------------------------------------------------------------ the run lock
 
@@ -291,8 +292,11 @@ class WorkflowRun:
         """
         self.lock()
         try:
-            self.collect_batches()
+            failed_in_batch = self.collect_batches()
             selection = select_rows(self.store, self.workflow, self.lead_list, self.options)
+            if failed_in_batch:  # failed by their batch just now: the next run asks again
+                selection.work = [w for w in selection.work if w.row_id not in failed_in_batch]
+                selection.failed_in_batch = len(failed_in_batch)
         except (UnknownLeadListError, WorkflowConfigError) as exc:
             self.release()
             raise RunRefused(str(exc)) from None
@@ -378,6 +382,7 @@ class WorkflowRun:
             not_eligible=selection.not_eligible,
             held_back=selection.held_back,
             waiting_on_batch=selection.waiting_on_batch,
+            failed_in_batch=selection.failed_in_batch,
             left_alone=selection.left_alone,
             total_rows=selection.total_rows,
             store_run_id=selection.store_run_id,
