@@ -1,0 +1,87 @@
+"""``kill -9`` at each point of a submission leaves exactly one batch for those rows.
+
+A child process runs the batch lane; the stand-in holds its request at the chosen
+point (after doing the work, before answering) and the test kills the child there.
+The next run must find the batch again, or find that none was made, and submit
+only then.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lead_pipeline.settings import get_settings
+from lead_pipeline.store import LeadStore
+from lead_pipeline_tests.batch.conftest import compile_workflow, import_rows, run
+from lead_pipeline_tests.servers.llm_batch import AnthropicBatchServer, OpenAIBatchServer
+
+CHILD = """\
+import sys
+from pathlib import Path
+
+from lead_pipeline.engine.compile import load_compiled
+from lead_pipeline.settings import get_settings
+from lead_pipeline.store import LeadStore
+from lead_pipeline_tests.batch.conftest import run
+
+store = LeadStore(sys.argv[1])
+(workflow,) = load_compiled([Path(sys.argv[2])], builtin_dirs=[])
+run(store, workflow, get_settings(), lane="batch")
+"""
+
+# (provider, the request held when the child is killed, what the provider holds then)
+POINTS = [
+    ("openai", "/v1/files", "the file uploaded, no batch created, the record written"),
+    ("openai", "/v1/batches", "the batch created, its id never recorded"),
+    ("anthropic", "/v1/messages/batches", "the batch created, its id never recorded"),
+]
+
+
+@pytest.mark.parametrize(("provider", "held", "why"), POINTS)
+def test_kill_9_during_submission_leaves_one_batch(
+    store: LeadStore,
+    tmp_path: Path,
+    provider: str,
+    held: str,
+    why: str,
+    request: pytest.FixtureRequest,
+) -> None:
+    server: OpenAIBatchServer | AnthropicBatchServer = request.getfixturevalue(
+        f"{provider}_batches"
+    )
+    import_rows(store, 8)
+    workflow = compile_workflow(tmp_path, provider)
+    arrived = server.hold(held)
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, store.url, str(tmp_path / f"wf-{provider}")],
+        env={**os.environ, **server.env()},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert arrived.wait(timeout=300), "the child never reached the held request"
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=60)
+    finally:
+        server.release()
+        if child.poll() is None:
+            child.kill()
+    records = store.batches("demo")
+    assert len(records) == 1 and records[0].state == "submitting", why
+    made_before = len(server.batches)
+    summary = run(store, workflow, get_settings(), lane="batch")
+    assert len(server.batches) == 1, f"{why}: {len(server.batches)} batches at the provider"
+    (record,) = store.batches("demo")
+    assert record.batch_id in server.batches and record.rows == 8
+    # Found again (nothing submitted now), or never made (submitted once now).
+    assert len(summary.batches) == (0 if made_before else 1)
+    assert len(store.waiting_rows("demo", "grade")) == 8
+    server.end()
+    run(store, workflow, get_settings(), lane="batch")
+    assert len(store.results("demo", ["grade"])) == 8
