@@ -228,8 +228,7 @@ class RunSummary(Outcomes, LeftAlone):
             text += f", {self.waiting + self.waiting_on_batch} waiting on LLM batches"
         if self.failed_in_batch:
             text += (
-                f", {self.failed_in_batch} failed in their LLM batch (asked again by the "
-                "next run)"
+                f", {self.failed_in_batch} failed in their LLM batch (asked again by the next run)"
             )
         return text + f"; cost ${self.cost:.4f}"
 
