@@ -18,6 +18,7 @@ import logging
 import dagster as dg
 
 from lead_pipeline.defs.assets import build_workflow_asset
+from lead_pipeline.defs.batch_sensor import build_llm_batches_sensor
 from lead_pipeline.defs.checks import CheckSettings, build_workflow_checks
 from lead_pipeline.defs.crm_sensor import build_hubspot_lists_sensor
 from lead_pipeline.defs.executor import build_executor
@@ -70,6 +71,7 @@ def build_definitions() -> dg.Definitions:
         sensors=[
             build_lead_files_sensor(workflows, CHAIN_JOB),
             build_hubspot_lists_sensor(workflows, CHAIN_JOB),
+            build_llm_batches_sensor(workflows, CHAIN_JOB),
         ],
         schedules=[build_daily_schedule(workflows, CHAIN_JOB)],
         resources={

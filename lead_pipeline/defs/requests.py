@@ -24,6 +24,7 @@ def chain_request(
     *,
     source: str,
     run_key: str | None = None,
+    run_config: dict | None = None,
 ) -> tuple[dg.RunRequest | None, dict[str, str]]:
     """The chain's run for one lead list, and the workflows left out with the reason.
 
@@ -38,6 +39,7 @@ def chain_request(
         tags[SKIPPED_TAG] = ", ".join(sorted(skipped))
     request = dg.RunRequest(
         run_key=run_key,
+        run_config=run_config or {},
         partition_key=lead_list,
         asset_selection=keys,
         asset_check_keys=[dg.AssetCheckKey(key, name) for key in keys for name in CHECK_NAMES],

@@ -498,3 +498,40 @@ def poll_batches(
         else:
             polled.open += 1
     return polled
+
+
+@dataclass
+class Ready:
+    """Lead lists with a batch to collect (their ended batches' keys), for the sensor."""
+
+    lists: dict[str, list[str]] = field(default_factory=dict)
+    open: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+def lists_to_collect(
+    store: LeadStore,
+    settings: Settings,
+    *,
+    api_factory: Callable[[str, Settings], BatchApi] = open_batch_api,
+) -> Ready:
+    """Poll every open batch of every list; the lists where one has ended (or was left
+    between record and create by a dead process). A provider that cannot be read is a
+    problem reported, not a stop: the other lists are still polled."""
+    ready = Ready()
+    for record in store.batches(uncollected=True):
+        if record.state != OPEN or record.batch_id is None:
+            ready.lists.setdefault(record.lead_list, []).append(record.key)
+            continue
+        try:
+            with api_factory(record.provider, settings) as api:
+                state = api.get(record.batch_id)
+        except BatchError as exc:
+            ready.problems.append(f"{record.lead_list}: {exc}")
+            continue
+        store.batch_seen(record.key, state.status, state.counts, ended=state.ended)
+        if state.ended:
+            ready.lists.setdefault(record.lead_list, []).append(record.key)
+        else:
+            ready.open += 1
+    return ready
