@@ -255,3 +255,15 @@ def test_an_anthropic_results_url_on_another_host_is_refused(
     summary = run(store, workflow, get_settings(), lane="batch")
     assert summary.waiting_on_batch == 2  # not collected: still waiting, nothing lost
     assert store.batches("demo")[0].state == "ended"
+
+
+def test_a_collected_answer_answers_the_synchronous_lane_too(
+    store: LeadStore, tmp_path: Path, openai_batches: OpenAIBatchServer
+) -> None:
+    import_rows(store, 3)
+    workflow = compile_workflow(tmp_path, "openai")
+    run(store, workflow, get_settings(), lane="batch")
+    openai_batches.end()
+    run(store, workflow, get_settings(), lane="batch")
+    again = run(store, workflow, get_settings(), force=True)  # the sync lane, every row
+    assert again.ok == 3 and openai_batches.count("/v1/chat/completions") == 0
