@@ -267,3 +267,21 @@ def test_a_collected_answer_answers_the_synchronous_lane_too(
     run(store, workflow, get_settings(), lane="batch")
     again = run(store, workflow, get_settings(), force=True)  # the sync lane, every row
     assert again.ok == 3 and openai_batches.count("/v1/chat/completions") == 0
+
+
+@pytest.mark.slow(minutes=1)
+def test_ten_thousand_rows_split_by_the_count_limit(
+    store: LeadStore, tmp_path: Path, openai_batches: OpenAIBatchServer, monkeypatch
+) -> None:
+    monkeypatch.setenv("LEAD_PIPELINE_BATCH_MAX_REQUESTS", "4000")
+    reset_settings()
+    import_rows(store, 10_000)
+    workflow = compile_workflow(tmp_path, "openai")
+    # One shard submits in as few batches as the limit allows (each shard submits its own).
+    summary = run(store, workflow, get_settings(), lane="batch", parallel=50, max_shards=1)
+    assert sorted(b.rows for b in summary.batches) == [2000, 4000, 4000]
+    assert summary.waiting == 10_000 and len(store.waiting_rows("demo", "grade")) == 10_000
+    openai_batches.end()
+    run(store, workflow, get_settings(), lane="batch", parallel=50)
+    results = store.results("demo", ["grade"])
+    assert sum(r[("grade", "label")].status == OK for r in results.values()) == 10_000
