@@ -99,6 +99,12 @@ def _metadata(summary: RunSummary, causes: str) -> dict[str, Any]:
         "cost_usd": round(summary.cost, 6),
         "shards": summary.shards,
     }
+    if summary.waiting or summary.waiting_on_batch or summary.batches:
+        # The batch lane: rows waiting on LLM batches, and what this run submitted.
+        metadata["waiting_on_llm_batches"] = summary.waiting + summary.waiting_on_batch
+        metadata["llm_batches_submitted"] = [
+            f"{b.provider} {b.batch_id}: {b.rows} questions" for b in summary.batches
+        ]
     if summary.failed:
         metadata["error_causes"] = causes_table(
             summary.causes, summary.other_causes, summary.other_cause_rows

@@ -12,9 +12,8 @@ from lead_pipeline.defs.batch_sensor import build_llm_batches_sensor
 from lead_pipeline.defs.io_manager import LeadStoreIOManager
 from lead_pipeline.defs.partitions import instance, register_lead_list
 from lead_pipeline.defs.resources import EnrichOptions, LeadStoreResource
-from lead_pipeline.settings import get_settings
 from lead_pipeline.store import OK, LeadStore
-from lead_pipeline_tests.batch.conftest import compile_workflow, import_rows, run
+from lead_pipeline_tests.batch.conftest import compile_workflow, import_rows
 from lead_pipeline_tests.servers.llm_batch import OpenAIBatchServer
 
 
@@ -25,9 +24,24 @@ def test_the_sensor_requests_the_collecting_run_once_a_batch_has_ended(
     import_rows(store, 4)
     register_lead_list("demo")
     workflow = compile_workflow(tmp_path, "openai")
-    run(store, workflow, get_settings(), lane="batch")
-    sensor = build_llm_batches_sensor([workflow], "enrich_chain")
     resource = LeadStoreResource()
+    asset = build_workflow_asset(workflow, frozenset())
+    submitted = dg.materialize(
+        [asset],
+        partition_key="demo",
+        instance=instance(),
+        resources={
+            "store": resource,
+            "enrich": EnrichOptions(lane="batch"),
+            "io_manager": LeadStoreIOManager(store=resource),
+        },
+    )
+    # The asset's materialization shows the waiting rows and the batch submitted.
+    [materialization] = submitted.asset_materializations_for_node("grade")
+    assert materialization.metadata["waiting_on_llm_batches"].value == 4
+    (batch_id,) = openai_batches.batches
+    assert batch_id in str(materialization.metadata["llm_batches_submitted"].value)
+    sensor = build_llm_batches_sensor([workflow], "enrich_chain")
 
     def tick() -> dg.SensorResult:
         context = dg.build_sensor_context(instance=instance(), resources={"store": resource})
@@ -48,7 +62,7 @@ def test_the_sensor_requests_the_collecting_run_once_a_batch_has_ended(
     assert again.run_key == request.run_key
     # The requested run collects the batch and the rows go on to their next node.
     outcome = dg.materialize(
-        [build_workflow_asset(workflow, frozenset())],
+        [asset],
         partition_key="demo",
         instance=instance(),
         resources={
