@@ -33,7 +33,7 @@ from lead_pipeline.providers.batch_api import BatchApi, BatchError, BatchLine, B
 from lead_pipeline.providers.batch_api import batch_api as open_batch_api
 from lead_pipeline.providers.budget import Budget, Reservation
 from lead_pipeline.providers.cache import cache_key
-from lead_pipeline.providers.cost import PriceTable
+from lead_pipeline.providers.cost import BATCH_DISCOUNT, PriceTable
 from lead_pipeline.providers.errors import BudgetExceeded
 from lead_pipeline.providers.llm import Question, read_answer
 from lead_pipeline.providers.policy import CACHE_FORMAT
@@ -51,8 +51,6 @@ log = logging.getLogger(__name__)
 BATCH = "batch"
 SYNC = "sync"
 LANES = (SYNC, BATCH)
-# The batch APIs' price: half the synchronous one (both providers' published discount).
-BATCH_DISCOUNT = 0.5
 # The tag sent with an OpenAI batch naming our record of it.
 TAG_KEY = "lead_pipeline_batch"
 # An Anthropic batch created this long before our record of it cannot be ours.

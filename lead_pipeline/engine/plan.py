@@ -33,6 +33,7 @@ from lead_pipeline.engine.estimates import (
 from lead_pipeline.engine.options import RunOptions
 from lead_pipeline.engine.selection import Selection, select_rows
 from lead_pipeline.providers import PriceTable
+from lead_pipeline.providers.cost import BATCH_DISCOUNT
 from lead_pipeline.settings import Settings, get_settings
 from lead_pipeline.store import FAILED, LeadStore
 
@@ -392,6 +393,15 @@ def render_plan(plan: RunPlan) -> list[str]:
                 f"  {n.node:<18} {n.provider or '-':<14} {rows:>9} "
                 f"{_range(n.calls_min, n.calls_max):>11} {n.cached:>7}  {cost}"
             )
+            if n.type == "llm" and n.estimated and n.cost_max > 0:
+                # What --lane batch would save: a batch answer costs half the synchronous
+                # price (unless LEAD_PIPELINE_PRICES prices "<model>:batch" itself).
+                half = BATCH_DISCOUNT
+                lines.append(
+                    f"  {'':<18} lane sync: {cost}, answered during the run; lane batch: "
+                    f"{_usd(n.cost_min * half, n.cost_max * half)}, answered within 24 h "
+                    "(--lane batch)"
+                )
     for name, reason in plan.skipped.items():
         lines.append(f"skipped {name}: {reason}")
     if plan.has_work:

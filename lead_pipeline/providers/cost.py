@@ -27,6 +27,11 @@ from lead_pipeline.settings import REQUEST_PRICES, Price, env_name, get_settings
 PRICES_ENV = env_name("prices")
 
 
+# The LLM batch APIs' price: half the synchronous one (OpenAI's and Anthropic's published
+# discount); ``LEAD_PIPELINE_PRICES`` can price ``"<model>:batch"`` itself.
+BATCH_DISCOUNT = 0.5
+
+
 @dataclass(frozen=True)
 class Usage:
     """Tokens of one or more calls, as the provider reported them.

@@ -285,3 +285,17 @@ def test_ten_thousand_rows_split_by_the_count_limit(
     run(store, workflow, get_settings(), lane="batch", parallel=50)
     results = store.results("demo", ["grade"])
     assert sum(r[("grade", "label")].status == OK for r in results.values()) == 10_000
+
+
+def test_the_plan_shows_each_lane_price_for_an_llm_node(
+    store: LeadStore, tmp_path: Path, openai_batches: OpenAIBatchServer
+) -> None:
+    from lead_pipeline.engine.options import RunOptions
+    from lead_pipeline.engine.workflow_run import WorkflowRun
+
+    import_rows(store, 3)
+    workflow = compile_workflow(tmp_path, "openai")
+    plan = WorkflowRun(store, workflow, "demo", RunOptions(), settings=get_settings()).plan()
+    [line] = [line for line in plan.lines if "lane batch" in line]
+    assert "lane sync" in line and "within 24 h" in line
+    assert openai_batches.count() == 0  # the plan calls no provider
