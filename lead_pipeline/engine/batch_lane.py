@@ -39,7 +39,7 @@ from lead_pipeline.providers.llm import Question, read_answer
 from lead_pipeline.providers.policy import CACHE_FORMAT
 from lead_pipeline.settings import Settings
 from lead_pipeline.store import FAILED, OK, LeadStore, NodeResult
-from lead_pipeline.store.batches import OPEN, SUBMITTING, BatchRecord
+from lead_pipeline.store.batches import OPEN, SUBMITTING, UNRESOLVED, BatchRecord
 from lead_pipeline.store.shared import utcnow
 from lead_pipeline.workflows.outputs import InvalidOutput
 
@@ -264,10 +264,14 @@ def _resolve(store: LeadStore, api: BatchApi, record: BatchRecord | None) -> Non
                 found.append(b)
         if len(found) > 1:
             log.warning(
-                "anthropic batch record %s matches %d batches; left waiting",
+                "anthropic batch record %s matches %d batches (%s); its rows are left "
+                "waiting: cancel the ones that are not wanted with `lead-pipeline batches "
+                "cancel ID`",
                 record.key,
                 len(found),
+                ", ".join(b.batch_id for b in found),
             )
+            store.batch_unresolved(record.key)
             return
     if found:
         store.batch_created(record.key, found[0].batch_id, found[0].status)
@@ -429,6 +433,16 @@ def _cache(store: LeadStore, q: Question, value: Any, usage: Any, model: str | N
         log.warning("caching a batch answer failed: %s", exc)
 
 
+def _without_polling(record: BatchRecord) -> bool | None:
+    """True: a run has work with ``record`` (it ended, or a dead process left it between
+    record and create); False: none until an operator resolves it; None: ask the provider."""
+    if record.state == UNRESOLVED:
+        return False
+    if record.state != OPEN or record.batch_id is None:
+        return True
+    return None
+
+
 def ended_batches(
     store: LeadStore,
     workflow: str,
@@ -440,8 +454,12 @@ def ended_batches(
     """Whether one of ``workflow``'s batches on ``lead_list`` is ready to collect (ended at
     the provider) or left between record and create; polls the open ones."""
     for record in store.batches(lead_list, uncollected=True, workflow=workflow):
-        if record.state != OPEN or record.batch_id is None:
-            return True
+        known = _without_polling(record)
+        if known is not None:
+            if known:
+                return True
+            continue
+        assert record.batch_id is not None
         with api_factory(record.provider, settings) as api:
             state = api.get(record.batch_id)
         store.batch_seen(record.key, state.status, state.counts, ended=state.ended)
@@ -484,9 +502,11 @@ def poll_batches(
     polled = Polled()
     for record in store.batches(lead_list, uncollected=True):
         polled.rows += record.rows
-        if record.batch_id is None or record.state != OPEN:
-            polled.ended += 1  # ended, or left by a dead process: a run settles it
+        known = _without_polling(record)
+        if known is not None:
+            polled.ended += known  # ended, or left by a dead process: a run settles it
             continue
+        assert record.batch_id is not None
         with api_factory(record.provider, settings) as api:
             state = api.get(record.batch_id)
         store.batch_seen(record.key, state.status, state.counts, ended=state.ended)
@@ -518,9 +538,12 @@ def lists_to_collect(
     problem reported, not a stop: the other lists are still polled."""
     ready = Ready()
     for record in store.batches(uncollected=True):
-        if record.state != OPEN or record.batch_id is None:
-            ready.lists.setdefault(record.lead_list, []).append(record.key)
+        known = _without_polling(record)
+        if known is not None:
+            if known:
+                ready.lists.setdefault(record.lead_list, []).append(record.key)
             continue
+        assert record.batch_id is not None
         try:
             with api_factory(record.provider, settings) as api:
                 state = api.get(record.batch_id)

@@ -24,7 +24,10 @@ SUBMITTING = "submitting"
 OPEN = "open"
 ENDED = "ended"
 COLLECTED = "collected"
-UNCOLLECTED = (SUBMITTING, OPEN, ENDED)
+# A record a dead process left that matches more than one provider batch (Anthropic keeps
+# no metadata to tell them apart): its rows keep waiting until an operator decides.
+UNRESOLVED = "unresolved"
+UNCOLLECTED = (SUBMITTING, OPEN, ENDED, UNRESOLVED)
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,13 @@ class LlmBatches(StorePart):
                 update(llm_batches)
                 .where(llm_batches.c.key == key)
                 .values(batch_id=batch_id, status=status, state=OPEN)
+            )
+
+    def batch_unresolved(self, key: str) -> None:
+        """The record matches more than one provider batch: leave its rows waiting."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(llm_batches).where(llm_batches.c.key == key).values(state=UNRESOLVED)
             )
 
     def forget_batch(self, key: str) -> None:

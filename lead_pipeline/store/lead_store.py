@@ -140,6 +140,7 @@ class LeadStore:
     record_batch = _Part("llm_batches", LlmBatches.record_batch)
     batch_created = _Part("llm_batches", LlmBatches.batch_created)
     forget_batch = _Part("llm_batches", LlmBatches.forget_batch)
+    batch_unresolved = _Part("llm_batches", LlmBatches.batch_unresolved)
     batch_seen = _Part("llm_batches", LlmBatches.batch_seen)
     batch_collected = _Part("llm_batches", LlmBatches.batch_collected)
     batches = _Part("llm_batches", LlmBatches.batches)

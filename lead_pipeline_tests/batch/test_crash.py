@@ -85,3 +85,45 @@ def test_kill_9_during_submission_leaves_one_batch(
     server.end()
     run(store, workflow, get_settings(), lane="batch")
     assert len(store.results("demo", ["grade"])) == 8
+
+
+def test_an_anthropic_record_matching_two_batches_is_left_waiting_not_guessed(
+    store: LeadStore, tmp_path: Path, anthropic_batches: AnthropicBatchServer
+) -> None:
+    import httpx
+
+    from lead_pipeline.engine.batch_lane import lists_to_collect, poll_batches
+
+    server = anthropic_batches
+    import_rows(store, 8)
+    workflow = compile_workflow(tmp_path, "anthropic")
+    arrived = server.hold("/v1/messages/batches")
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, store.url, str(tmp_path / "wf-anthropic")],
+        env={**os.environ, **server.env()},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert arrived.wait(timeout=300)
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=60)
+    finally:
+        server.release()
+        if child.poll() is None:
+            child.kill()
+    # Someone else's batch of the same size, created at the same time.
+    other = [{"custom_id": f"x{i}", "params": {"max_tokens": 5}} for i in range(8)]
+    httpx.post(
+        f"{server.base_url}/v1/messages/batches",
+        json={"requests": other},
+        headers={"x-api-key": server.api_key, "anthropic-version": "2023-06-01"},
+    ).raise_for_status()
+    summary = run(store, workflow, get_settings(), lane="batch")
+    assert len(server.batches) == 2 and summary.batches == []  # nothing submitted again
+    assert summary.waiting_on_batch == 8
+    (record,) = store.batches("demo")
+    assert record.state == "unresolved" and record.batch_id is None
+    # Neither --wait nor the sensor spins on it.
+    assert poll_batches(store, "demo", get_settings()).ended == 0
+    assert lists_to_collect(store, get_settings()).lists == {}
