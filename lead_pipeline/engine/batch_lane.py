@@ -154,7 +154,15 @@ def submit(
             continue
         seen.add(w.custom_id)
         groups.setdefault((w.question.backend, w.question.model), []).append(w)
-    for (backend, model), members in groups.items():
+    for (backend, model), group in groups.items():
+        # Rows asking the very same question (the same company twice) send one line: the
+        # collector caches its answer, and the response cache answers the others, as it
+        # would in the synchronous lane.
+        twins: dict[str, list[Waiting]] = {}
+        for w in group:
+            twins.setdefault(cache_key(backend, w.question.request()), []).append(w)
+        members = [same[0] for same in twins.values()]
+        riders = {same[0].custom_id: same[1:] for same in twins.values()}
         with api_factory(backend, settings) as api:
             lines = [
                 BatchLine(w.custom_id, w.question.body([], w.question.first_limit)) for w in members
@@ -184,7 +192,7 @@ def submit(
                     model,
                     run_key,
                     price,
-                    [members[i] for i in chunk],
+                    [w for i in chunk for w in (members[i], *riders[members[i].custom_id])],
                     [lines[i] for i in chunk],
                 )
                 # Submitted money is committed money: the batch counts at its most here;
@@ -411,12 +419,35 @@ def _save_answers(
         _cache(store, q, answer.value, answer.usage, answer.model)
         ok += 1
         result(req, OK, outputs, None, cost)
+    for req in list(requests.values()):  # the same question as an answered line's: cached
+        entry = _cached(store, Question(**req.question))
+        node = nodes.get(req.node)
+        if entry is not None:
+            try:
+                outputs = node.validator.check(entry) if node is not None else entry
+            except InvalidOutput:
+                continue
+            del requests[req.custom_id]
+            result(req, OK, outputs, None, 0.0)
+            ok += 1
     for req in requests.values():  # no line at all: the batch ended without it
         why = f"batch {record.batch_id} ended {state.status} without an answer for this row"
         result(req, FAILED, None, why, 0.0)
     if pending:
         store.record_results(pending)
     return ok, failed
+
+
+def _cached(store: LeadStore, q: Question) -> Any | None:
+    """The cached answer's data for ``q``, if any (what :func:`_cache` wrote)."""
+    try:
+        entry = store.cache_get(cache_key(q.backend, q.request()))
+    except Exception as exc:
+        log.warning("reading the cache for a batch answer failed: %s", exc)
+        return None
+    if isinstance(entry, dict) and entry.get("format") == CACHE_FORMAT:
+        return entry.get("data")
+    return None
 
 
 def _cache(store: LeadStore, q: Question, value: Any, usage: Any, model: str | None) -> None:

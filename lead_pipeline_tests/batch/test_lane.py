@@ -299,3 +299,19 @@ def test_the_plan_shows_each_lane_price_for_an_llm_node(
     [line] = [line for line in plan.lines if "lane batch" in line]
     assert "lane sync" in line and "within 24 h" in line
     assert openai_batches.count() == 0  # the plan calls no provider
+
+
+def test_rows_asking_the_same_question_send_one_line(
+    store: LeadStore, tmp_path: Path, openai_batches: OpenAIBatchServer
+) -> None:
+    twins = {"name": "Acme", "product": "invoices"}
+    store.import_rows("demo", [("a", twins), ("b", dict(twins)), ("c", {**twins, "name": "B"})])
+    workflow = compile_workflow(tmp_path, "openai")
+    summary = run(store, workflow, get_settings(), lane="batch")
+    (batch_id,) = openai_batches.batches
+    assert len(openai_batches.lines(batch_id)) == 2 and summary.batches[0].rows == 3
+    openai_batches.end()
+    run(store, workflow, get_settings(), lane="batch")
+    judge = {k: r[("grade", "judge")] for k, r in store.results("demo", ["grade"]).items()}
+    assert all(j.status == OK for j in judge.values())
+    assert sorted(j.cost > 0 for j in judge.values()) == [False, True, True]  # one was free

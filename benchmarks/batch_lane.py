@@ -1,0 +1,98 @@
+"""The same ``b2b_only`` LLM pass in both lanes: the recorded cost of each, and the time
+and memory to submit and to collect the batch lane.
+
+    .venv/bin/python benchmarks/batch_lane.py --rows 10000
+
+``llm_threshold=1.0`` sends every row to the LLM. The OpenAI stand-in (synchronous and
+Batch APIs, lead_pipeline_tests/servers/llm_batch.py) answers in this process's
+threads, each lane on a store of its own (so the batch lane finds nothing in the
+synchronous lane's cache), without Dagster. Prints both lanes' recorded cost, the
+ratio (the goal: 50% within 1%), the wall time to submit and to collect, and this
+process's peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the stand-in servers
+
+from pipeline import lead_rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=10_000)
+    parser.add_argument("--parallel", type=int, default=50)
+    parser.add_argument("--skip-sync", action="store_true", help="the batch lane only")
+    args = parser.parse_args()
+
+    from lead_pipeline_tests.servers.llm_batch import OpenAIBatchServer
+
+    server = OpenAIBatchServer(usage=(400, 40)).start()
+    os.environ.update(server.env())
+    os.environ["LEAD_PIPELINE_PRICES"] = json.dumps({"gpt-4o-mini": [0.15, 0.60]})
+
+    from lead_pipeline.engine.compile import load_compiled
+    from lead_pipeline.engine.options import RunOptions
+    from lead_pipeline.engine.workflow_run import WorkflowRun
+    from lead_pipeline.settings import get_settings, reset_settings
+    from lead_pipeline.store import LeadStore
+
+    reset_settings()
+    settings = get_settings()
+    workflow = next(w for w in load_compiled() if w.name == "b2b_only")
+    rows = [(r["bench_id"], r) for r in lead_rows(args.rows)]
+    work = Path(tempfile.mkdtemp(prefix="lead-pipeline-batch-"))
+
+    def one_run(store: LeadStore, **options: object) -> float:
+        started = time.perf_counter()
+        opts = RunOptions(
+            parallel=args.parallel, max_shards=1, params={"llm_threshold": 1.0}, **options
+        )
+        run = WorkflowRun(store, workflow, "bench", opts, settings=settings)
+        selection = run.select()
+        run.close(selection, [run.run_shard(shard) for shard in run.shards(selection)])
+        return time.perf_counter() - started
+
+    def llm_cost(store: LeadStore) -> tuple[float, int]:
+        found = store.results("bench", ["b2b_only"])
+        results = [r[("b2b_only", "llm_check")] for r in found.values()]
+        return sum(r.cost for r in results), sum(r.status == "ok" for r in results)
+
+    sync_cost = None
+    if not args.skip_sync:
+        sync = LeadStore(f"sqlite:///{work / 'sync.db'}")
+        sync.import_rows("bench", rows)
+        seconds = one_run(sync)
+        sync_cost, ok = llm_cost(sync)
+        print(f"sync lane: {ok} ok, cost ${sync_cost:.4f}, {seconds:.1f} s")
+
+    batch = LeadStore(f"sqlite:///{work / 'batch.db'}")
+    batch.import_rows("bench", rows)
+    submit_s = one_run(batch, lane="batch")
+    submitted = batch.batches("bench")
+    print(
+        f"batch lane: submitted {sum(b.rows for b in submitted)} questions in "
+        f"{len(submitted)} batch(es) in {submit_s:.1f} s"
+    )
+    server.end()
+    collect_s = one_run(batch, lane="batch")
+    batch_cost, ok = llm_cost(batch)
+    print(f"batch lane: collected {ok} ok, cost ${batch_cost:.4f}, {collect_s:.1f} s")
+    if sync_cost:
+        print(f"batch / sync cost: {batch_cost / sync_cost:.4f}")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS of this process (engine and stand-in): {peak:.0f} MiB")
+    server.stop()
+
+
+if __name__ == "__main__":
+    main()
