@@ -48,6 +48,7 @@ TOOLS = {
     "run_workflow",
     "status",
     "errors",
+    "trace_row",
     "export_rows",
     "export_file",
 }
@@ -142,6 +143,17 @@ async def test_an_agent_plans_and_runs_within_its_cap_and_nothing_without_one(
             rows = data(await session.call_tool("export_rows", {"lead": "demo", "limit": 2}))
             assert rows["rows_in_list"] == 5
             assert [r["size"] for r in rows["rows"]] == [40, 60]  # len(name) * 10
+            # Why the first row says 40: its node's result and the one live call it made.
+            first = rows["rows"][0]["_id"]
+            traced = data(await session.call_tool("trace_row", {"lead": "demo", "row": first}))
+            [sizing_trace] = [w for w in traced["workflows"] if w["workflow"] == "sizing"]
+            [profile] = sizing_trace["nodes"]
+            assert profile["status"] == "ok" and profile["outputs"] == {"size": 40}
+            assert [c.get("cached") for c in profile["calls"]] == [False], profile["calls"]
+            assert profile["cost"] == pytest.approx(0.01)
+            missing = await session.call_tool("trace_row", {"lead": "demo", "row": "no-such"})
+            assert missing.is_error and "no row 'no-such'" in text(missing)
+            assert "Traceback" not in text(missing)
             out = tmp_path / "demo.csv"
             exported = data(
                 await session.call_tool("export_file", {"lead": "demo", "path": str(out)})

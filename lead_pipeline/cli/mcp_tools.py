@@ -37,8 +37,9 @@ lead-pipeline enriches lead lists (companies) with workflows. Typical session:
 list_lead_lists and list_workflows to see what exists; import_leads to create a list
 from a file or HubSpot; plan_run to see the rows and the price (nothing is spent);
 run_workflow with a max_cost you accept (required; the run stops at it); status and
-errors to read the outcome; export_rows for the first rows as data, or export_file to
-write the enriched list. Runs only process rows that are missing, failed or stale.
+errors to read the outcome; trace_row for why one row says what it says; export_rows
+for the first rows as data, or export_file to write the enriched list. Runs only
+process rows that are missing, failed or stale.
 """
 
 LeadName = Annotated[
@@ -398,6 +399,21 @@ def errors(
     return _call(read)
 
 
+def trace_row(
+    lead: LeadName,
+    row: Annotated[str, Field(description="the row's id (the _id of export_rows or errors)")],
+    workflow: Annotated[str | None, Field(description="only this workflow")] = None,
+) -> dict[str, Any]:
+    """Why one row says what it says, as `lead-pipeline trace --json`: per workflow and node
+    the status and reason, when and in which run, the inputs read, the outputs and their
+    evidence, and every provider call made for it (cache or live, HTTP status, latency,
+    attempts, tokens, cost). Calls no provider and spends nothing."""
+    from lead_pipeline.cli import trace
+
+    trace_data: dict[str, Any] = _call(lambda: trace.load(lead, row, workflow))
+    return trace_data
+
+
 def export_rows(
     lead: LeadName,
     limit: Annotated[int, Field(ge=1, le=200, description="rows to return")] = 10,
@@ -433,7 +449,15 @@ async def export_file(
     return await _command(*args)
 
 
-READ_ONLY = {"list_lead_lists", "list_workflows", "plan_run", "status", "errors", "export_rows"}
+READ_ONLY = {
+    "list_lead_lists",
+    "list_workflows",
+    "plan_run",
+    "status",
+    "errors",
+    "trace_row",
+    "export_rows",
+}
 TOOLS: list[Callable[..., Any]] = [
     list_lead_lists,
     list_workflows,
@@ -442,6 +466,7 @@ TOOLS: list[Callable[..., Any]] = [
     run_workflow,
     status,
     errors,
+    trace_row,
     export_rows,
     export_file,
 ]

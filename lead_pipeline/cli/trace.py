@@ -32,7 +32,9 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def load(lead: str, row: str, workflow: str | None = None) -> dict[str, Any]:
+    """The trace of ``row`` as a dict (what ``--json`` prints); :class:`CliError` for an
+    unknown workflow or row. The MCP server's ``trace_row`` tool reads it here too."""
     from lead_pipeline.engine.loading import load_usable
     from lead_pipeline.engine.trace import UnknownRow, row_trace
     from lead_pipeline.workflows import WorkflowError
@@ -45,16 +47,20 @@ def run(args: argparse.Namespace) -> int:
         workflows, problem = [], f"workflows did not load ({exc})"
     if problem:
         print(f"warning: {problem}", file=sys.stderr)
-    if args.workflow and args.workflow not in {w.name for w in workflows}:
+    if workflow and workflow not in {w.name for w in workflows}:
         known = ", ".join(w.name for w in workflows)
-        raise CliError(f"--workflow: unknown workflow {args.workflow!r} (known: {known})")
+        raise CliError(f"--workflow: unknown workflow {workflow!r} (known: {known})")
     store = open_store()
     try:
-        trace = row_trace(store, args.lead, args.row, workflows, only=args.workflow)
+        return row_trace(store, lead, row, workflows, only=workflow)
     except UnknownRow as exc:
         raise CliError(f"--row: {exc}") from None
     finally:
         store.dispose()
+
+
+def run(args: argparse.Namespace) -> int:
+    trace = load(args.lead, args.row, args.workflow)
     if args.json:
         print(json.dumps(trace, ensure_ascii=False, indent=2, default=str))
         return 0
