@@ -6,6 +6,7 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from lead_pipeline.cli.common import (
+    COULD_NOT_RUN_EXIT,
     CliError,
     add_option_flags,
     console,
@@ -86,7 +87,6 @@ def _require_rows(store: Any, lead: str, wanted: list[str]) -> None:
 # Exit codes of ``enrich`` (documented in the README).
 EXIT_OK = 0  # every processed row ok or skipped
 EXIT_ROWS_FAILED = 1  # the run went through, and some rows failed
-EXIT_COULD_NOT_RUN = 3  # a workflow could not run (a lock held, a step crashed, ...)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -234,7 +234,7 @@ def _launch(args: argparse.Namespace, options: dict, store: LeadStore, selected:
             highlight=False,
         )
         console.print(f"step output: {step_log}", highlight=False)
-        return EXIT_COULD_NOT_RUN
+        return COULD_NOT_RUN_EXIT  # a workflow could not run (a lock held, a step crashed)
     if not result.success:
         console.print(f"[bold red]stopped[/]: {result.error}", highlight=False)
     console.print(f"[bold]done[/]: {ok} ok, {failed} failed")

@@ -23,6 +23,8 @@ from typing import Any
 
 from lead_pipeline.engine.compile import CompiledNode
 from lead_pipeline.providers import PriceTable, ResponseCache, Usage, cache_key
+from lead_pipeline.providers.llm import ANSWER_TOKENS as LONG_ANSWER_TOKENS
+from lead_pipeline.providers.llm import CHARS_PER_TOKEN
 from lead_pipeline.providers.policy import CACHE_FORMAT
 from lead_pipeline.settings import Settings
 
@@ -31,9 +33,9 @@ LLM_CALL_S = 2.0
 SEARCH_CALL_S = 1.0
 FETCH_CALL_S = 1.0
 API_CALL_S = 0.6
-# Tokens assumed for an LLM answer when the node does not cap them: [short, long].
-ANSWER_TOKENS = (60, 400)
-CHARS_PER_TOKEN = 4
+# Tokens assumed for an LLM answer when the node does not cap them: [short, long]. The long
+# one and the characters per token are the provider's own (what a capped call reserves).
+ANSWER_TOKENS = (60, LONG_ANSWER_TOKENS)
 
 
 @dataclass
