@@ -179,7 +179,7 @@ class Budget:
             self._refused = True
             assert self.max_cost is not None  # an uncapped ledger never refuses
             raise BudgetExceeded(
-                f"budget reached: a {reservation.provider} call may cost ${price:.4f}, more "
+                f"budget reached: one {reservation.provider} call may cost ${price:.4f}, more "
                 f"than what is left of max_cost ${self.max_cost:.4f}; not called",
                 provider=reservation.provider,
             )
