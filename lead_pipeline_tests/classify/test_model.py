@@ -21,13 +21,12 @@ from lead_pipeline.classify import (
 )
 from lead_pipeline.classify.model import NO_EVIDENCE
 
-YC_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "yc"
 FIELDS = ("name", "website", "one_liner", "description")
 
 
 @pytest.fixture(scope="module")
-def f25_rows() -> list[dict[str, object]]:
-    companies = json.loads((YC_DIR / "fall-2025.json").read_text(encoding="utf-8"))
+def f25_rows(yc_f25_path: Path) -> list[dict[str, object]]:
+    companies = json.loads(yc_f25_path.read_text(encoding="utf-8"))
     return [
         {**{k: c.get(k) for k in FIELDS}, "description": c.get("long_description")}
         for c in companies

@@ -13,18 +13,18 @@ from lead_pipeline.classify import B2BModel, load_model, train
 from lead_pipeline.classify import features as features_module
 from lead_pipeline.classify.features import lead_terms
 
-YC_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "yc"
-
 
 def test_training_and_inference_share_one_tokenizer() -> None:
     assert train.lead_terms is features_module.lead_terms
     assert train.weigh is features_module.weigh
 
 
-def test_training_matrix_rows_are_exactly_what_inference_computes() -> None:
+def test_training_matrix_rows_are_exactly_what_inference_computes(shared_dir: Path) -> None:
     """Feeding the shipped weights through the training-side matrix gives inference's logits."""
     model = load_model()
-    companies = [c for c in train.load_companies(YC_DIR) if c.batch == "fall-2025"]
+    companies = [
+        c for c in train.load_companies(shared_dir / "data" / "yc") if c.batch == "fall-2025"
+    ]
     docs = [lead_terms(c.fields, bigrams=model.bigrams) for c in companies]
     matrix = train.vectorize(docs, model.idf)
     columns = list(model.idf)
@@ -39,14 +39,16 @@ def test_training_matrix_rows_are_exactly_what_inference_computes() -> None:
         assert math.isclose(training_logit, model.logit(inference), abs_tol=1e-9)
 
 
-def test_shipped_artifact_beats_the_majority_baseline_on_held_out_batches() -> None:
+def test_shipped_artifact_beats_the_majority_baseline_on_held_out_batches(
+    shared_dir: Path,
+) -> None:
     model = load_model()
     record = model.metadata["training"]
     held_batches = set(record["held_out_batches"])
     assert "fall-2025" in held_batches  # the yc-f25 lead list is never trained on
     assert held_batches.isdisjoint(record["trained_batches"])
 
-    held = [c for c in train.load_companies(YC_DIR) if c.batch in held_batches]
+    held = [c for c in train.load_companies(shared_dir / "data" / "yc") if c.batch in held_batches]
     labels = [c.label for c in held]
     probabilities = [model.classify(c.fields).probability for c in held]
     scores = train.score_predictions(labels, probabilities)
