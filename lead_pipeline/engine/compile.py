@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from lead_pipeline.engine.registry import NodeConfig, NodeType, config_models, registry
+from lead_pipeline.settings import Settings
 from lead_pipeline.workflows.expressions import Expression, compile_where
 from lead_pipeline.workflows.inputs import NodeInputs
 from lead_pipeline.workflows.loader import WorkflowSet, load_workflows
@@ -38,6 +39,10 @@ class CompiledNode:
     @property
     def id(self) -> str:
         return self.spec.id
+
+    def runs_inline(self, settings: Settings) -> bool:
+        """This node calls no provider under ``settings`` (``NodeType.runs_inline``)."""
+        return self.node_type.runs_inline(self.config, settings)
 
     @functools.cached_property
     def validator(self) -> OutputValidator:
@@ -108,10 +113,10 @@ class CompiledWorkflow:
             if node.node_type.preflight is not None:
                 node.node_type.preflight(node.config, services)
 
-    @property
-    def inline(self) -> bool:
-        """Every node runs inline on this machine (``NodeType.inline``): no provider waits."""
-        return all(node.node_type.inline for node in self.nodes)
+    def runs_inline(self, settings: Settings) -> bool:
+        """Every node runs inline on this machine under ``settings`` (``NodeType.inline``):
+        no provider waits."""
+        return all(node.runs_inline(settings) for node in self.nodes)
 
     def kinds(self) -> set[str]:
         kinds: set[str] = set()

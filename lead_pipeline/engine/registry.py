@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from lead_pipeline.engine.compile import CompiledNode
     from lead_pipeline.engine.estimates import CallEstimate, EstimateContext
     from lead_pipeline.engine.services import Services
+    from lead_pipeline.settings import Settings
 
     # One row's estimate; ``values`` is None when an earlier node computes the inputs.
     EstimateFn = Callable[[CompiledNode, Mapping[str, Any] | None, EstimateContext], CallEstimate]
@@ -76,6 +77,8 @@ class NodeOutcome:
 RunFn = Callable[[NodeCall[Any]], Awaitable[NodeOutcome]]
 PreflightFn = Callable[[Any, Any], None]
 AvailableFn = Callable[[Any], bool]
+# Whether a node of this configuration runs inline under these settings (see NodeType.inline).
+InlineFn = Callable[[Any, "Settings"], bool]
 
 # The note a node records when it skipped only because its provider has no key.
 # Selection re-runs such a node once ``available`` says the key is there.
@@ -100,8 +103,11 @@ class NodeType:
     description: str = ""
     kinds: frozenset[str] = field(default_factory=frozenset)
     # Runs inline in the event loop on this machine alone: no network, no user code, no
-    # waiting. A workflow of such nodes only is not bound by ``parallel`` (engine.runner).
-    inline: bool = False
+    # waiting. A workflow of such nodes only is not bound by ``parallel`` (engine.runner),
+    # and its calls are not recorded for the row trace, since it makes none. A node type
+    # that calls a provider for some configurations or settings (``founder_extract`` with
+    # an LLM key) says so with a function of both: inline only when it calls nothing.
+    inline: bool | InlineFn = False
     # How the plan prices a row of it (engine/estimates.py); None: reported as not priced.
     estimate: EstimateFn | None = None
     # Whether ``estimate`` looks at the row's values (a prompt's length, a query): when no
@@ -127,6 +133,10 @@ class NodeType:
     def is_available(self, config: Any) -> bool:
         return self.available is None or self.available(config)
 
+    def runs_inline(self, config: Any, settings: Settings) -> bool:
+        """Whether a node of ``config`` calls nothing under ``settings`` (``inline``)."""
+        return self.inline(config, settings) if callable(self.inline) else self.inline
+
 
 def node_type(
     name: str,
@@ -136,7 +146,7 @@ def node_type(
     available: AvailableFn | None = None,
     description: str = "",
     kinds: tuple[str, ...] = (),
-    inline: bool = False,
+    inline: bool | InlineFn = False,
     estimate: EstimateFn | None = None,
     reads_row: bool = True,
 ) -> Callable[[Callable[[NodeCall[ConfigT]], Awaitable[NodeOutcome]]], NodeType]:

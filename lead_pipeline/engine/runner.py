@@ -103,11 +103,13 @@ class ShardRunner:
         # once every row of the shard has run as far as it can.
         self.waiting: list[Waiting] = []
         self.clock = clock  # when results are stamped; tests move it, never sleep
+        # Nodes that call no provider under these settings: nothing of theirs to record.
+        self.inline = {node.id for node in workflow.nodes if node.runs_inline(settings)}
 
     @property
     def rows_in_flight(self) -> int:
         """The shard's slots, or :data:`INLINE_ROWS_IN_FLIGHT` when no node waits on anything."""
-        if self.workflow.inline:
+        if len(self.inline) == len(self.workflow.nodes):
             return max(self.shard.slots, INLINE_ROWS_IN_FLIGHT)
         return self.shard.slots
 
@@ -250,7 +252,7 @@ class ShardRunner:
                     )
                     with metered() as meter:
                         try:
-                            if node.node_type.inline:  # calls no provider: nothing to record
+                            if node.id in self.inline:  # calls no provider: nothing to record
                                 outcome = await node.node_type.run(call)
                             else:
                                 with recording() as made:

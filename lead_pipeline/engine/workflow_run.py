@@ -315,7 +315,9 @@ class WorkflowRun:
 
     def shards(self, selection: Selection) -> list[Shard]:
         """The selection's rows cut into the shards that run them (``make_shards``)."""
-        shards = make_shards(selection, self.options, inline=self.workflow.inline)
+        shards = make_shards(
+            selection, self.options, inline=self.workflow.runs_inline(self._settings())
+        )
         self.log.info(
             f"{self.name} on {self.lead_list}: {len(selection.work)} rows to process in "
             f"{len(shards)} shard(s), {selection.up_to_date} up to date, "

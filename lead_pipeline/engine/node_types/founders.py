@@ -35,6 +35,7 @@ from lead_pipeline.providers import (
 
 if TYPE_CHECKING:
     from lead_pipeline.engine.compile import CompiledNode
+    from lead_pipeline.settings import Settings
 
 LLM_PERSON = {
     "type": "array",
@@ -100,7 +101,8 @@ def _llm_people(
 def _estimate(
     node: CompiledNode, values: Mapping[str, Any] | None, context: EstimateContext
 ) -> CallEstimate:
-    """Free without an LLM; with one, a call for a row whose search found something."""
+    """Free without an LLM; with one, a question (two if the first answer does not fit)
+    for a row whose search found something."""
     config = cast(FounderExtractConfig, node.config)
     if config.llm != "auto" or not llm_configured(context.settings):
         return CallEstimate(provider=None, latency_s=0.0)
@@ -110,18 +112,26 @@ def _estimate(
         return CallEstimate(provider=None, latency_s=0.0)  # no results: the LLM is not asked
     chars = sum(len(str(r)) for r in results) if isinstance(results, list) else 4000
     model = resolve_model(backend, config.model, context.settings)
-    low, high = llm_cost(context, backend, model, chars + 600, None)
+    low, high = llm_cost(context, backend, model, chars + len(PROMPT), None)
     known = values is not None
+    # An answer that does not fit the schema is asked once more (``complete_json``), as
+    # for an ``llm`` node: two questions at most.
     return CallEstimate(
-        backend, 1 if known else 0, 1, low if known else 0.0, high, latency_s=LLM_CALL_S
+        backend, 1 if known else 0, 2, low if known else 0.0, 2 * high, latency_s=LLM_CALL_S
     )
+
+
+def _offline(config: FounderExtractConfig, settings: Settings) -> bool:
+    """Inline (rules only) unless it may ask the LLM: then it waits on a provider, so
+    ``parallel`` bounds it and its calls are recorded for the row trace like any other."""
+    return config.llm != "auto" or not llm_configured(settings)
 
 
 @node_type(
     "founder_extract",
     FounderExtractConfig,
     kinds=("python",),
-    inline=True,
+    inline=_offline,
     estimate=_estimate,
 )
 async def run_founder_extract(call: NodeCall[FounderExtractConfig]) -> NodeOutcome:
