@@ -33,7 +33,7 @@ from lead_pipeline.providers.batch_api import BatchApi, BatchError, BatchLine, B
 from lead_pipeline.providers.batch_api import batch_api as open_batch_api
 from lead_pipeline.providers.budget import Budget, Reservation
 from lead_pipeline.providers.cache import cache_key
-from lead_pipeline.providers.cost import BATCH_DISCOUNT, PriceTable
+from lead_pipeline.providers.cost import PriceTable
 from lead_pipeline.providers.errors import BudgetExceeded
 from lead_pipeline.providers.llm import Question, read_answer
 from lead_pipeline.providers.policy import CACHE_FORMAT
@@ -94,10 +94,7 @@ def custom_id(row_id: str, node: str, input_hash: str) -> str:
 def batch_price(prices: PriceTable, q: Question, usage: Any) -> float:
     """The batch lane's price of ``usage``: ``LEAD_PIPELINE_PRICES``' ``"<model>:batch"`` if
     set, else half the synchronous price."""
-    override = prices.overrides.get(f"{q.model}:batch")
-    if override is not None:
-        return PriceTable({q.model: override}).token_cost(q.model, usage, provider=q.backend)
-    return BATCH_DISCOUNT * prices.token_cost(q.model, usage, provider=q.backend)
+    return prices.batch_token_cost(q.model, usage, provider=q.backend)
 
 
 def most_price(prices: PriceTable, q: Question) -> float:

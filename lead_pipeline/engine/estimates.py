@@ -55,6 +55,11 @@ class CallEstimate:
     known: bool = True  # False: the node type has no estimate
     latency_s: float = API_CALL_S
     requests_per_second: float | None = None
+    # An ``llm`` node's calls: the lane the cost above is in (``sync`` or ``batch``), and
+    # the same calls priced in the other lane, so the plan shows what ``--lane`` changes.
+    lane: str | None = None
+    other_cost_min: float = 0.0
+    other_cost_max: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,8 @@ class EstimateContext:
     cache: ResponseCache | None
     params: Mapping[str, Any]
     settings: Settings
+    # The run's ``lane`` option (``enrich --lane``); None: each node's own, else sync.
+    lane: str | None = None
 
 
 def reads_row(node: CompiledNode) -> bool:
@@ -146,13 +153,14 @@ def llm_cost(
     model: str,
     prompt_chars: int,
     max_tokens: int | None,
+    *,
+    batch: bool = False,
 ) -> tuple[float, float]:
-    """The cost range of one LLM call: a short answer and a long one (or ``max_tokens``)."""
+    """The cost range of one LLM call: a short answer and a long one (or ``max_tokens``);
+    ``batch``: at the batch APIs' price."""
     tokens_in = max(1, prompt_chars // CHARS_PER_TOKEN)
-    low = context.prices.token_cost(
-        model, Usage(tokens_in, min(ANSWER_TOKENS[0], max_tokens or 10**9)), provider=backend
-    )
-    high = context.prices.token_cost(
-        model, Usage(tokens_in, max_tokens or ANSWER_TOKENS[1]), provider=backend
-    )
+    price = context.prices.batch_token_cost if batch else context.prices.token_cost
+    short = min(ANSWER_TOKENS[0], max_tokens or 10**9)
+    low = price(model, Usage(tokens_in, short), provider=backend)
+    high = price(model, Usage(tokens_in, max_tokens or ANSWER_TOKENS[1]), provider=backend)
     return low, high

@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from lead_pipeline.engine.batch_lane import BATCH
 from lead_pipeline.engine.compile import CompiledWorkflow
 from lead_pipeline.engine.counts import LeftAlone
 from lead_pipeline.engine.estimates import (
@@ -33,7 +34,6 @@ from lead_pipeline.engine.estimates import (
 from lead_pipeline.engine.options import RunOptions
 from lead_pipeline.engine.selection import Selection, select_rows
 from lead_pipeline.providers import PriceTable
-from lead_pipeline.providers.cost import BATCH_DISCOUNT
 from lead_pipeline.settings import Settings, get_settings
 from lead_pipeline.store import FAILED, LeadStore
 
@@ -64,6 +64,10 @@ class NodePlan:
     seconds_max: float = 0.0
     latency_s: float = 0.0  # one call's typical seconds, as the node type estimates it
     requests_per_second: float | None = None  # the provider's documented pace
+    # llm nodes: the lane its calls and cost are in, and the cost in the other lane.
+    lane: str | None = None
+    other_cost_min: float = 0.0
+    other_cost_max: float = 0.0
 
     def add(self, est: CallEstimate, *, known_inputs: bool) -> None:
         """Count one row's estimate: in both bounds when its inputs are known, else the upper."""
@@ -71,11 +75,14 @@ class NodePlan:
             self.rows += 1
             self.calls_min += est.calls_min
             self.cost_min += est.cost_min
+            self.other_cost_min += est.other_cost_min
             self.cached += est.cached
         else:
             self.rows_possible += 1
         self.calls_max += est.calls_max
         self.cost_max += est.cost_max
+        self.other_cost_max += est.other_cost_max
+        self.lane = self.lane or est.lane
         self.provider = self.provider or est.provider
         self.requests_per_second = self.requests_per_second or est.requests_per_second
         self.estimated = self.estimated and est.known
@@ -153,6 +160,13 @@ class RunPlan:
         return sum(n.seconds_max for n in nodes) + (RUN_OVERHEAD_S if self.has_work else 0.0)
 
     @property
+    def batched(self) -> bool:
+        """Whether an llm node with work asks in the batch lane (answered after the run)."""
+        return any(
+            n.lane == BATCH and (n.rows or n.rows_possible) for w in self.workflows for n in w.nodes
+        )
+
+    @property
     def unestimated(self) -> list[str]:
         return [
             f"{w.workflow}.{n.node} ({n.type})"
@@ -175,8 +189,9 @@ def _rate(node: NodePlan, settings: Settings) -> float | None:
 
 
 def _seconds(calls: int, node: NodePlan, parallel: int, settings: Settings) -> float:
-    """The longer of the two bounds a run meets: rows in flight and the provider's pace."""
-    if calls == 0:
+    """The longer of the two bounds a run meets: rows in flight and the provider's pace.
+    Questions sent as batches take none of the run's time: they are answered after it."""
+    if calls == 0 or node.lane == BATCH:
         return 0.0
     latency = node.latency_s * calls / parallel
     rate = _rate(node, settings)
@@ -247,7 +262,11 @@ def plan_workflow(
     plan.possible = len(possible)
     plan.row_ids = set(starts) | set(possible)
     context = EstimateContext(
-        prices=prices or PriceTable(settings.prices), cache=store, params=params, settings=settings
+        prices=prices or PriceTable(settings.prices),
+        cache=store,
+        params=params,
+        settings=settings,
+        lane=options.lane,
     )
     for node in workflow.nodes:
         node_plan = NodePlan(node=node.id, type=node.spec.type)
@@ -306,6 +325,7 @@ def may_cost(
             cache=None,
             params=workflow.params(options_for(workflow).params),
             settings=settings,
+            lane=options_for(workflow).lane,
         )
         if any(may_call(node, context) for node in workflow.nodes):
             return True
@@ -393,14 +413,15 @@ def render_plan(plan: RunPlan) -> list[str]:
                 f"  {n.node:<18} {n.provider or '-':<14} {rows:>9} "
                 f"{_range(n.calls_min, n.calls_max):>11} {n.cached:>7}  {cost}"
             )
-            if n.type == "llm" and n.estimated and n.cost_max > 0:
-                # What --lane batch would save: a batch answer costs half the synchronous
-                # price (unless LEAD_PIPELINE_PRICES prices "<model>:batch" itself).
-                half = BATCH_DISCOUNT
+            if n.lane is not None and n.estimated and max(n.cost_max, n.other_cost_max) > 0:
+                # What the other lane would cost: a batch answer costs half the synchronous
+                # price (unless LEAD_PIPELINE_PRICES prices "<model>:batch" itself). The
+                # node's cost above, and the totals, are in the lane this run takes.
+                other = _usd(n.other_cost_min, n.other_cost_max)
+                sync, batch = (other, cost) if n.lane == BATCH else (cost, other)
                 lines.append(
-                    f"  {'':<18} lane sync: {cost}, answered during the run; lane batch: "
-                    f"{_usd(n.cost_min * half, n.cost_max * half)}, answered within 24 h "
-                    "(--lane batch)"
+                    f"  {'':<18} lane sync: {sync}, answered during the run; lane batch: "
+                    f"{batch}, answered within 24 h; this run: {n.lane} (--lane sync|batch)"
                 )
     for name, reason in plan.skipped.items():
         lines.append(f"skipped {name}: {reason}")
@@ -408,7 +429,9 @@ def render_plan(plan: RunPlan) -> list[str]:
         lines.append(
             f"Total: {_usd(plan.cost_min, plan.cost_max)}, about "
             f"{_duration(plan.seconds_min)}-{_duration(plan.seconds_max)} at --parallel "
-            f"{plan.parallel} (token prices from genai-prices; LEAD_PIPELINE_PRICES overrides)"
+            f"{plan.parallel}"
+            + (", then the LLM batches' wait (within 24 h)" if plan.batched else "")
+            + " (token prices from genai-prices; LEAD_PIPELINE_PRICES overrides)"
         )
         if plan.unestimated:
             lines.append(f"Not priced: {', '.join(plan.unestimated)}")

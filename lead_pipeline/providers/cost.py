@@ -144,6 +144,17 @@ class PriceTable:
             return 0.0
         return cost
 
+    def batch_token_cost(self, model: str, usage: Usage, *, provider: str | None = None) -> float:
+        """What ``usage`` of ``model`` costs through a provider's batch API:
+        ``LEAD_PIPELINE_PRICES``' ``"<model>:batch"`` if set, else :data:`BATCH_DISCOUNT`
+        of the synchronous price. The one batch price, for the plan and the recorded cost."""
+        entry = self.overrides.get(f"{model}:batch")
+        if isinstance(entry, float):
+            return entry
+        if entry is not None:
+            return _override_cost(entry, usage)
+        return BATCH_DISCOUNT * self.token_cost(model, usage, provider=provider)
+
     def request_cost(self, provider: str, default: float | None = None) -> float:
         """A request's price: the override, else the list price, else ``default`` (an
         ``http`` node's ``cost_per_request``), else $0 with a warning."""

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, cast
 
 from pydantic import Field
 
-from lead_pipeline.engine.batch_lane import BATCH, WaitsOnBatch
+from lead_pipeline.engine.batch_lane import BATCH, SYNC, WaitsOnBatch
 from lead_pipeline.engine.estimates import LLM_CALL_S, CallEstimate, EstimateContext, llm_cost
 from lead_pipeline.engine.registry import (
     UNCONFIGURED_NOTE,
@@ -82,8 +82,11 @@ def _preflight(config: LlmConfig, _services: Any) -> None:
 def _estimate(
     node: CompiledNode, values: Mapping[str, Any] | None, context: EstimateContext
 ) -> CallEstimate:
-    """One completion per row, priced from the rendered prompt's length; a structured
-    answer that does not validate is asked once more."""
+    """One completion per row, priced from the rendered prompt's length, in the run's lane
+    (``--lane``, else the node's ``lane``, else sync) and in the other one.
+
+    Synchronously, a structured answer that does not validate is asked once more; in the
+    batch lane it fails the row (the next run asks again), so one call at most."""
     config = cast(LlmConfig, node.config)
     try:
         backend = resolve_backend(config.backend, context.settings)
@@ -99,7 +102,23 @@ def _estimate(
     else:
         text = config.prompt + (config.system or "")
     low, high = llm_cost(context, backend, model, len(text), config.max_tokens)
-    return CallEstimate(backend, 1, 2, low, 2 * high, latency_s=LLM_CALL_S)
+    sync = (1, 2, low, 2 * high)
+    low, high = llm_cost(context, backend, model, len(text), config.max_tokens, batch=True)
+    batch = (1, 1, low, high)
+    lane = context.lane or config.lane or SYNC
+    calls_min, calls_max, cost_min, cost_max = batch if lane == BATCH else sync
+    other = sync if lane == BATCH else batch
+    return CallEstimate(
+        backend,
+        calls_min,
+        calls_max,
+        cost_min,
+        cost_max,
+        latency_s=LLM_CALL_S,
+        lane=lane,
+        other_cost_min=other[2],
+        other_cost_max=other[3],
+    )
 
 
 @node_type(
