@@ -28,12 +28,11 @@ class CliError(Exception):
 def user_errors() -> tuple[type[BaseException], ...]:
     """The errors printed as one line: imported here, when one is raised, not at start-up,
     so ``--help`` and the reading commands do not load the whole package."""
-    from lead_pipeline.engine.compile import WorkflowConfigError
     from lead_pipeline.leads.errors import LeadFileError
     from lead_pipeline.providers.errors import NotConfigured
     from lead_pipeline.settings import SettingsError
     from lead_pipeline.store import InvalidNameError, UnknownLeadListError
-    from lead_pipeline.workflows.loader import WorkflowError
+    from lead_pipeline.workflows.errors import WorkflowError
 
     return (
         CliError,
@@ -41,7 +40,6 @@ def user_errors() -> tuple[type[BaseException], ...]:
         InvalidNameError,
         UnknownLeadListError,
         NotConfigured,
-        WorkflowConfigError,
         WorkflowError,
         SettingsError,
     )

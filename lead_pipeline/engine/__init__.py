@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from lead_pipeline.engine.compile import (
         CompiledNode,
         CompiledWorkflow,
-        WorkflowConfigError,
         load_compiled,
     )
     from lead_pipeline.engine.counts import LeftAlone, Outcomes
@@ -54,7 +53,6 @@ __all__ = [
     "Shard",
     "ShardSummary",
     "UnknownList",
-    "WorkflowConfigError",
     "WorkflowPlan",
     "WorkflowRun",
     "load_compiled",
@@ -64,7 +62,7 @@ __all__ = [
 _, __getattr__, __dir__ = lazy_exports(
     __name__,
     {
-        "compile": ("CompiledNode", "CompiledWorkflow", "WorkflowConfigError", "load_compiled"),
+        "compile": ("CompiledNode", "CompiledWorkflow", "load_compiled"),
         "counts": ("LeftAlone", "Outcomes"),
         "options": ("RunOptions", "RunRequest"),
         "plan": ("RunPlan", "WorkflowPlan"),

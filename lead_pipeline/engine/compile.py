@@ -15,15 +15,12 @@ from typing import Any
 
 from lead_pipeline.engine.registry import NodeConfig, NodeType, config_models, registry
 from lead_pipeline.settings import Settings
+from lead_pipeline.workflows.errors import WorkflowError
 from lead_pipeline.workflows.expressions import Expression, compile_where
 from lead_pipeline.workflows.inputs import NodeInputs
 from lead_pipeline.workflows.loader import WorkflowSet, load_workflows
 from lead_pipeline.workflows.model import NodeSpec, ParamValueError, WorkflowSpec, coerce_param
 from lead_pipeline.workflows.outputs import OutputValidator, output_validator
-
-
-class WorkflowConfigError(ValueError):
-    """A workflow that cannot run as written; the message names file, node and field."""
 
 
 @dataclass(frozen=True)
@@ -78,15 +75,13 @@ class CompiledWorkflow:
         for key, value in (overrides or {}).items():
             if key not in declared:
                 known = ", ".join(sorted(declared)) or "none"
-                raise WorkflowConfigError(
+                raise WorkflowError(
                     f"workflow {self.name!r} has no parameter {key!r} (parameters: {known})"
                 )
             try:
                 merged[key] = coerce_param(value, declared[key].type)
             except ParamValueError as exc:
-                raise WorkflowConfigError(
-                    f"workflow {self.name!r} parameter {key!r}: {exc}"
-                ) from None
+                raise WorkflowError(f"workflow {self.name!r} parameter {key!r}: {exc}") from None
         return merged
 
     def missing_columns(self, available: Iterable[str]) -> list[str]:

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from lead_pipeline.workflows.errors import WorkflowError
+
 if TYPE_CHECKING:
     from lead_pipeline.engine.compile import CompiledWorkflow
 
@@ -132,12 +134,10 @@ class RunRequest(RunOptionFields):
 
     def check_params(self, known: Iterable[str]) -> None:
         """Refuse a parameter no workflow declares: a typo must not be silently ignored."""
-        from lead_pipeline.engine.compile import WorkflowConfigError
-
         known = set(known)
         unknown = sorted(set(self.params) - known)
         if unknown:
-            raise WorkflowConfigError(
+            raise WorkflowError(
                 f"unknown workflow parameter(s) {', '.join(unknown)} "
                 f"(known: {', '.join(sorted(known)) or 'none'})"
             )

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from lead_pipeline.engine.compile import CompiledWorkflow, WorkflowConfigError
+from lead_pipeline.engine.compile import CompiledWorkflow
 from lead_pipeline.engine.registry import NotConfigured
+from lead_pipeline.workflows.errors import UnknownWorkflowError
 
 
 def plan_workflows(
@@ -24,7 +25,7 @@ def plan_workflows(
     """
     by_name = {w.name: w for w in workflows}
     if requested != "all" and requested not in by_name:
-        raise WorkflowConfigError(
+        raise UnknownWorkflowError(
             f"unknown workflow {requested!r} (known: {', '.join(by_name) or 'none'})"
         )
     if requested == "all":

@@ -18,12 +18,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from lead_pipeline.engine.compile import CompiledNode, CompiledWorkflow, WorkflowConfigError
+from lead_pipeline.engine.compile import CompiledNode, CompiledWorkflow
 from lead_pipeline.engine.counts import LeftAlone
 from lead_pipeline.engine.options import RunOptions
 from lead_pipeline.engine.registry import UNCONFIGURED_NOTE
 from lead_pipeline.store import FAILED, ID_COLUMN, OK, SKIPPED, LeadRow, LeadStore, NodeResult
 from lead_pipeline.store.shared import aware, utcnow
+from lead_pipeline.workflows.errors import WorkflowError
 from lead_pipeline.workflows.inputs import WHEN_SKIP, WHERE_FALSE_NOTE, WHERE_SKIP, digest
 
 
@@ -220,7 +221,7 @@ def check_columns(workflow: CompiledWorkflow, rows: Sequence[LeadRow]) -> None:
         available.update(row.fields)
     problems = workflow.missing_columns(available)
     if problems:
-        raise WorkflowConfigError("\n".join(problems))
+        raise WorkflowError("\n".join(problems))
 
 
 @dataclass
@@ -301,7 +302,7 @@ def _check_columns(
     rows decided one by one lack a column the workflow reads."""
     try:
         check_columns(workflow, states.rows)
-    except WorkflowConfigError:
+    except WorkflowError:
         if not states.settled:
             raise
         check_columns(workflow, store.rows(lead_list))

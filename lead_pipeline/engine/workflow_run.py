@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
-from lead_pipeline.engine.compile import CompiledWorkflow, WorkflowConfigError
+from lead_pipeline.engine.compile import CompiledWorkflow
 from lead_pipeline.engine.options import RunOptions, RunRequest
 from lead_pipeline.engine.registry import NotConfigured
 from lead_pipeline.engine.runlock import (
@@ -40,6 +40,7 @@ from lead_pipeline.engine.selection import Selection, Shard, make_shards, select
 from lead_pipeline.engine.summary import RunSummary, ShardSummary, describe_failures
 from lead_pipeline.settings import Settings, get_settings
 from lead_pipeline.store import LeadStore, UnknownLeadListError
+from lead_pipeline.workflows.errors import WorkflowError
 
 if TYPE_CHECKING:
     from lead_pipeline.engine.plan import WorkflowPlan
@@ -101,7 +102,7 @@ def run_options(
         request.check_params(known_params)
         options = request.for_workflow(workflow)
         workflow.params(options.params)  # of the right type: llm_threshold=abc is refused
-    except WorkflowConfigError as exc:
+    except WorkflowError as exc:
         raise RunRefused(str(exc)) from None
     return options
 
@@ -193,7 +194,7 @@ class WorkflowRun:
             return None
         try:
             selection = select_rows(self.store, self.workflow, self.lead_list, wanted, record=False)
-        except WorkflowConfigError:
+        except WorkflowError:
             return None
         return selection if selection.nothing_to_do else None
 
@@ -297,7 +298,7 @@ class WorkflowRun:
             if failed_in_batch:  # failed by their batch just now: the next run asks again
                 selection.work = [w for w in selection.work if w.row_id not in failed_in_batch]
                 selection.failed_in_batch = len(failed_in_batch)
-        except (UnknownLeadListError, WorkflowConfigError) as exc:
+        except (UnknownLeadListError, WorkflowError) as exc:
             self.release()
             raise RunRefused(str(exc)) from None
         except BaseException:

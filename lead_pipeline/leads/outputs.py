@@ -28,7 +28,8 @@ def declared_outputs() -> dict[str, OutputSpec]:
     # (YAML, the expression and template compilers) costs 0.11 s of CPU on top of what
     # ``lead-pipeline --help`` loads, which imports this module; only import and export
     # call this.
-    from lead_pipeline.workflows.loader import BUILTIN_DIR, WorkflowError, load_workflows
+    from lead_pipeline.workflows.errors import WorkflowError
+    from lead_pipeline.workflows.loader import BUILTIN_DIR, load_workflows
 
     try:
         workflows = load_workflows()

@@ -13,10 +13,9 @@ __all__, __getattr__, __dir__ = lazy_exports(
             "compile_expression",
             "compile_where",
         ),
+        "errors": ("UnknownWorkflowError", "WorkflowError"),
         "loader": (
             "BUILTIN_DIR",
-            "UnknownWorkflowError",
-            "WorkflowError",
             "WorkflowSet",
             "load_workflow_file",
             "load_workflows",

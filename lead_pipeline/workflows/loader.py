@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 from lead_pipeline.settings import get_settings
 from lead_pipeline.store.records import CANONICAL_FIELDS
+from lead_pipeline.workflows.errors import UnknownWorkflowError, WorkflowError
 from lead_pipeline.workflows.expressions import (
     Expression,
     ExpressionError,
@@ -35,8 +36,6 @@ from lead_pipeline.workflows.templates import TemplateError, compile_template, t
 
 __all__ = [
     "BUILTIN_DIR",
-    "UnknownWorkflowError",
-    "WorkflowError",
     "WorkflowSet",
     "load_workflow_file",
     "load_workflows",
@@ -51,24 +50,6 @@ MAX_YAML_VALUES = 100_000
 # recursion limit (a traceback) somewhere past a few hundred levels.
 MAX_YAML_DEPTH = 64
 _SUFFIXES = (".yaml", ".yml")
-
-
-class WorkflowError(ValueError):
-    """One or more invalid workflow definitions; ``problems`` holds one line per problem."""
-
-    def __init__(self, problems: str | Sequence[str]) -> None:
-        self.problems = [problems] if isinstance(problems, str) else list(problems)
-        if len(self.problems) == 1:
-            message = self.problems[0]
-        else:
-            message = f"{len(self.problems)} problems in workflow definitions:\n" + "\n".join(
-                f"- {problem}" for problem in self.problems
-            )
-        super().__init__(message)
-
-
-class UnknownWorkflowError(WorkflowError, LookupError):
-    """A workflow name that no loaded file defines."""
 
 
 def _display(path: Path | str | None) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from lead_pipeline.engine.compile import CompiledWorkflow, WorkflowConfigError, load_compiled
+from lead_pipeline.engine.compile import CompiledWorkflow, load_compiled
 from lead_pipeline.engine.options import RunOptions
 from lead_pipeline.engine.runner import run_shard
 from lead_pipeline.engine.selection import make_shards, select_rows, stale_counts
@@ -210,7 +210,7 @@ def test_a_parameter_read_in_a_node_body_reruns_that_node_for_every_row(
     [("abc", "expected an integer, got 'abc'"), ("1.5", "expected an integer"), ("nan", "finite")],
 )
 def test_parameters_are_typed(leads, gated, value: str, expected: str) -> None:
-    with pytest.raises(WorkflowConfigError, match=rf"parameter 'min_size': .*{expected}"):
+    with pytest.raises(WorkflowError, match=rf"parameter 'min_size': .*{expected}"):
         select_rows(leads, gated, "demo", RunOptions(params={"min_size": value}))
     assert leads.results("demo") == {}  # refused before any row
 
@@ -269,7 +269,7 @@ def test_a_misspelt_column_is_refused_before_any_row_runs(
         "outputs: {name_length: integer}}\n"
     )
     workflow = compile_one(tmp_path / "typo", "lengths", text)["lengths"]
-    with pytest.raises(WorkflowConfigError) as caught:
+    with pytest.raises(WorkflowError) as caught:
         select_rows(leads, workflow, "demo", RunOptions())
     message = str(caught.value)
     assert "lengths.yaml: node 'count' field 'values.name_length'" in message
@@ -311,7 +311,7 @@ def test_hostile_templates_cannot_read_a_column_unseen(
         return  # refused when the workflow loads: fine
     try:
         summary = run(leads, workflow)
-    except WorkflowConfigError:
+    except WorkflowError:
         assert api.count("/profile") == 0
         return  # refused before any row: fine
     # If it ran at all, no request may carry a company's name: it never saw one.

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from lead_pipeline.workflows.loader import MAX_YAML_DEPTH, WorkflowError, parse_workflow
+from lead_pipeline.workflows.errors import WorkflowError
+from lead_pipeline.workflows.loader import MAX_YAML_DEPTH, parse_workflow
 
 EXPRESSION_NODE = "nodes:\n  - {id: a, type: expression, values: {x: '1'}, outputs: {x: number}}\n"
 

@@ -22,7 +22,7 @@ from lead_pipeline.providers.http import make_client, request_json
 from lead_pipeline.providers.retry import RetryPolicy
 from lead_pipeline.providers.urlguard import TRUSTED_HOSTS_ENV, HostList, UrlGuard
 from lead_pipeline.store import FAILED, OK, LeadStore
-from lead_pipeline.workflows.loader import WorkflowError
+from lead_pipeline.workflows.errors import WorkflowError
 from lead_pipeline_tests.servers import RecordedRequest, Reply, StubServer
 
 SECRET = "acme-secret-7d1f0b9e44c2a6"

@@ -9,11 +9,10 @@ from typing import ClassVar
 import pytest
 from pydantic import Field
 
+from lead_pipeline.workflows.errors import UnknownWorkflowError, WorkflowError
 from lead_pipeline.workflows.loader import (
     BUILTIN_DIR,
     MAX_FILE_BYTES,
-    UnknownWorkflowError,
-    WorkflowError,
     WorkflowSet,
     load_workflow_file,
     load_workflows,
