@@ -41,7 +41,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import httpx
+import httpx2
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -96,7 +96,7 @@ def serve(
 
 
 def stats(base_url: str) -> dict[str, int]:
-    return httpx.get(base_url.removesuffix("/v1") + "/__stats", timeout=10).json()
+    return httpx2.get(base_url.removesuffix("/v1") + "/__stats", timeout=10).json()
 
 
 def lead_rows(count: int) -> list[dict]:
@@ -230,10 +230,10 @@ def baseline(base_url: str, key: str, rows: list[dict], parallel: int) -> tuple[
     """
     limited = 0
     lock = threading.Lock()
-    client = httpx.Client(
+    client = httpx2.Client(
         base_url=base_url,
         headers={"Authorization": f"Bearer {key}"},
-        limits=httpx.Limits(max_connections=parallel),
+        limits=httpx2.Limits(max_connections=parallel),
         timeout=120,
     )
 

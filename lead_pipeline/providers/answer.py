@@ -23,7 +23,7 @@ import zlib
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-import httpx
+import httpx2
 
 from lead_pipeline.providers.errors import InvalidAnswer, ProviderError
 from lead_pipeline.providers.redact import FRAGMENT, excerpt
@@ -101,7 +101,7 @@ class _Inflater:
                 out = self._d.decompress(data, PIECE)
             except zlib.error:
                 if self._first and self.encoding == "deflate":
-                    # Some servers send raw deflate without the zlib header: as httpx does.
+                    # Some servers send raw deflate without the zlib header: as httpx2 does.
                     self._first = False
                     self._d = self._new(raw_deflate=True)
                     out = self._d.decompress(data, PIECE)
@@ -129,7 +129,7 @@ def _pieces(raw: bytes, inflaters: list[_Inflater]) -> Iterator[bytes]:
         yield from _pieces(piece, inflaters[1:])
 
 
-def _inflaters(response: httpx.Response, provider: str) -> list[_Inflater]:
+def _inflaters(response: httpx2.Response, provider: str) -> list[_Inflater]:
     header = response.headers.get("content-encoding", "")
     encodings = [e.strip().lower() for e in header.split(",") if e.strip()]
     inflaters: list[_Inflater] = []
@@ -148,7 +148,7 @@ def _inflaters(response: httpx.Response, provider: str) -> list[_Inflater]:
 
 
 async def read_body(
-    response: httpx.Response, *, provider: str, limit: int, cut: bool = False
+    response: httpx2.Response, *, provider: str, limit: int, cut: bool = False
 ) -> tuple[bytes, bool]:
     """The decompressed body of a streamed ``response``, and whether it was cut.
 

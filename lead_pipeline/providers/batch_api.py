@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
+import httpx2
 from pydantic import SecretStr
 
 from lead_pipeline.providers.errors import ProviderError
@@ -37,7 +37,7 @@ OPENAI_MAX_BYTES = 200_000_000
 ANTHROPIC_MAX_REQUESTS = 100_000
 ANTHROPIC_MAX_BYTES = 256_000_000
 OPENAI_ENDED = frozenset({"completed", "failed", "expired", "cancelled"})
-TIMEOUT = httpx.Timeout(120.0, connect=10.0)
+TIMEOUT = httpx2.Timeout(120.0, connect=10.0)
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ class BatchError(ProviderError):
     """A batch API call failed; the message names the provider and the call."""
 
 
-def _check(response: httpx.Response, provider: str, what: str, key: SecretStr) -> Any:
+def _check(response: httpx2.Response, provider: str, what: str, key: SecretStr) -> Any:
     if response.status_code >= 400:
         detail = error_detail(response.content, secrets=[key])
         raise BatchError(
@@ -105,7 +105,7 @@ class BatchApi:
     max_requests: int
     max_bytes: int
 
-    def __init__(self, config: Settings, client: httpx.Client | None = None) -> None:
+    def __init__(self, config: Settings, client: httpx2.Client | None = None) -> None:
         key = _key(self.provider, config)
         if key is None:
             raise BatchError(
@@ -114,7 +114,7 @@ class BatchApi:
             )
         self.key = key
         self.base = _base_url(self.provider, config).rstrip("/")
-        self.client = client or httpx.Client(
+        self.client = client or httpx2.Client(
             timeout=TIMEOUT, headers={"User-Agent": USER_AGENT}, follow_redirects=False
         )
         cap = config.batch_max_requests
@@ -133,7 +133,7 @@ class BatchApi:
     def _call(self, method: str, url: str, what: str, **kw: Any) -> Any:
         try:
             response = self.client.request(method, url, headers=self.headers(), **kw)
-        except httpx.HTTPError as exc:
+        except httpx2.HTTPError as exc:
             raise BatchError(
                 f"{self.provider} batch API: {what} failed: {type(exc).__name__}: {exc}",
                 provider=self.provider,
@@ -176,7 +176,7 @@ class BatchApi:
                         yield json.loads(text)
                     except ValueError:
                         yield None  # a broken line: its row is failed by who reads it
-        except httpx.HTTPError as exc:
+        except httpx2.HTTPError as exc:
             raise BatchError(
                 f"{self.provider} batch API: {what} failed: {type(exc).__name__}: {exc}",
                 provider=self.provider,
@@ -347,10 +347,10 @@ class AnthropicBatches(BatchApi):
         if not isinstance(url, str):
             return
         # The key goes with the request: only to the API's own host, whatever the answer says.
-        if httpx.URL(url).netloc != httpx.URL(self.base).netloc:
+        if httpx2.URL(url).netloc != httpx2.URL(self.base).netloc:
             raise BatchError(
                 f"{self.provider} batch API: refused a results_url on another host "
-                f"({httpx.URL(url).host})",
+                f"({httpx2.URL(url).host})",
                 provider=self.provider,
             )
         for entry in self._jsonl(url, "reading the results"):

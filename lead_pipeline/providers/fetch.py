@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from html import unescape
 from typing import Any
 
-import httpx
+import httpx2
 
 from lead_pipeline.providers.answer import read_body
 from lead_pipeline.providers.calls import note_attempt, note_status
@@ -63,7 +63,7 @@ class Page:
 
 @dataclass
 class _Body:
-    url: httpx.URL
+    url: httpx2.URL
     status: int
     content_type: str
     body: bytes
@@ -72,8 +72,8 @@ class _Body:
 
 
 async def _connect(
-    client: httpx.AsyncClient, target: httpx.URL, addresses: list[str], timeout: float
-) -> httpx.Response:
+    client: httpx2.AsyncClient, target: httpx2.URL, addresses: list[str], timeout: float
+) -> httpx2.Response:
     """Send the request to each checked address in turn until one accepts the connection
     (pinned to that address: see :func:`urlguard.pinned`)."""
     for index, ip in enumerate(addresses):
@@ -83,11 +83,11 @@ async def _connect(
             url,
             headers={**host, "Accept": ACCEPT},
             extensions=extensions,
-            timeout=httpx.Timeout(timeout),
+            timeout=httpx2.Timeout(timeout),
         )
         try:
             return await client.send(request, stream=True)
-        except httpx.ConnectError:
+        except httpx2.ConnectError:
             if index == len(addresses) - 1:
                 raise
     raise AssertionError("resolve() returns at least one address")
@@ -96,7 +96,7 @@ async def _connect(
 async def _download(
     session: ProviderSession,
     guard: UrlGuard,
-    start: httpx.URL,
+    start: httpx2.URL,
     *,
     max_bytes: int,
     max_redirects: int,
@@ -147,9 +147,9 @@ async def _download(
                     await response.aclose()
         except InvalidAnswer as exc:  # an encoding the reader refuses, or a corrupt one
             raise FetchFailed(f"{target}: {exc.message.removeprefix(FETCH + ': ')}") from None
-        except (httpx.TimeoutException, TimeoutError):
+        except (httpx2.TimeoutException, TimeoutError):
             raise ProviderUnavailable(f"{target} timed out after {timeout:.0f}s") from None
-        except httpx.TransportError as exc:
+        except httpx2.TransportError as exc:
             raise ProviderUnavailable(f"{target} failed: {type(exc).__name__}: {exc}") from None
 
 

@@ -12,9 +12,10 @@ import json
 import ssl
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 
 from lead_pipeline.providers.answer import (
     ACCEPT_ENCODING,
@@ -45,9 +46,9 @@ USER_AGENT = "lead-pipeline/0.1 (+https://github.com/lead-pipeline/lead-pipeline
 
 RETRYABLE_STATUS = {408, 409, 425, 500, 502, 503, 504, 520, 522, 524, 529}
 REDIRECT_STATUS = {301, 302, 303, 307, 308}
-# Errors in the request itself (a scheme httpx cannot speak, a header with a line break):
+# Errors in the request itself (a scheme httpx2 cannot speak, a header with a line break):
 # the same request fails the same way every time, so it is never retried.
-_PERMANENT_TRANSPORT = (httpx.UnsupportedProtocol, httpx.LocalProtocolError)
+_PERMANENT_TRANSPORT = (httpx2.UnsupportedProtocol, httpx2.LocalProtocolError)
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,21 @@ class Timeouts:
     read: float = 30.0
 
 
+def tls_context(verify: ssl.SSLContext | str | bool = True) -> ssl.SSLContext | bool:
+    """What ``verify`` means for a client: ``True`` is httpx2's default context (the
+    system's CA certificates, or ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` when set), a string
+    is a CA bundle file or directory (a corporate CA, a test's own), a context is used
+    as given and ``False`` verifies nothing. Building a context loads the CA bundle
+    (tens of milliseconds): a caller making several clients builds it once."""
+    if verify is True:
+        return httpx2.create_ssl_context()
+    if isinstance(verify, str):
+        if Path(verify).is_dir():
+            return ssl.create_default_context(capath=verify)
+        return ssl.create_default_context(cafile=verify)
+    return verify
+
+
 def make_client(
     timeouts: Timeouts | None = None,
     *,
@@ -67,17 +83,17 @@ def make_client(
     keepalive: bool = True,
     trust_env: bool = True,
     verify: ssl.SSLContext | str | bool = True,
-) -> httpx.AsyncClient:
-    """An ``httpx.AsyncClient`` with our timeouts, pool limits and User-Agent.
+) -> httpx2.AsyncClient:
+    """An ``httpx2.AsyncClient`` with our timeouts, pool limits and User-Agent.
 
     Redirects are never followed automatically: API answers should not redirect,
     and the page fetcher must check every hop itself. ``verify`` takes a CA bundle
     path or an ``ssl.SSLContext`` for a corporate CA (or a test's own).
     """
     t = timeouts or Timeouts()
-    return httpx.AsyncClient(
-        timeout=httpx.Timeout(t.read, connect=t.connect),
-        limits=httpx.Limits(
+    return httpx2.AsyncClient(
+        timeout=httpx2.Timeout(t.read, connect=t.connect),
+        limits=httpx2.Limits(
             max_connections=max_connections,
             max_keepalive_connections=max_connections if keepalive else 0,
         ),
@@ -85,7 +101,7 @@ def make_client(
         headers={"User-Agent": USER_AGENT, "Accept-Encoding": ACCEPT_ENCODING},
         follow_redirects=False,
         trust_env=trust_env,
-        verify=verify,
+        verify=tls_context(verify),
     )
 
 
@@ -114,12 +130,12 @@ def error_detail(body: bytes, limit: int = 300, secrets: Iterable[object | None]
 @dataclass(frozen=True)
 class HttpAnswer:
     data: Any
-    headers: httpx.Headers
+    headers: httpx2.Headers
     status: int
 
 
 async def request_json(
-    client: httpx.AsyncClient,
+    client: httpx2.AsyncClient,
     policy: CallPolicy,
     method: str,
     url: str,
@@ -172,8 +188,8 @@ async def request_json(
         max_bytes = answer_limit(provider, get_settings().answer_limits)
     limit = max_bytes
     try:
-        target = httpx.URL(url)
-    except (httpx.InvalidURL, ValueError) as exc:
+        target = httpx2.URL(url)
+    except (httpx2.InvalidURL, ValueError) as exc:
         raise BlockedURL(
             f"{provider}: refused invalid URL: {exc}", provider=provider, secrets=secrets
         ) from None
@@ -222,14 +238,14 @@ async def request_json(
                 provider=provider,
                 secrets=secrets,
             ) from None
-        except (httpx.TimeoutException, TimeoutError):
+        except (httpx2.TimeoutException, TimeoutError):
             # TimeoutError is the total deadline, which covers reading the body too.
             raise ProviderUnavailable(
                 f"{provider}: {where} timed out (attempt {attempt.number} of {attempt.of})",
                 provider=provider,
                 secrets=secrets,
             ) from None
-        except httpx.TransportError as exc:
+        except httpx2.TransportError as exc:
             raise ProviderUnavailable(
                 f"{provider}: {where} failed: {type(exc).__name__}: {exc} "
                 f"(attempt {attempt.number} of {attempt.of})",
@@ -327,14 +343,14 @@ async def request_json(
 
 
 async def _send(
-    client: httpx.AsyncClient,
+    client: httpx2.AsyncClient,
     method: str,
-    target: httpx.URL,
+    target: httpx2.URL,
     addresses: list[str | None],
     headers: Mapping[str, str] | None,
     json_body: Any,
     params: Mapping[str, Any] | None,
-) -> httpx.Response:
+) -> httpx2.Response:
     """One request, to each checked address in turn until one accepts the connection;
     ``[None]`` means no address was checked and the client resolves the name itself.
     The answer is streamed: the caller reads it with :func:`answer.read_body` and closes it."""
@@ -350,7 +366,7 @@ async def _send(
         )
         try:
             return await client.send(request, stream=True)
-        except httpx.ConnectError:
+        except httpx2.ConnectError:
             if index == len(addresses) - 1:
                 raise
     raise AssertionError("there is always at least one address")

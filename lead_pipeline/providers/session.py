@@ -13,13 +13,13 @@ from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import Any, ParamSpec, TypeVar, cast
 
-import httpx
+import httpx2
 
 from lead_pipeline.providers.answer import answer_limit
 from lead_pipeline.providers.budget import Budget
 from lead_pipeline.providers.cache import ResponseCache
 from lead_pipeline.providers.cost import PriceTable
-from lead_pipeline.providers.http import Timeouts, make_client
+from lead_pipeline.providers.http import Timeouts, make_client, tls_context
 from lead_pipeline.providers.policy import CallPolicy
 from lead_pipeline.providers.ratelimit import Limit, SharedPace
 from lead_pipeline.providers.retry import RetryPolicy
@@ -85,7 +85,7 @@ class ProviderSession:
         default_limit: Limit | None = None,
         retry: RetryPolicy | None = None,
         timeouts: Timeouts | None = None,
-        client: httpx.AsyncClient | None = None,
+        client: httpx2.AsyncClient | None = None,
         verify: ssl.SSLContext | str | bool = True,
         pace: SharedPace | None = None,
         settings: Settings | None = None,
@@ -100,11 +100,11 @@ class ProviderSession:
         self.timeouts = timeouts or Timeouts()
         self.verify = verify
         self.pace = pace
-        self._clients: list[httpx.AsyncClient] = [client] if client is not None else []
+        self._clients: list[httpx2.AsyncClient] = [client] if client is not None else []
         self._owns_client = client is None
         self._turn = 0
         self._policies: dict[str, CallPolicy] = {}
-        self._fetch_client: httpx.AsyncClient | None = None
+        self._fetch_client: httpx2.AsyncClient | None = None
 
     @classmethod
     def configured(
@@ -164,19 +164,18 @@ class ProviderSession:
         return policy
 
     @property
-    def client(self) -> httpx.AsyncClient:
+    def client(self) -> httpx2.AsyncClient:
         """An API client, created on first use in the running event loop.
 
         Calls rotate over a few small connection pools rather than one large
-        one: httpcore scans every pooled connection (a syscall or two each) on
-        every request, so one pool of N connections costs O(N) CPU per request,
-        which at 50-100 rows in flight was most of the engine's CPU per row.
+        one: the pool looks at every pooled connection on every request, so one
+        pool of N connections costs O(N) CPU per request. (httpx2's pool no longer
+        polls each idle socket there, as httpx's did with a ``getpeername`` and a
+        ``poll`` each: that check was a tenth of the engine's CPU per ``llm`` row.)
         """
         if not self._clients:
             # One TLS context for all pools: loading the CA bundle costs ~25 ms each time.
-            verify = self.verify
-            if verify is True or isinstance(verify, str):
-                verify = httpx.create_ssl_context(verify=verify)
+            verify = tls_context(self.verify)
             self._clients = [
                 make_client(self.timeouts, verify=verify, max_connections=POOL_CONNECTIONS)
                 for _ in range(POOL_COUNT)
@@ -185,7 +184,7 @@ class ProviderSession:
         return self._clients[self._turn]
 
     @property
-    def fetch_client(self) -> httpx.AsyncClient:
+    def fetch_client(self) -> httpx2.AsyncClient:
         """The client for lead websites: no keep-alive and no proxy from the environment.
 
         The fetcher connects to an IP it checked, naming the host in ``Host`` and

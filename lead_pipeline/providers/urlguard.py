@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import httpx2
 
 from lead_pipeline.providers.errors import BlockedURL, FetchFailed
 from lead_pipeline.settings import Settings, env_name
@@ -162,7 +162,7 @@ def blocked_reason(ip: IPAddress) -> str | None:
     return _special(ip)
 
 
-def normalise_url(raw: str) -> httpx.URL:
+def normalise_url(raw: str) -> httpx2.URL:
     """A lead's website as an absolute URL: bare domains get ``https://``."""
     text = raw.strip()
     if not text:
@@ -172,8 +172,8 @@ def normalise_url(raw: str) -> httpx.URL:
     elif "://" not in text and not _SCHEME.match(text):
         text = "https://" + text
     try:
-        url = httpx.URL(text)
-    except (httpx.InvalidURL, ValueError) as exc:
+        url = httpx2.URL(text)
+    except (httpx2.InvalidURL, ValueError) as exc:
         raise FetchFailed(f"invalid URL {text[:200]!r}: {exc}") from None
     return url.copy_with(fragment=None)
 
@@ -198,7 +198,7 @@ class UrlGuard:
             trusted_hosts=frozenset(h.lower() for h in config.trusted_hosts),
         )
 
-    def check_url(self, url: httpx.URL) -> None:
+    def check_url(self, url: httpx2.URL) -> None:
         """Refuse what no resolution can make acceptable: other schemes, userinfo."""
         if url.scheme not in ALLOWED_SCHEMES:
             raise BlockedURL(f"refused URL with scheme {url.scheme!r}: only http and https")
@@ -207,11 +207,11 @@ class UrlGuard:
         if url.userinfo:
             raise BlockedURL(f"refused URL with credentials for host {url.host!r}")
 
-    def _trusted(self, url: httpx.URL) -> bool:
+    def _trusted(self, url: httpx2.URL) -> bool:
         port = default_port(url)
         return url.host in self.trusted_hosts or f"{url.host}:{port}" in self.trusted_hosts
 
-    async def resolve(self, url: httpx.URL) -> list[str]:
+    async def resolve(self, url: httpx2.URL) -> list[str]:
         """The checked IPs to connect to for ``url``, in resolver order; :class:`BlockedURL`
         if off limits.
 
@@ -247,19 +247,19 @@ class UrlGuard:
         return [str(a) for a in addresses]
 
 
-def default_port(url: httpx.URL) -> int:
+def default_port(url: httpx2.URL) -> int:
     """The port a request to ``url`` goes to."""
     return url.port or (443 if url.scheme == "https" else 80)
 
 
-def host_header(url: httpx.URL) -> str:
+def host_header(url: httpx2.URL) -> str:
     """``Host`` for ``url``: the name, and the port when it is not the scheme's default."""
     default = 443 if url.scheme == "https" else 80
     host = f"[{url.host}]" if ":" in url.host else url.host
     return host if url.port in (None, default) else f"{host}:{url.port}"
 
 
-def pinned(url: httpx.URL, ip: str) -> tuple[httpx.URL, dict[str, str], dict[str, str]]:
+def pinned(url: httpx2.URL, ip: str) -> tuple[httpx2.URL, dict[str, str], dict[str, str]]:
     """``(url, headers, extensions)`` that send a request for ``url`` to the checked ``ip``.
 
     The URL's host is replaced by the IP and named again in ``Host`` and in TLS SNI
@@ -287,11 +287,11 @@ class HostList:
         return cls(frozenset(_host_entry(entry) for entry in entries))
 
     @classmethod
-    def exactly(cls, url: httpx.URL) -> HostList:
+    def exactly(cls, url: httpx2.URL) -> HostList:
         """Only the host and port of ``url`` (a URL the workflow author wrote literally)."""
         return cls(frozenset({(url.host.lower().rstrip("."), default_port(url))}))
 
-    def allows(self, url: httpx.URL) -> bool:
+    def allows(self, url: httpx2.URL) -> bool:
         host = url.host.lower().rstrip(".")
         port = default_port(url)
         for pattern, entry_port in self.entries:
@@ -308,7 +308,7 @@ class HostList:
         shown = (host if port is None else f"{host}:{port}" for host, port in self.entries)
         return ", ".join(sorted(shown)) or "none"
 
-    def check(self, url: httpx.URL) -> None:
+    def check(self, url: httpx2.URL) -> None:
         """:class:`BlockedURL` unless ``url`` goes to one of the listed hosts."""
         if not self.allows(url):
             raise BlockedURL(

@@ -90,7 +90,7 @@ def test_kill_9_during_submission_leaves_one_batch(
 def test_an_anthropic_record_matching_two_batches_is_left_waiting_not_guessed(
     store: LeadStore, tmp_path: Path, anthropic_batches: AnthropicBatchServer
 ) -> None:
-    import httpx
+    import httpx2
 
     from lead_pipeline.engine.batch_lane import lists_to_collect, poll_batches
 
@@ -114,7 +114,7 @@ def test_an_anthropic_record_matching_two_batches_is_left_waiting_not_guessed(
             child.kill()
     # Someone else's batch of the same size, created at the same time.
     other = [{"custom_id": f"x{i}", "params": {"max_tokens": 5}} for i in range(8)]
-    httpx.post(
+    httpx2.post(
         f"{server.base_url}/v1/messages/batches",
         json={"requests": other},
         headers={"x-api-key": server.api_key, "anthropic-version": "2023-06-01"},

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import httpx
+import httpx2
 import pytest
 
 from lead_pipeline.classify import classify
@@ -152,7 +152,7 @@ class UI:
     dagster: dg.DagsterInstance | None = None  # the same instance, read for progress
 
     def gql(self, query: str, **variables: Any) -> dict[str, Any]:
-        response = httpx.post(
+        response = httpx2.post(
             f"{self.url}/graphql", json={"query": query, "variables": variables}, timeout=60
         )
         response.raise_for_status()
@@ -404,7 +404,7 @@ def ui(tmp_path: Path, lead_files: dict[str, Path]) -> Iterator[tuple[UI, OpenAI
 def _loaded(ui: UI) -> bool:
     try:
         entries = ui.gql(LOCATION_STATUS)["workspaceOrError"]["locationEntries"]
-    except httpx.HTTPError:
+    except httpx2.HTTPError:
         return False
     [entry] = entries
     if entry["loadStatus"] != "LOADED":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import httpx
+import httpx2
 
 from lead_pipeline_tests.servers import (
     AnthropicServer,
@@ -16,7 +16,7 @@ from lead_pipeline_tests.servers import (
 
 def test_rate_limit_answers_429_with_retry_after_beyond_n_per_second() -> None:
     with WebServer({"/": Reply(body="hi")}, rate_limit=2, retry_after="7") as server:
-        statuses = [httpx.get(server.url("/")) for _ in range(4)]
+        statuses = [httpx2.get(server.url("/")) for _ in range(4)]
     assert [r.status_code for r in statuses] == [200, 200, 429, 429]
     assert statuses[2].headers["retry-after"] == "7"
     assert server.count("/") == 4
@@ -25,7 +25,7 @@ def test_rate_limit_answers_429_with_retry_after_beyond_n_per_second() -> None:
 def test_failure_rate_is_seeded_and_reproducible() -> None:
     def run() -> list[int]:
         with WebServer({"/": Reply(body="hi")}, failure_rate=0.5, seed=3) as server:
-            return [httpx.get(server.url("/")).status_code for _ in range(20)]
+            return [httpx2.get(server.url("/")).status_code for _ in range(20)]
 
     first = run()
     assert first == run()
@@ -35,7 +35,7 @@ def test_failure_rate_is_seeded_and_reproducible() -> None:
 def test_script_comes_first_then_reset_clears() -> None:
     with WebServer({"/": Reply(body="normal")}) as server:
         server.script(Reply(status=503, body="scripted"), lambda req: Reply(body=req.path))
-        bodies = [httpx.get(server.url("/")).text for _ in range(3)]
+        bodies = [httpx2.get(server.url("/")).text for _ in range(3)]
         assert bodies == ["scripted", "/", "normal"]
         server.reset()
         assert server.count() == 0
@@ -47,7 +47,7 @@ def test_openai_default_answer_follows_the_schema() -> None:
             "type": "object",
             "properties": {"flag": {"type": "boolean"}, "n": {"type": "number"}},
         }
-        answer = httpx.post(
+        answer = httpx2.post(
             server.base_url + "/chat/completions",
             headers={"Authorization": f"Bearer {server.api_key}"},
             json={
@@ -56,7 +56,7 @@ def test_openai_default_answer_follows_the_schema() -> None:
                 "response_format": {"type": "json_schema", "json_schema": {"schema": schema}},
             },
         ).json()
-        unauthorized = httpx.post(server.base_url + "/chat/completions", json={})
+        unauthorized = httpx2.post(server.base_url + "/chat/completions", json={})
     assert answer["choices"][0]["message"]["content"] == '{"flag": true, "n": 0.5}'
     assert answer["usage"]["prompt_tokens"] > 0
     assert unauthorized.status_code == 401
@@ -64,7 +64,7 @@ def test_openai_default_answer_follows_the_schema() -> None:
 
 def test_anthropic_requires_version_header() -> None:
     with AnthropicServer() as server:
-        missing = httpx.post(
+        missing = httpx2.post(
             server.url("/v1/messages"), headers={"x-api-key": server.api_key}, json={}
         )
     assert missing.status_code == 400
@@ -73,7 +73,7 @@ def test_anthropic_requires_version_header() -> None:
 def test_serper_answers_organic_results() -> None:
     results = {"q": [{"title": "T", "url": "https://t.example", "snippet": "S"}]}
     with SerperServer(results) as server:
-        body = httpx.post(
+        body = httpx2.post(
             server.url("/search"), headers={"X-API-KEY": server.api_key}, json={"q": "q"}
         ).json()
     assert body["organic"] == [

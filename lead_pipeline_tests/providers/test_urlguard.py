@@ -13,7 +13,7 @@ import ipaddress
 import socket
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from lead_pipeline.providers import BlockedURL
@@ -113,7 +113,7 @@ def test_names_that_resolve_to_metadata_services_are_refused(host: str) -> None:
     loop = _DnsStandIn(ANSWERS)
     try:
         with pytest.raises(BlockedURL, match=f"refused http://{host}:80: resolves to "):
-            loop.run_until_complete(UrlGuard().resolve(httpx.URL(f"http://{host}/")))
+            loop.run_until_complete(UrlGuard().resolve(httpx2.URL(f"http://{host}/")))
     finally:
         loop.close()
     assert loop.asked == [host]
@@ -122,7 +122,7 @@ def test_names_that_resolve_to_metadata_services_are_refused(host: str) -> None:
 def test_a_public_name_resolves_to_its_checked_addresses() -> None:
     loop = _DnsStandIn(ANSWERS)
     try:
-        found = loop.run_until_complete(UrlGuard().resolve(httpx.URL("https://acme.example/")))
+        found = loop.run_until_complete(UrlGuard().resolve(httpx2.URL("https://acme.example/")))
     finally:
         loop.close()
     assert found == ANSWERS["acme.example"]

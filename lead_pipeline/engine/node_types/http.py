@@ -22,7 +22,7 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 
-import httpx
+import httpx2
 import jmespath
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
@@ -46,7 +46,7 @@ from lead_pipeline.workflows.templates import compile_url_template, render_value
 if TYPE_CHECKING:
     from lead_pipeline.engine.compile import CompiledNode
 
-# httpx sends header values as ASCII: a line break would split the header (request
+# httpx2 sends header values as ASCII: a line break would split the header (request
 # smuggling), and anything outside printable ASCII (a NUL the store turned into U+FFFD,
 # say) would otherwise surface as an encoding traceback instead of the row's reason.
 _HEADER_UNSAFE = re.compile(r"[^\t\x20-\x7e]")
@@ -111,8 +111,8 @@ class HttpConfig(NodeConfig):
                 )
             return url
         try:
-            parsed = httpx.URL(origin)
-        except (httpx.InvalidURL, ValueError) as exc:
+            parsed = httpx2.URL(origin)
+        except (httpx2.InvalidURL, ValueError) as exc:
             raise ValueError(f"{origin!r} is not a URL: {exc}") from None
         if parsed.scheme not in ALLOWED_SCHEMES or not parsed.host:
             raise ValueError(f"{url!r} must start with http:// or https:// and a host")
@@ -126,7 +126,7 @@ class HttpConfig(NodeConfig):
             return HostList.of(self.allowed_hosts)
         origin = compile_url_template(self.url).fixed_origin
         assert origin is not None, "the url validator requires allowed_hosts"
-        return HostList.exactly(httpx.URL(origin))
+        return HostList.exactly(httpx2.URL(origin))
 
     @field_validator("extract")
     @classmethod
