@@ -3,7 +3,8 @@
 For each workflow and node, in order: the status and reason, when and in which run (with
 the Dagster run id), the inputs the node reads and whether they are what it read, its
 outputs and evidence, and every provider call its latest result made (provider,
-endpoint, cache or live, HTTP status, latency, attempts, tokens, cost). ``--json`` prints
+endpoint, cache or live, HTTP status, latency, attempts, tokens, cost; for a question
+asked in an LLM batch, the model, the batch id and the line's custom_id). ``--json`` prints
 the same as one JSON object. Secrets are masked; nothing is called.
 """
 
@@ -76,11 +77,20 @@ def _value(value: Any) -> str:
 def _call(call: dict[str, Any]) -> str:
     source = "cache" if call.get("cached") else "live"
     parts = [f"{call.get('provider')}", f"{call.get('endpoint') or '-'}", source]
+    if call.get("model"):
+        parts.append(f"model {call['model']}")
+    batch = call.get("batch_id")
+    if batch is not None or call.get("custom_id"):
+        # Asked in an LLM batch (--lane batch): the batch and its line; the wait, not a latency.
+        parts.append(f"batch {batch or '-'} line {call.get('custom_id') or '-'}")
     if not call.get("cached"):
         parts.append(f"HTTP {call.get('status') or '-'}")
         attempts = call.get("attempts") or 0
         parts.append(f"{attempts} attempt{'s' if attempts != 1 else ''}")
-    parts.append(f"{call.get('latency_ms', 0):.0f} ms")
+    if batch is not None and not call.get("cached"):
+        parts.append(f"answered {call.get('latency_ms', 0) / 1000:.1f} s after submission")
+    else:
+        parts.append(f"{call.get('latency_ms', 0):.0f} ms")
     if call.get("input_tokens") is not None:
         parts.append(f"{call['input_tokens']}+{call.get('output_tokens') or 0} tokens")
     parts.append(f"${call.get('cost') or 0:.4f}")

@@ -33,6 +33,7 @@ from lead_pipeline.providers.batch_api import BatchApi, BatchError, BatchLine, B
 from lead_pipeline.providers.batch_api import batch_api as open_batch_api
 from lead_pipeline.providers.budget import Budget, Reservation
 from lead_pipeline.providers.cache import cache_key
+from lead_pipeline.providers.calls import CallRecord, finish
 from lead_pipeline.providers.cost import PriceTable
 from lead_pipeline.providers.errors import BudgetExceeded
 from lead_pipeline.providers.llm import Question, read_answer
@@ -367,7 +368,33 @@ def _save_answers(
     ok = 0
     failed: set[str] = set()
 
-    def result(req: Any, status: str, outputs: Any, error: str | None, cost: float) -> None:
+    def result(
+        req: Any,
+        status: str,
+        outputs: Any,
+        error: str | None,
+        cost: float,
+        *,
+        answered: bool = False,
+        usage: Any = None,
+        cached: bool = False,
+    ) -> None:
+        # The row's provider call, traced as a synchronous one is (``lead-pipeline trace``):
+        # the line of this batch that answered it, or the cache a twin's line filled.
+        call = CallRecord(
+            provider=record.provider,
+            endpoint=None if cached else api.line_endpoint,
+            cached=cached,
+            status=200 if answered else None,
+            attempts=0 if cached else 1,
+            latency_ms=0.0 if cached else (now - record.submitted_at).total_seconds() * 1000,
+            cost=cost,
+            error=None if status == OK else error,
+            model=req.question.get("model"),
+            batch_id=record.batch_id,
+            custom_id=req.custom_id,
+        )
+        finish(call, cached=cached, cost=cost, usage=usage)
         pending.append(
             NodeResult(
                 lead_list=record.lead_list,
@@ -385,6 +412,7 @@ def _save_answers(
                 duration_s=(now - record.submitted_at).total_seconds(),
                 cost=cost,
                 provider=f"{record.provider} batch",
+                calls=[call.as_dict()],
             )
         )
         if status == FAILED:
@@ -405,17 +433,18 @@ def _save_answers(
         cost = batch_price(prices, q, answer.usage)
         if answer.problem is not None:
             error = f"invalid answer in batch {record.batch_id}: {answer.problem}"
-            result(req, FAILED, None, error, cost)
+            result(req, FAILED, None, error, cost, answered=True, usage=answer.usage)
             continue
         node = nodes.get(req.node)
         try:
             outputs = node.validator.check(answer.value) if node is not None else answer.value
         except InvalidOutput as exc:
-            result(req, FAILED, None, f"invalid output {exc}", cost)
+            why = f"invalid output {exc}"
+            result(req, FAILED, None, why, cost, answered=True, usage=answer.usage)
             continue
         _cache(store, q, answer.value, answer.usage, answer.model)
         ok += 1
-        result(req, OK, outputs, None, cost)
+        result(req, OK, outputs, None, cost, answered=True, usage=answer.usage)
     for req in list(requests.values()):  # the same question as an answered line's: cached
         entry = _cached(store, Question(**req.question))
         node = nodes.get(req.node)
@@ -425,7 +454,7 @@ def _save_answers(
             except InvalidOutput:
                 continue
             del requests[req.custom_id]
-            result(req, OK, outputs, None, 0.0)
+            result(req, OK, outputs, None, 0.0, cached=True)
             ok += 1
     for req in requests.values():  # no line at all: the batch ended without it
         why = f"batch {record.batch_id} ended {state.status} without an answer for this row"

@@ -104,6 +104,8 @@ class BatchApi:
     provider: str
     max_requests: int
     max_bytes: int
+    # The request each line stands for, as a synchronous call's trace names it.
+    line_endpoint: str
 
     def __init__(self, config: Settings, client: httpx2.Client | None = None) -> None:
         key = _key(self.provider, config)
@@ -189,6 +191,7 @@ class OpenAIBatches(BatchApi):
     max_requests = OPENAI_MAX_REQUESTS
     max_bytes = OPENAI_MAX_BYTES
     endpoint = "/v1/chat/completions"
+    line_endpoint = f"POST {endpoint}"
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.key.get_secret_value()}"}
@@ -293,6 +296,7 @@ class AnthropicBatches(BatchApi):
     provider = ANTHROPIC
     max_requests = ANTHROPIC_MAX_REQUESTS
     max_bytes = ANTHROPIC_MAX_BYTES
+    line_endpoint = "POST /v1/messages"
 
     def headers(self) -> dict[str, str]:
         return {"x-api-key": self.key.get_secret_value(), "anthropic-version": ANTHROPIC_VERSION}

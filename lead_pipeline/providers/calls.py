@@ -41,6 +41,11 @@ class CallRecord:
     output_tokens: int | None = None
     cost: float = 0.0
     error: str | None = None
+    # A question answered through a provider's batch API (``engine/batch_lane.py``): the
+    # model asked, the batch, and the line's ``custom_id`` in it.
+    model: str | None = None
+    batch_id: str | None = None
+    custom_id: str | None = None
     started: float = field(default=0.0, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
@@ -58,6 +63,9 @@ class CallRecord:
             out["output_tokens"] = self.output_tokens
         if self.error is not None:
             out["error"] = self.error
+        for name in ("model", "batch_id", "custom_id"):
+            if getattr(self, name) is not None:
+                out[name] = getattr(self, name)
         return out
 
 

@@ -90,9 +90,15 @@ class CallPolicy:
 
     async def cached(self, request: Any) -> Any | None:
         """The cached answer's data for ``request``, if any: what :meth:`run` would answer
-        without a call (the batch lane asks before joining a batch)."""
+        without a call (the batch lane asks before joining a batch). A hit is recorded for
+        the row trace as :meth:`run` records one."""
         entry = await self._cache_get(cache_key(self.provider, request))
-        return None if entry is None else entry["data"]
+        if entry is None:
+            return None
+        with call_record(self.provider) as record:
+            usage = Usage(**entry["usage"]) if entry.get("usage") else None
+            finish(record, cached=True, cost=0.0, usage=usage)
+        return entry["data"]
 
     async def _cache_put(self, key: str, paid: Paid) -> None:
         if self.cache is None:
