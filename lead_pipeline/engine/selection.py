@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -230,15 +230,29 @@ class RowStates:
 
     ``settled`` are the rest (row id -> outside ``where``): their results stand,
     as one query over timestamps showed (``store/settled.py``), without loading them.
+    ``fresh`` are rows with no result of the workflow at all, of a workflow with no
+    ``where``: each is work from its first node (``NEW``) whatever its values, so
+    they are not loaded either; ``order`` is every row not settled, in import order.
     """
 
     rows: list[LeadRow]
     results: dict[str, dict[tuple[str, str], NodeResult]]
     settled: dict[str, bool] = field(default_factory=dict)
+    fresh: set[str] = field(default_factory=set)
+    order: list[str] = field(default_factory=list)
 
     @property
     def total(self) -> int:
-        return len(self.rows) + len(self.settled)
+        return len(self.rows) + len(self.fresh) + len(self.settled)
+
+    def each(self) -> Iterator[tuple[str, LeadRow | None]]:
+        """Every row not settled, in import order: a fresh row without its fields."""
+        if not self.fresh:
+            yield from ((row.row_id, row) for row in self.rows)
+            return
+        loaded = {row.row_id: row for row in self.rows}
+        for row_id in self.order:
+            yield row_id, loaded.get(row_id)
 
 
 def settles_by_time(workflow: CompiledWorkflow) -> bool:
@@ -250,6 +264,12 @@ def settles_by_time(workflow: CompiledWorkflow) -> bool:
         n.inputs.whole_row or n.inputs.all_params or n.inputs.params or n.inputs.when_params
         for n in workflow.nodes
     )
+
+
+def skips_fresh(workflow: CompiledWorkflow) -> bool:
+    """Whether a row with no result of the workflow is work from its first node without
+    reading it: yes unless a ``where`` must first say whether the row is eligible."""
+    return workflow.where is None
 
 
 def load_rows(
@@ -273,39 +293,55 @@ def load_rows(
         if any(n.inputs.whole_row for n in workflow.nodes)
         else [workflow.name, *workflow.upstream]
     )
-    if not settle or not settles_by_time(workflow):
+    if settle and settles_by_time(workflow):
+        found = store.settle(
+            lead_list,
+            workflow.name,
+            {n.id: n.config_hash for n in workflow.nodes},
+            upstream=workflow.upstream,
+            max_ages={n.id: n.spec.max_age for n in workflow.nodes if n.spec.max_age is not None},
+            unconfigured_note=UNCONFIGURED_NOTE,
+            where_note=WHERE_FALSE_NOTE,
+            now=now,
+        )
+    elif skips_fresh(workflow):
+        found = store.unsettled(lead_list, workflow.name)
+    else:
         return RowStates(rows=store.mapped_rows(lead_list), results=store.results(lead_list, read))
-    found = store.settle(
-        lead_list,
-        workflow.name,
-        {n.id: n.config_hash for n in workflow.nodes},
-        upstream=workflow.upstream,
-        max_ages={n.id: n.spec.max_age for n in workflow.nodes if n.spec.max_age is not None},
-        unconfigured_note=UNCONFIGURED_NOTE,
-        where_note=WHERE_FALSE_NOTE,
-        now=now,
-    )
-    if not found.settled:
+    # Without ``where``, a row with no result is work from its first node: its fields are
+    # not read (a first run of 100,000 rows read and decoded every row: issue 22).
+    fresh = found.fresh if skips_fresh(workflow) else set()
+    if not found.settled and not fresh:
         return RowStates(rows=store.mapped_rows(lead_list), results=store.results(lead_list, read))
-    rest = found.rest
+    decide = [row_id for row_id in found.rest if row_id not in fresh]
     return RowStates(
-        rows=store.mapped_rows(lead_list, rest) if rest else [],
-        results=store.results(lead_list, read, rest) if rest else {},
+        rows=store.mapped_rows(lead_list, decide) if decide else [],
+        results=store.results(lead_list, read, decide) if decide else {},
         settled=found.settled,
+        fresh=fresh,
+        order=found.rest,
     )
 
 
 def _check_columns(
     store: LeadStore, workflow: CompiledWorkflow, lead_list: str, states: RowStates
 ) -> None:
-    """``check_columns`` over every row: the settled rows' fields are read only when the
-    rows decided one by one lack a column the workflow reads."""
+    """``check_columns`` over every row: the rows not loaded (settled or fresh) are read
+    only when the loaded ones lack a column the workflow reads, the first of them alone
+    before the whole list (the first row of a list carries its columns)."""
+    if not workflow.list_columns:
+        return
     try:
         check_columns(workflow, states.rows)
     except WorkflowError:
-        if not states.settled:
+        unloaded = [row_id for row_id in states.order if row_id in states.fresh]
+        unloaded += list(states.settled)
+        if not unloaded:
             raise
-        check_columns(workflow, store.rows(lead_list))
+        try:
+            check_columns(workflow, [*states.rows, *store.mapped_rows(lead_list, unloaded[:1])])
+        except WorkflowError:
+            check_columns(workflow, store.mapped_rows(lead_list))
 
 
 def stale_counts(
@@ -322,7 +358,10 @@ def stale_counts(
     merged = workflow.params(params)
     states = load_rows(store, workflow, lead_list, now=now)
     counts: Counter[str] = Counter()
-    for row in states.rows:
+    for _, row in states.each():
+        if row is None:  # fresh: no result, no ``where``
+            counts[NEW] += 1
+            continue
         found = states.results.get(row.row_id, {})
         values = base_values(row, found, workflow.name)
         if workflow.where is not None and not workflow.where.evaluate(values, merged):
@@ -377,12 +416,19 @@ def select_rows(
     # Rows whose llm question is in an LLM batch not yet collected: neither asked again
     # nor pending; the batch's collection takes them on (``engine/batch_lane.py``).
     waiting = store.waiting_rows(lead_list, workflow.name)
-    for row in states.rows:
-        row_id = row.row_id
+    for row_id, row in states.each():
         if wanted is not None and row_id not in wanted:
             continue
         if row_id in waiting:
             selection.waiting_on_batch += 1
+            continue
+        if row is None:  # fresh: no result, no ``where``, so work from the first node
+            if options.retry_failed:
+                selection.left_alone += 1
+            elif options.limit is not None and len(selection.work) >= options.limit:
+                selection.held_back += 1
+            else:
+                selection.work.append(RowWork(row_id=row_id, start=0))
             continue
         found = states.results.get(row_id, {})
         values = base_values(row, found, workflow.name)

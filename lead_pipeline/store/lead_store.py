@@ -114,6 +114,7 @@ class LeadStore:
     run_counts = _Part("node_results", NodeResults.run_counts)
     failures = _Part("node_results", NodeResults.failures)
     settle = _Part("settled_rows", SettledRows.settle)
+    unsettled = _Part("settled_rows", SettledRows.unsettled)
     has_row_without_results = _Part("settled_rows", SettledRows.has_row_without_results)
 
     # what nodes and exports see

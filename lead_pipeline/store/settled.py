@@ -34,6 +34,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, case, func, literal, null, or_, select
 
@@ -45,10 +46,12 @@ from lead_pipeline.store.shared import StorePart
 @dataclass
 class Settlement:
     """Every row of a list, split: ``settled`` (row id -> all its results are skips for
-    ``where``) and the ``rest`` to decide row by row, in import order."""
+    ``where``) and the ``rest`` to decide row by row, in import order; ``fresh`` are the
+    rows of ``rest`` with no result of the workflow at all."""
 
     settled: dict[str, bool] = field(default_factory=dict)
     rest: list[str] = field(default_factory=list)
+    fresh: set[str] = field(default_factory=set)
 
 
 class SettledRows(StorePart):
@@ -73,6 +76,16 @@ class SettledRows(StorePart):
         query = select(leads.c.row_id).where(leads.c.lead_list == lead_list, ~mine).limit(1)
         with self._reading() as conn:
             return conn.execute(query).first() is not None
+
+    def unsettled(self, lead_list: str, workflow: str) -> Settlement:
+        """Every row of the list to decide row by row (``rest``), and which of them have
+        no result of ``workflow`` (``fresh``): for a workflow whose results cannot be
+        settled by their timestamps."""
+        out = Settlement()
+        with self._reading() as conn:
+            out.rest = [r for (r,) in conn.execute(_every_row(lead_list))]
+            out.fresh = _fresh(conn, lead_list, workflow, out.rest)
+        return out
 
     def settle(
         self,
@@ -189,11 +202,24 @@ class SettledRows(StorePart):
         )
         # Two plain queries, not the rows outer-joined to the one above: SQLite would
         # evaluate that subquery once per row of the list.
-        every_row = (
-            select(leads.c.row_id).where(leads.c.lead_list == lead_list).order_by(leads.c.position)
-        )
         out = Settlement()
         with self._reading() as conn:
             out.settled = {row_id: bool(outside) for row_id, outside in conn.execute(settled)}
-            out.rest = [r for (r,) in conn.execute(every_row) if r not in out.settled]
+            out.rest = [r for (r,) in conn.execute(_every_row(lead_list)) if r not in out.settled]
+            out.fresh = _fresh(conn, lead_list, workflow, out.rest)
         return out
+
+
+def _every_row(lead_list: str) -> Any:
+    return select(leads.c.row_id).where(leads.c.lead_list == lead_list).order_by(leads.c.position)
+
+
+def _fresh(conn: Any, lead_list: str, workflow: str, rest: Sequence[str]) -> set[str]:
+    """The rows of ``rest`` with no result of ``workflow``; no query when ``rest`` is empty
+    (a finished list: nothing to do stays one query and a scan)."""
+    if not rest:
+        return set()
+    nr = node_results.c
+    resulted = select(nr.row_id).where(nr.lead_list == lead_list, nr.workflow == workflow)
+    have = {r for (r,) in conn.execute(resulted.distinct())}
+    return {row_id for row_id in rest if row_id not in have}

@@ -1,8 +1,10 @@
-"""Selection settles unchanged rows in one query, and decides exactly as row by row would.
+"""Selection settles unchanged rows in one query, takes rows with no result as work
+without reading them, and decides exactly as row by row would.
 
 Each scenario runs the workflows the way the select step does (select, a run
 record, the shards), changes something, and compares the selection with the
-row-by-row decision (``settles_by_time`` switched off), on SQLite and PostgreSQL.
+row-by-row decision (``settles_by_time`` and ``skips_fresh`` switched off), on
+SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from lead_pipeline.engine.selection import (
 )
 from lead_pipeline.store import LeadStore
 from lead_pipeline.store.shared import utcnow
+from lead_pipeline.workflows.errors import WorkflowError
 
 WORKFLOWS = {
     "sizes": """\
@@ -101,6 +104,7 @@ def same_as_row_by_row(
     settled = decide(store, workflow, **options)
     with monkeypatch.context() as patch:
         patch.setattr(selection_module, "settles_by_time", lambda _: False)
+        patch.setattr(selection_module, "skips_fresh", lambda _: False)
         assert decide(store, workflow, **options) == settled
     return settled
 
@@ -176,3 +180,61 @@ def test_results_without_a_run_record_and_parameter_readers_are_decided_row_by_r
     assert settled_ids(listed, workflows["gated"]) == set()
     changed = same_as_row_by_row(listed, workflows["gated"], monkeypatch, params={"label": "v2"})
     assert len(changed[0]) == 6
+
+
+def test_rows_without_results_are_work_unread_and_in_import_order(
+    listed, workflows, monkeypatch
+) -> None:
+    # A first run: every row fresh, none read.
+    assert same_as_row_by_row(listed, workflows["sizes"], monkeypatch) == (
+        [(f"r{i}", 0) for i in range(6)],
+        0,
+        0,
+        0,
+        6,
+    )
+    states = load_rows(listed, workflows["sizes"], "demo", now=utcnow())
+    assert states.rows == [] and len(states.fresh) == 6
+    run(listed, workflows["sizes"], rows=["r1", "r4"])
+    # New rows between settled ones, and a changed row among them: the fresh rows are
+    # unread, the changed one is decided row by row, the work keeps the list's order.
+    listed.import_rows("demo", [("r4", {"name": "Co 4", "size": 40})])
+    listed.import_rows("demo", [("r6", {"name": "Co 6", "size": 6})])
+    states = load_rows(listed, workflows["sizes"], "demo", now=utcnow())
+    assert [r.row_id for r in states.rows] == ["r4"]
+    assert states.fresh == {"r0", "r2", "r3", "r5", "r6"} and set(states.settled) == {"r1"}
+    chosen = select_rows(listed, workflows["sizes"], "demo", RunOptions(), record=False)
+    assert [w.row_id for w in chosen.work] == ["r0", "r2", "r3", "r4", "r5", "r6"]
+    for options in ({}, {"limit": 2}, {"retry_failed": True}, {"rows": ["r3", "r1"]}):
+        same_as_row_by_row(listed, workflows["sizes"], monkeypatch, **options)
+    assert same_as_row_by_row(listed, workflows["sizes"], monkeypatch, limit=2)[0] == [
+        ("r0", 0),
+        ("r2", 0),
+    ]
+    # A parameter reader cannot be settled, but its fresh rows still need no reading.
+    assert not settles_by_time(workflows["gated"])
+    assert len(load_rows(listed, workflows["gated"], "demo", now=utcnow()).fresh) == 7
+    same_as_row_by_row(listed, workflows["gated"], monkeypatch)
+    # A workflow with a ``where`` reads its fresh rows: the filter decides them.
+    assert load_rows(listed, workflows["big"], "demo", now=utcnow()).fresh == set()
+    assert stale_counts(listed, workflows["sizes"], "demo") == {"new": 5, "inputs": 1}
+
+
+def test_a_column_only_unread_rows_carry_is_found_and_one_none_carries_refused(
+    store: LeadStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "reads.yaml").write_text(
+        'name: reads\nnodes:\n  - {id: n, type: expression, values: {v: "upper(extra)"}, '
+        "outputs: {v: string}}\n"
+    )
+    (tmp_path / "typo.yaml").write_text(
+        'name: typo\nnodes:\n  - {id: n, type: expression, values: {w: "upper(extar)"}, '
+        "outputs: {w: string}}\n"
+    )
+    flows = {w.name: w for w in load_compiled([tmp_path], builtin_dirs=[])}
+    # Only the last row carries ``extra``: the first row alone does not prove it exists.
+    rows = [(f"r{i}", {"name": f"Co {i}"}) for i in range(5)]
+    store.import_rows("demo", [*rows, ("r5", {"name": "Co 5", "extra": "x"})])
+    assert len(decide(store, flows["reads"])[0]) == 6
+    with pytest.raises(WorkflowError, match="extar"):
+        select_rows(store, flows["typo"], "demo", RunOptions(), record=False)
