@@ -380,7 +380,7 @@ class WorkflowRun:
         summary = RunSummary(
             lead_list=selection.lead_list,
             workflow=self.name,
-            selected=len(selection.work),
+            selected=selection.selected,
             up_to_date=selection.up_to_date,
             not_eligible=selection.not_eligible,
             held_back=selection.held_back,

@@ -26,9 +26,11 @@ def _run(store: LeadStore, workflow: CompiledWorkflow, owner: str = "run-a", **k
 
 
 def _whole(run: WorkflowRun):
+    """As the Dagster steps do it: the shards carry the rows, the summary gets the counts."""
     run.check()
     selection = run.select()
-    return selection, run.close(selection, [run.run_shard(s) for s in run.shards(selection)])
+    shards = [run.run_shard(s) for s in run.shards(selection)]
+    return selection, run.close(selection.counts_only(), shards)
 
 
 def test_a_run_selects_runs_its_shards_and_closes_its_record(
@@ -43,6 +45,9 @@ def test_a_run_selects_runs_its_shards_and_closes_its_record(
     assert record["id"] == selection.store_run_id == summary.store_run_id
     assert record["status"] == "succeeded" and record["ok"] == 6
     assert record["params"]["selected"] == 6 and record["finished_at"] is not None
+    assert summary.selected == 6 and summary.up_to_date == 0 and summary.not_eligible == 1
+    handed = selection.counts_only()
+    assert handed.work == [] and handed.selected == 6 and not handed.nothing_to_do
     assert selection.started_at > 0
     assert leads.run_lock("demo", "scoring") is None  # closing frees the lock
 
