@@ -157,9 +157,17 @@ def _load_cached(path: str) -> B2BModel:
     return B2BModel.from_path(path)
 
 
+@lru_cache(maxsize=1)
+def _shipped() -> B2BModel:
+    return _load_cached(str(Path(DEFAULT_MODEL_PATH).resolve()))
+
+
 def load_model(path: str | Path | None = None) -> B2BModel:
-    """The model at ``path`` (the shipped artifact by default), parsed once per process."""
-    return _load_cached(str(Path(path or DEFAULT_MODEL_PATH).resolve()))
+    """The model at ``path`` (the shipped artifact by default), parsed once per process.
+    The shipped one is asked for once per row: its path is resolved once, not per row."""
+    if path is None:
+        return _shipped()
+    return _load_cached(str(Path(path).resolve()))
 
 
 def classify(fields: Mapping[str, Any], model: B2BModel | None = None) -> B2BPrediction:

@@ -19,7 +19,6 @@ with the provider's reason, retried by the next run like any failed row.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import logging
 import re
@@ -116,12 +115,12 @@ class Submitted:
         return sum(b.rows for b in self.batches)
 
 
-def _chunks(api: BatchApi, lines: Sequence[BatchLine]) -> Iterable[list[int]]:
-    """Indexes of ``lines`` cut to the provider's count and size limits, in order."""
+def _chunks(api: BatchApi, lines: Sequence[bytes]) -> Iterable[list[int]]:
+    """Indexes of encoded ``lines`` cut to the provider's count and size limits, in order."""
     chunk: list[int] = []
     size = 0
     for i, line in enumerate(lines):
-        n = api.line_bytes(line)
+        n = len(line)
         if chunk and (len(chunk) >= api.max_requests or size + n > api.max_bytes):
             yield chunk
             chunk, size = [], 0
@@ -162,8 +161,10 @@ def submit(
         members = [same[0] for same in twins.values()]
         riders = {same[0].custom_id: same[1:] for same in twins.values()}
         with api_factory(backend, settings) as api:
+            # Each line encoded once: its size cuts the chunks, its bytes are sent.
             lines = [
-                BatchLine(w.custom_id, w.question.body([], w.question.first_limit)) for w in members
+                api.encode(BatchLine(w.custom_id, w.question.body([], w.question.first_limit)))
+                for w in members
             ]
             for chunk in _chunks(api, lines):
                 if done.refusal is not None:
@@ -211,7 +212,7 @@ def _submit_one(
     run_key: str | None,
     price: float,
     members: Sequence[Waiting],
-    lines: Sequence[BatchLine],
+    lines: Sequence[bytes],
 ) -> BatchRecord | None:
     key = uuid.uuid4().hex
     store.record_batch(
@@ -230,7 +231,7 @@ def _submit_one(
                 "node_index": w.node_index,
                 "config_hash": w.config_hash,
                 "input_hash": w.input_hash,
-                "question": dataclasses.asdict(w.question),
+                "question": w.question.as_dict(),
             }
             for w in members
         ],

@@ -134,7 +134,8 @@ class BatchApi:
 
     def _call(self, method: str, url: str, what: str, **kw: Any) -> Any:
         try:
-            response = self.client.request(method, url, headers=self.headers(), **kw)
+            headers = {**self.headers(), **kw.pop("headers", {})}
+            response = self.client.request(method, url, headers=headers, **kw)
         except httpx2.HTTPError as exc:
             raise BatchError(
                 f"{self.provider} batch API: {what} failed: {type(exc).__name__}: {exc}",
@@ -146,10 +147,15 @@ class BatchApi:
     def headers(self) -> dict[str, str]:
         raise NotImplementedError
 
-    def line_bytes(self, line: BatchLine) -> int:
+    def encode(self, line: BatchLine) -> bytes:
+        """``line`` as the provider receives it, separator included: its length is what it
+        adds to the batch's size, and :meth:`submit` joins these bytes as they are (each
+        line is encoded once, 100,000 of them in a big batch)."""
         raise NotImplementedError
 
-    def submit(self, lines: Sequence[BatchLine], tag: Mapping[str, str]) -> BatchState:
+    def submit(self, lines: Sequence[bytes], tag: Mapping[str, str]) -> BatchState:
+        """Create a batch of encoded lines (:meth:`encode`), tagged with ``tag`` where the
+        provider keeps metadata."""
         raise NotImplementedError
 
     def get(self, batch_id: str) -> BatchState:
@@ -196,7 +202,8 @@ class OpenAIBatches(BatchApi):
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.key.get_secret_value()}"}
 
-    def _line(self, line: BatchLine) -> bytes:
+    def encode(self, line: BatchLine) -> bytes:
+        """One JSONL line of the batch file, its newline included."""
         entry = {
             "custom_id": line.custom_id,
             "method": "POST",
@@ -205,11 +212,8 @@ class OpenAIBatches(BatchApi):
         }
         return json.dumps(entry, separators=(",", ":")).encode() + b"\n"
 
-    def line_bytes(self, line: BatchLine) -> int:
-        return len(self._line(line))
-
-    def submit(self, lines: Sequence[BatchLine], tag: Mapping[str, str]) -> BatchState:
-        content = b"".join(self._line(line) for line in lines)
+    def submit(self, lines: Sequence[bytes], tag: Mapping[str, str]) -> BatchState:
+        content = b"".join(lines)
         uploaded = self._call(
             "POST",
             f"{self.base}/files",
@@ -301,19 +305,21 @@ class AnthropicBatches(BatchApi):
     def headers(self) -> dict[str, str]:
         return {"x-api-key": self.key.get_secret_value(), "anthropic-version": ANTHROPIC_VERSION}
 
-    def line_bytes(self, line: BatchLine) -> int:
+    def encode(self, line: BatchLine) -> bytes:
+        """One entry of the body's ``requests`` array, its comma included."""
         entry = {"custom_id": line.custom_id, "params": line.body}
-        return len(json.dumps(entry, separators=(",", ":")).encode()) + 1
+        return json.dumps(entry, separators=(",", ":")).encode() + b","
 
-    def submit(self, lines: Sequence[BatchLine], tag: Mapping[str, str]) -> BatchState:
+    def submit(self, lines: Sequence[bytes], tag: Mapping[str, str]) -> BatchState:
         """Anthropic batches carry no metadata: a lost batch is found again by its time and
         size (``engine/batch_lane.py``)."""
-        requests = [{"custom_id": line.custom_id, "params": line.body} for line in lines]
+        body = b'{"requests":[' + b"".join(lines)[:-1] + b"]}"
         created = self._call(
             "POST",
             f"{self.base}/v1/messages/batches",
             "creating the batch",
-            json={"requests": requests},
+            content=body,
+            headers={"content-type": "application/json"},
         )
         return self._state(created)
 

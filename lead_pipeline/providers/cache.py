@@ -10,10 +10,11 @@ answered from the cache for free.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
@@ -61,6 +62,14 @@ class MemoryCache:
             entry = self.entries.get(key)
             return None if entry is None else (entry[0], entry[1], self.written[key])
 
+    def cache_entries(self, keys: Sequence[str]) -> dict[str, tuple[str, Any, datetime]]:
+        with self._lock:
+            return {
+                k: (self.entries[k][0], self.entries[k][1], self.written[k])
+                for k in keys
+                if k in self.entries
+            }
+
     def cache_put(self, key: str, provider: str, response: Any) -> None:
         with self._lock:
             self.entries[key] = (provider, response)
@@ -93,6 +102,10 @@ class TimedCache(Protocol):
 
     def cache_entry(self, key: str) -> tuple[str, Any, datetime] | None: ...
 
+    def cache_entries(self, keys: Sequence[str]) -> dict[str, tuple[str, Any, datetime]]:
+        """:meth:`cache_entry` of many keys at once (those it holds)."""
+        ...
+
     def cache_put(self, key: str, provider: str, response: Any) -> None: ...
 
 
@@ -119,8 +132,21 @@ class CacheView:
         if self.refresh:
             return None
         entry = self.cache.cache_entry(key)
-        if entry is None:
-            return None
+        return None if entry is None else self._fresh(entry)
+
+    def cache_get_many(self, keys: Sequence[str]) -> dict[str, Any]:
+        """:meth:`cache_get` of many keys in one read: the answers found and not expired."""
+        if self.refresh or not keys:
+            return {}
+        found = {}
+        for key, entry in self.cache.cache_entries(keys).items():
+            response = self._fresh(entry)
+            if response is not None:
+                found[key] = response
+        return found
+
+    def _fresh(self, entry: tuple[str, Any, datetime]) -> Any | None:
+        """The entry's response, or None once its provider's lifetime has passed."""
         provider, response, created_at = entry
         if created_at.tzinfo is None:
             created_at = created_at.replace(tzinfo=UTC)
@@ -130,3 +156,62 @@ class CacheView:
 
     def cache_put(self, key: str, provider: str, response: Any) -> None:
         self.cache.cache_put(key, provider, response)
+
+
+def get_many(cache: ResponseCache, keys: Sequence[str]) -> dict[str, Any]:
+    """The answers ``cache`` holds for ``keys``: in one read where it can
+    (``cache_get_many``), else one :meth:`~ResponseCache.cache_get` per key."""
+    many = getattr(cache, "cache_get_many", None)
+    if many is not None:
+        return dict(many(keys))
+    found = {}
+    for key in keys:
+        response = cache.cache_get(key)
+        if response is not None:
+            found[key] = response
+    return found
+
+
+class CoalescedReads:
+    """Cache reads of rows in flight gathered into one read: each :meth:`get` waits for the
+    next read, which takes every key asked since the last one began.
+
+    The batch lane asks the cache once per row before the row's question joins a batch;
+    one query and one thread hop per row made those lookups most of a submission's time
+    (issue 24). With ``parallel`` rows in flight a read serves up to that many rows.
+    """
+
+    def __init__(self, read: Callable[[list[str]], Mapping[str, Any]]) -> None:
+        self._read = read  # blocking: run in a thread
+        self._asked: dict[str, list[asyncio.Future[Any]]] = {}
+        self._reader: asyncio.Task[None] | None = None
+
+    async def get(self, key: str) -> Any | None:
+        """The cached answer for ``key``, or None; a failed read is None (a miss)."""
+        waiter: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._asked.setdefault(key, []).append(waiter)
+        if self._reader is None:
+            self._reader = asyncio.create_task(self._read_all())
+        return await waiter
+
+    async def _read_all(self) -> None:
+        asked: dict[str, list[asyncio.Future[Any]]] = {}
+        try:
+            while self._asked:
+                await asyncio.sleep(0)  # the other rows in flight ask theirs first
+                asked, self._asked = self._asked, {}
+                try:
+                    found = await asyncio.to_thread(self._read, list(asked))
+                except Exception:  # the caller's read logs its own failure: all misses
+                    found = {}
+                for key, waiters in asked.items():
+                    for waiter in waiters:
+                        if not waiter.done():
+                            waiter.set_result(found.get(key))
+        finally:
+            self._reader = None
+            for waiters in (*asked.values(), *self._asked.values()):  # cancelled mid-read
+                for waiter in waiters:
+                    if not waiter.done():
+                        waiter.set_result(None)
+            self._asked = {}

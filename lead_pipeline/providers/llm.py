@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError
@@ -303,6 +303,11 @@ class Question:
             "max_tokens": self.max_tokens,
             "temperature": self.temperature,
         }
+
+    def as_dict(self) -> dict[str, Any]:
+        """Its fields, for the store (``Question(**d)`` makes it again). Shallow: the schema
+        is shared, not copied, as ``dataclasses.asdict`` would for every row of a batch."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
     @property
     def first_limit(self) -> int:

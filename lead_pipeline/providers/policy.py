@@ -22,7 +22,7 @@ from lead_pipeline.providers.budget import (
     to_nanos,
     to_usd,
 )
-from lead_pipeline.providers.cache import ResponseCache, cache_key
+from lead_pipeline.providers.cache import CoalescedReads, ResponseCache, cache_key, get_many
 from lead_pipeline.providers.calls import call_record, finish
 from lead_pipeline.providers.cost import PriceTable, Usage
 from lead_pipeline.providers.errors import InvalidAnswer, ProviderError
@@ -70,6 +70,7 @@ class CallPolicy:
     prices: PriceTable = field(default_factory=PriceTable)
     pace: SharedPace | None = None  # the pace shared with other processes, if any
     limiter: RateLimiter = field(init=False)
+    _reads: CoalescedReads | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.limiter = RateLimiter(self.limit, self.pace, self.provider)
@@ -90,15 +91,36 @@ class CallPolicy:
 
     async def cached(self, request: Any) -> Any | None:
         """The cached answer's data for ``request``, if any: what :meth:`run` would answer
-        without a call (the batch lane asks before joining a batch). A hit is recorded for
-        the row trace as :meth:`run` records one."""
-        entry = await self._cache_get(cache_key(self.provider, request))
+        without a call (the batch lane asks before joining a batch). Rows in flight asking
+        at once are read together (:class:`CoalescedReads`). A hit is recorded for the row
+        trace as :meth:`run` records one."""
+        if self.cache is None:
+            return None
+        if self._reads is None:
+            self._reads = CoalescedReads(self._cache_get_many)
+        entry = await self._reads.get(cache_key(self.provider, request))
         if entry is None:
             return None
         with call_record(self.provider) as record:
             usage = Usage(**entry["usage"]) if entry.get("usage") else None
             finish(record, cached=True, cost=0.0, usage=usage)
         return entry["data"]
+
+    def _cache_get_many(self, keys: list[str]) -> dict[str, Any]:
+        """Blocking: the usable entries of ``keys`` (a broken cache is all misses)."""
+        assert self.cache is not None
+        try:
+            found = get_many(self.cache, keys)
+        except Exception as exc:  # a broken cache must cost money, not the row
+            get_logger().warning(
+                "%s: cache read failed, calling the provider: %s", self.provider, exc
+            )
+            return {}
+        return {
+            key: entry
+            for key, entry in found.items()
+            if isinstance(entry, dict) and entry.get("format") == CACHE_FORMAT
+        }
 
     async def _cache_put(self, key: str, paid: Paid) -> None:
         if self.cache is None:

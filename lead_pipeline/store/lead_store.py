@@ -159,6 +159,7 @@ class LeadStore:
     # the provider response cache
     cache_get = _Part("response_cache", ResponseCache.cache_get)
     cache_entry = _Part("response_cache", ResponseCache.cache_entry)
+    cache_entries = _Part("response_cache", ResponseCache.cache_entries)
     prune_cache = _Part("response_cache", ResponseCache.prune_cache)
     cache_put = _Part("response_cache", ResponseCache.cache_put)
 
