@@ -26,12 +26,16 @@ from typing import Any
 import dagster as dg
 from celery import Celery
 from celery.result import AsyncResult
-from dagster._core.events import EngineEventData
-from dagster._core.execution.retries import RetryMode
-from dagster_celery.core_execution_loop import core_celery_execution_loop
-from dagster_celery.executor import CELERY_CONFIG, CeleryExecutor, _submit_task
 
 from lead_pipeline.defs import StepLost
+from lead_pipeline.defs.dagster_private import (
+    CELERY_CONFIG,
+    CeleryExecutor,
+    EngineEventData,
+    RetryMode,
+    core_celery_execution_loop,
+    submit_task,
+)
 
 
 @dataclass
@@ -167,7 +171,7 @@ class WatchedCeleryExecutor(CeleryExecutor):
 
             return WatchedStep(
                 step_key=step.key,
-                submit=lambda: _submit_task(app, context, step, queue, priority, known_state),
+                submit=lambda: submit_task(app, context, step, queue, priority, known_state),
                 liveness=liveness,
                 report=report,
                 lost_after_s=self.lost_after_s,

@@ -30,9 +30,7 @@ import json
 import sys
 from typing import Any, TypeVar
 
-from dagster._core.events.log import EventLogEntry
-from dagster._core.instance import DagsterInstance
-from dagster._serdes import deserialize_value, serialize_value
+from dagster import DagsterInstance, EventLogEntry, deserialize_value, serialize_value
 
 from lead_pipeline.outlets import guard_process
 from lead_pipeline.providers.redact import scrub, scrub_value

@@ -20,11 +20,13 @@ from lead_pipeline.store import StoreUnwritable
 
 if TYPE_CHECKING:
     import dagster as dg
-    from dagster._utils.error import SerializableErrorInfo
+
+    from lead_pipeline.defs.dagster_private import SerializableErrorInfo
 
 
-# What a failed blocking asset check raises: dagster._core.errors, not in Dagster's public
-# names (checked against dagster 1.13), so it is known here by the name its errors carry.
+# What a failed blocking asset check raises. Its class is not in Dagster's public names
+# (checked against dagster 1.13.27), so it is known by the name its errors carry, not
+# imported (see defs/dagster_private.py for the private names that are).
 ASSET_CHECK_FAILED = "DagsterAssetCheckFailedError"
 
 

@@ -20,7 +20,6 @@ from urllib.parse import quote
 
 import dagster as dg
 import pytest
-from dagster._serdes import serialize_value
 
 from lead_pipeline.defs.partitions import instance as dagster_instance
 from lead_pipeline.leads import export_list
@@ -136,7 +135,7 @@ def test_echoed_keys_reach_no_store_output_export_or_event_log(tmp_path: Path) -
     exports = [export_list(store, "crm", fmt, tmp_path / f"out.{fmt}") for fmt in ("csv", "jsonl")]
     instance = dagster_instance()
     [run] = instance.get_runs()
-    event_log = [serialize_value(entry) for entry in instance.all_logs(run.run_id)]
+    event_log = [dg.serialize_value(entry) for entry in instance.all_logs(run.run_id)]
     assert any("rows failed, by cause" in entry and "***" in entry for entry in event_log)
     store.dispose()
 
