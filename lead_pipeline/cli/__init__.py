@@ -10,8 +10,7 @@ return an exit code; user errors are printed by ``main`` as one line (see
 from __future__ import annotations
 
 import argparse
-import atexit
-import os
+import gc
 import sys
 from collections.abc import Callable, Sequence
 
@@ -91,19 +90,20 @@ def _exit_code(exc: Exception) -> int | None:
 def entry() -> None:
     """The console script and ``python -m lead_pipeline.cli``: :func:`main`, then exit.
 
-    Once the command is done, the interpreter's own teardown (freeing Dagster's,
-    pandas' and SQLAlchemy's modules object by object) took 0.8 s after ``enrich``
-    had printed its last line. The exit handlers still run (logging's flush,
-    multiprocessing's clean-up, temporary files), and the output is flushed; then
-    the process ends. An unexpected exception still ends it the usual way, with
-    its traceback. ``main`` itself returns, for callers in the same process.
+    Before exiting, ``gc.freeze()`` moves every object to the collector's permanent
+    generation, so the interpreter's teardown no longer walks Dagster's, pandas' and
+    SQLAlchemy's objects in its final collections; the exit handlers (logging's flush,
+    multiprocessing's clean-up, temporary files) run as usual. From the last line to
+    the exit, ``benchmarks/exit_teardown.py --runs 5`` measured 15.8 s without it and
+    0.71 s with it at a load average of 22 on 2 cores (3.1 s and 0.25 s at 18; running
+    the exit handlers by hand then ``os._exit``, what this did before through a private
+    CPython call, 0.08 s). An unexpected exception still ends the process with its
+    traceback, and ``main`` itself returns, for callers in the same process.
     """
     guard_process()  # whatever this process and its children print or log is scrubbed
     code = main()
-    atexit._run_exitfuncs()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+    gc.freeze()
+    sys.exit(code)
 
 
 if __name__ == "__main__":
