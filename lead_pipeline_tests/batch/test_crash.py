@@ -1,9 +1,10 @@
 """``kill -9`` at each point of a submission leaves exactly one batch for those rows.
 
 A child process runs the batch lane; the stand-in holds its request at the chosen
-point (after doing the work, before answering) and the test kills the child there.
-The next run must find the batch again, or find that none was made, and submit
-only then.
+point and the test kills the child there: before the server reads the first request
+(the record written, the provider told nothing: the request is then dropped), or
+after the server did a request's work, before it answers. The next run must find the
+batch again, or find that none was made, and submit only then.
 """
 
 from __future__ import annotations
@@ -35,20 +36,25 @@ store = LeadStore(sys.argv[1])
 run(store, workflow, get_settings(), lane="batch")
 """
 
-# (provider, the request held when the child is killed, what the provider holds then)
+# (provider, the request held when the child is killed, held before the server reads it,
+# what the provider holds then): every point between writing the record and recording the
+# provider's batch id (engine/batch_lane.py's _submit_one).
 POINTS = [
-    ("openai", "/v1/files", "the file uploaded, no batch created, the record written"),
-    ("openai", "/v1/batches", "the batch created, its id never recorded"),
-    ("anthropic", "/v1/messages/batches", "the batch created, its id never recorded"),
+    ("openai", "/v1/files", True, "the record written, nothing sent to the provider"),
+    ("openai", "/v1/files", False, "the file uploaded, no batch created, the record written"),
+    ("openai", "/v1/batches", False, "the batch created, its id never recorded"),
+    ("anthropic", "/v1/messages/batches", True, "the record written, nothing sent"),
+    ("anthropic", "/v1/messages/batches", False, "the batch created, its id never recorded"),
 ]
 
 
-@pytest.mark.parametrize(("provider", "held", "why"), POINTS)
+@pytest.mark.parametrize(("provider", "held", "before", "why"), POINTS)
 def test_kill_9_during_submission_leaves_one_batch(
     store: LeadStore,
     tmp_path: Path,
     provider: str,
     held: str,
+    before: bool,
     why: str,
     request: pytest.FixtureRequest,
 ) -> None:
@@ -57,7 +63,7 @@ def test_kill_9_during_submission_leaves_one_batch(
     )
     import_rows(store, 8)
     workflow = compile_workflow(tmp_path, provider)
-    arrived = server.hold(held)
+    arrived = server.hold(held, before=before)
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD, store.url, str(tmp_path / f"wf-{provider}")],
         env={**os.environ, **server.env()},
@@ -75,6 +81,8 @@ def test_kill_9_during_submission_leaves_one_batch(
     records = store.batches("demo")
     assert len(records) == 1 and records[0].state == "submitting", why
     made_before = len(server.batches)
+    if before:  # the provider was told nothing: no file, no batch
+        assert made_before == 0 and not getattr(server, "files", {}), why
     summary = run(store, workflow, get_settings(), lane="batch")
     assert len(server.batches) == 1, f"{why}: {len(server.batches)} batches at the provider"
     (record,) = store.batches("demo")

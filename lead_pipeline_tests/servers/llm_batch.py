@@ -6,7 +6,8 @@ are the same answer. A batch stays where it is (``validating`` / ``in_progress``
 until the test calls :meth:`end` (answers, in a shuffled order, with chosen lines
 errored or expired), :meth:`expire` or a cancel arrives and :meth:`end` settles it.
 :meth:`hold` blocks a request on a path until released, after the server has done
-its work, so a test can kill the client at that instant.
+its work, so a test can kill the client at that instant; ``before=True`` blocks it
+before any work, and the request is then dropped unanswered: the provider never knew.
 """
 
 from __future__ import annotations
@@ -35,27 +36,33 @@ def _error(status: int, message: str) -> Reply:
 
 class _Holds:
     """Requests to hold: ``hold(path_prefix)`` returns an event set when one arrives;
-    ``release()`` lets every held request answer."""
+    ``release()`` lets every held request answer. ``before=True`` holds the first such
+    request before the server does anything with it, and only that one: once released it
+    is dropped (:meth:`wait_if_held` says so), as if the client had died before sending it."""
 
     def __init__(self) -> None:
-        self._holds: dict[str, threading.Event] = {}
+        self._holds: dict[tuple[str, bool], threading.Event] = {}
         self._go = threading.Event()
 
-    def hold(self, prefix: str) -> threading.Event:
+    def hold(self, prefix: str, *, before: bool = False) -> threading.Event:
         arrived = threading.Event()
-        self._holds[prefix] = arrived
+        self._holds[(prefix, before)] = arrived
         self._go.clear()
         return arrived
 
     def release(self) -> None:
         self._go.set()
 
-    def wait_if_held(self, path: str) -> None:
-        for prefix, arrived in list(self._holds.items()):
-            if path.startswith(prefix):
+    def wait_if_held(self, path: str, *, before: bool = False) -> bool:
+        """Block while a hold of ``path`` (of this kind) is on; True: drop the request."""
+        for (prefix, early), arrived in list(self._holds.items()):
+            if early == before and path.startswith(prefix):
+                if before:
+                    del self._holds[(prefix, early)]  # one request only
                 arrived.set()
                 self._go.wait(timeout=120)
-                return
+                return before
+        return False
 
 
 class OpenAIBatchServer(OpenAIServer):
@@ -72,8 +79,8 @@ class OpenAIBatchServer(OpenAIServer):
         self.holds = _Holds()
         self.state_lock = threading.Lock()
 
-    def hold(self, prefix: str) -> threading.Event:
-        return self.holds.hold(prefix)
+    def hold(self, prefix: str, *, before: bool = False) -> threading.Event:
+        return self.holds.hold(prefix, before=before)
 
     def release(self) -> None:
         self.holds.release()
@@ -88,6 +95,8 @@ class OpenAIBatchServer(OpenAIServer):
             return super().handle(request)
         if not self._authorized(request):
             return _error(401, "Incorrect API key provided")
+        if self.holds.wait_if_held(path, before=True):
+            return _error(499, "the client went away before the request was read")
         with self.state_lock:
             reply = self._route(request)
         self.holds.wait_if_held(path)  # after the work is done: a kill now loses the answer
@@ -286,8 +295,8 @@ class AnthropicBatchServer(AnthropicServer):
         self.state_lock = threading.Lock()
         self.results_host: str | None = None  # a test's hostile results_url host
 
-    def hold(self, prefix: str) -> threading.Event:
-        return self.holds.hold(prefix)
+    def hold(self, prefix: str, *, before: bool = False) -> threading.Event:
+        return self.holds.hold(prefix, before=before)
 
     def release(self) -> None:
         self.holds.release()
@@ -300,6 +309,8 @@ class AnthropicBatchServer(AnthropicServer):
             return Reply(status=401, json={"type": "error", "error": {"message": "bad key"}})
         if not request.headers.get("anthropic-version"):
             return _error(400, "anthropic-version header required")
+        if self.holds.wait_if_held(path, before=True):
+            return _error(499, "the client went away before the request was read")
         with self.state_lock:
             reply = self._route(request)
         self.holds.wait_if_held(path)
