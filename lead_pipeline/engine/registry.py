@@ -64,8 +64,11 @@ class NodeCall(Generic[ConfigT]):
 
 @dataclass
 class NodeOutcome:
+    """What a node answered for one row. What it cost is not part of it: the provider
+    calls the node made through ``call.services.session`` are metered by the run's
+    ledger, which is what the row's cost, the run's total and ``--max-cost`` read."""
+
     outputs: dict[str, Any]
-    cost: float = 0.0
     provider: str | None = None
     skipped: bool = False
     note: str | None = None

@@ -330,7 +330,7 @@ def estimate(node, values, context):
 @node_type("acme_lookup", LookupConfig, kinds=("api",), estimate=estimate, reads_row=False)
 async def lookup(call):
     """Looks the company up at Acme (here: answers without calling anyone)."""
-    return NodeOutcome(outputs={"acme_id": call.row_id}, cost=call.config.price, provider="acme")
+    return NodeOutcome(outputs={"acme_id": call.row_id}, provider="acme")
 '''
 
 ACME = """\

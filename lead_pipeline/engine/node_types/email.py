@@ -169,7 +169,6 @@ async def run_work_email(call: NodeCall[WorkEmailConfig]) -> NodeOutcome:
     company = call.values.get("name") if isinstance(call.values.get("name"), str) else None
     verify = config.verify == "auto" and verifier_configured(session.settings)
     found: list[dict[str, Any]] = []
-    cost = 0.0
     answered: list[str] = []
     for founder in founders:
         person = PersonQuery(
@@ -181,7 +180,6 @@ async def run_work_email(call: NodeCall[WorkEmailConfig]) -> NodeOutcome:
         verdicts: dict[str, str | None] = {}
 
         async def passes(data: Any, person: PersonQuery = person, verdicts=verdicts) -> bool:
-            nonlocal cost
             if not isinstance(data, dict):
                 return False
             check = check_work_email(data.get("email"), website)
@@ -200,7 +198,6 @@ async def run_work_email(call: NodeCall[WorkEmailConfig]) -> NodeOutcome:
                 except ProviderError:
                     checked = None  # the verifier is optional: keep the finder's word
                 if checked is not None:
-                    cost += checked.cost
                     status = checked.data["status"]
                     if status in REFUSED_BY_VERIFIER:
                         return False
@@ -214,7 +211,6 @@ async def run_work_email(call: NodeCall[WorkEmailConfig]) -> NodeOutcome:
             result = await waterfall(config.providers, ask, validate=passes)
         except ProviderError as exc:
             raise NodeError(f"{person.full_name}: {exc}") from None
-        cost += result.cost
         if not result.found:
             continue
         email = check_work_email(result.value["email"], website).email
@@ -236,4 +232,4 @@ async def run_work_email(call: NodeCall[WorkEmailConfig]) -> NodeOutcome:
     if len(columns) > 1:
         outputs[columns[1]] = len(found)
     providers = "+".join(dict.fromkeys(answered)) or None
-    return NodeOutcome(outputs=outputs, cost=cost, provider=providers)
+    return NodeOutcome(outputs=outputs, provider=providers)

@@ -60,4 +60,4 @@ async def run_fetch_page(call: NodeCall[FetchPageConfig]) -> NodeOutcome:
     outputs = {columns[0]: page.get("text")}
     if len(columns) > 1:
         outputs[columns[1]] = page.get("title")
-    return NodeOutcome(outputs=outputs, cost=response.cost, provider="fetch")
+    return NodeOutcome(outputs=outputs, provider="fetch")

@@ -145,7 +145,7 @@ async def run_founder_extract(call: NodeCall[FounderExtractConfig]) -> NodeOutco
         raise NodeError(f"column {config.results!r} is not a list of search results")
     website = call.values.get("website") if isinstance(call.values.get("website"), str) else None
     people = extract_people(results, name, website, limit=config.limit)
-    cost, provider = 0.0, "rules"
+    provider = "rules"
     if config.llm == "auto" and llm_configured(call.services.session.settings) and results:
         listing = "\n".join(
             f"- {r.get('title') or ''} | {r.get('url') or ''} | {r.get('snippet') or ''}"
@@ -160,7 +160,7 @@ async def run_founder_extract(call: NodeCall[FounderExtractConfig]) -> NodeOutco
             )
         except ProviderError as exc:
             raise NodeError(str(exc)) from None
-        cost, provider = response.cost, f"rules+{response.provider}"
+        provider = f"rules+{response.provider}"
         known = {p.linkedin_url for p in people}
         for person in _llm_people(response.data.get("founders") or [], results, name, website):
             if person.linkedin_url not in known and len(people) < config.limit:
@@ -169,6 +169,5 @@ async def run_founder_extract(call: NodeCall[FounderExtractConfig]) -> NodeOutco
     founders = [p.to_dict() for p in people]
     return NodeOutcome(
         outputs={"founders": founders, "founder_count": len(founders)},
-        cost=cost,
         provider=provider,
     )

@@ -236,4 +236,4 @@ async def run_http(call: NodeCall[HttpConfig]) -> NodeOutcome:
     except ProviderError as exc:
         raise NodeError(str(exc)) from None
     outputs = _outputs(config, call.outputs, response.data, secrets)
-    return NodeOutcome(outputs=outputs, cost=response.cost, provider=config.provider)
+    return NodeOutcome(outputs=outputs, provider=config.provider)

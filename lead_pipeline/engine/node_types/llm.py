@@ -153,7 +153,7 @@ async def run_llm(call: NodeCall[LlmConfig]) -> NodeOutcome:
         )
     except ProviderError as exc:
         raise NodeError(str(exc)) from None
-    return NodeOutcome(outputs=dict(response.data), cost=response.cost, provider=response.provider)
+    return NodeOutcome(outputs=dict(response.data), provider=response.provider)
 
 
 async def _batch_lane(call: NodeCall[LlmConfig], outputs: Mapping[str, Any]) -> NodeOutcome:

@@ -130,10 +130,9 @@ def own_site(call: NodeCall[ResearchConfig]) -> str | None:
     return website.strip()
 
 
-async def _search(call: NodeCall[ResearchConfig], providers: list[str]) -> tuple[list[str], float]:
-    """Result URLs of every query, in rank order, the first query's first; and their cost."""
+async def _search(call: NodeCall[ResearchConfig], providers: list[str]) -> list[str]:
+    """Result URLs of every query, in rank order, the first query's first."""
     found: list[str] = []
-    cost = 0.0
     session = call.services.session
     for query in queries(call.config, call.values, call.params):
 
@@ -143,9 +142,8 @@ async def _search(call: NodeCall[ResearchConfig], providers: list[str]) -> tuple
             )
 
         result = await waterfall(providers, ask, validate=bool)
-        cost += result.cost
         found += [r["url"] for r in result.value or [] if isinstance(r.get("url"), str)]
-    return found, cost
+    return found
 
 
 def choose_pages(website: str | None, results: list[str], limit: int) -> list[str]:
@@ -162,8 +160,8 @@ def choose_pages(website: str | None, results: list[str], limit: int) -> list[st
     return list(chosen.values())
 
 
-async def _read(call: NodeCall[ResearchConfig], url: str) -> tuple[dict[str, Any] | str, float]:
-    """The fetched page, or why it could not be read; and its cost."""
+async def _read(call: NodeCall[ResearchConfig], url: str) -> dict[str, Any] | str:
+    """The fetched page, or why it could not be read."""
     config = call.config
     try:
         response = await fetch_page(
@@ -174,11 +172,11 @@ async def _read(call: NodeCall[ResearchConfig], url: str) -> tuple[dict[str, Any
             max_chars=config.max_chars,
         )
     except ProviderError as exc:
-        return str(exc), exc.cost
+        return str(exc)
     page: dict[str, Any] = response.data
     if not (page.get("text") or "").strip():
-        return f"{url}: no readable text", response.cost
-    return page, response.cost
+        return f"{url}: no readable text"
+    return page
 
 
 def _estimate(node: Any, values: Any, context: Any) -> Any:
@@ -200,15 +198,13 @@ async def run_research(call: NodeCall[ResearchConfig]) -> NodeOutcome:
     website = own_site(call)
     providers = _search_providers(config, call.services.session.settings)
     try:
-        results, spent = await _search(call, providers) if providers else ([], 0.0)
+        results = await _search(call, providers) if providers else []
     except ProviderError as exc:
         raise NodeError(f"search: {exc}") from None
     urls = choose_pages(website, results, config.max_pages)
     if not urls:
         raise NodeError("no page to read: no website and no search result")
-    answers = await asyncio.gather(*(_read(call, url) for url in urls))
-    spent += sum(cost for _, cost in answers)
-    read = [page for page, _ in answers]
+    read = await asyncio.gather(*(_read(call, url) for url in urls))
     pages = [p for p in read if isinstance(p, dict)]
     if not pages:
         problems = "; ".join(p for p in read if isinstance(p, str))
@@ -279,7 +275,6 @@ async def run_research(call: NodeCall[ResearchConfig]) -> NodeOutcome:
         note = f"{refused} unsupported: {reasons}"[:1000]
     return NodeOutcome(
         outputs=outputs,
-        cost=spent + response.cost,
         provider=response.provider,
         note=note,
         evidence=evidence,

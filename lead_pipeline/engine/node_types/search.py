@@ -117,6 +117,5 @@ async def run_web_search(call: NodeCall[WebSearchConfig]) -> NodeOutcome:
     column = next(iter(call.outputs))
     return NodeOutcome(
         outputs={column: list(result.value or [])},
-        cost=result.cost,
         provider=result.provider or (result.attempts[-1].provider if result.attempts else None),
     )
