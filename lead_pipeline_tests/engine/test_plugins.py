@@ -314,7 +314,9 @@ PRICED = '''
 from typing import ClassVar
 
 from lead_pipeline.engine.estimates import CallEstimate
-from lead_pipeline.engine.registry import NodeConfig, NodeOutcome, node_type
+from lead_pipeline.engine.registry import NodeConfig, NodeError, NodeOutcome, node_type
+from lead_pipeline.providers.errors import ProviderError
+from lead_pipeline.providers.policy import Paid
 
 
 class LookupConfig(NodeConfig):
@@ -329,8 +331,19 @@ def estimate(node, values, context):
 
 @node_type("acme_lookup", LookupConfig, kinds=("api",), estimate=estimate, reads_row=False)
 async def lookup(call):
-    """Looks the company up at Acme (here: answers without calling anyone)."""
-    return NodeOutcome(outputs={"acme_id": call.row_id}, provider="acme")
+    """Looks the company up at Acme, a paid call made through the run's provider policy
+    (here it answers without calling anyone; what it is billed is ``price``)."""
+    price = call.config.price
+
+    async def send(_tab):
+        return Paid({"acme_id": call.row_id}, price)
+
+    policy = call.services.session.policy("acme")
+    try:
+        answer = await policy.run({"row": call.row_id}, send, price=price)
+    except ProviderError as exc:
+        raise NodeError(str(exc)) from None
+    return NodeOutcome(outputs=dict(answer.data), provider="acme")
 '''
 
 ACME = """\
@@ -343,12 +356,13 @@ nodes:
 """
 
 
-def test_a_plugins_node_type_is_listed_priced_and_its_price_asked_about(
+def test_a_plugins_node_type_is_listed_priced_and_bounded_by_max_cost(
     site: Path, tmp_path: Path
 ) -> None:
-    """Installed from another package, a node type's estimate is the plan's: ``--plan``
-    prices its rows, and ``enrich`` asks before a run its price puts above the threshold
-    (or ``--max-cost`` caps it)."""
+    """Installed from another package, a node type is listed by ``workflows``, its
+    estimate is the plan's (``--plan`` prices its rows, ``enrich`` asks before a run its
+    price puts above the threshold), and ``--max-cost`` bounds the calls it makes through
+    the run's provider policy."""
     install(
         site,
         "lp-demo-priced",
@@ -389,6 +403,15 @@ def test_a_plugins_node_type_is_listed_priced_and_its_price_asked_about(
     code, asked = cli("enrich", "--lead", "demo", "--workflow", "acme")
     assert code != 0 and "This run may cost up to $2.00" in asked, asked
     assert "Not started: there is no terminal to ask on" in asked
+    # --max-cost bounds its calls like a built-in's: at $0.50 a call, a $0.90 cap pays one
+    code, capped = cli("enrich", "--lead", "demo", "--workflow", "acme", "--max-cost", "0.9")
+    assert code == 1, capped  # rows failed: the cap was reached
+    results = LeadStore().results("demo", ["acme"])
+    outcomes = [r[("acme", "lookup")] for r in results.values() if ("acme", "lookup") in r]
+    assert sorted(r.status for r in outcomes).count(OK) == 1, capped
+    assert sum(r.cost for r in outcomes) == pytest.approx(0.5), capped
+    refused = [r.error or "" for r in outcomes if r.status != OK]
+    assert refused and all("budget" in e for e in refused), refused
 
 
 def test_the_plugins_variable_still_works_and_says_it_is_deprecated(
