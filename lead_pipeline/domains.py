@@ -153,12 +153,6 @@ def site_name(host: str) -> str:
     return registrable_domain(host).split(".")[0]
 
 
-def is_shared_host(host: str) -> bool:
-    """True when ``host`` sits under a PSL *private* suffix: a shared hosting or platform domain
-    (``acme.vercel.app``, ``acme.github.io``), where neighbours are unrelated tenants."""
-    return _EXTRACT.extract_str(host.lower().rstrip(".")).is_private
-
-
 def top_level_domain(value: Any) -> str | None:
     """The top-level domain of a website (``ai``, ``io``, ``uk``): the last label of its ICANN
     suffix; ``None`` for no host, an IP address or an ending on no list."""

@@ -86,10 +86,6 @@ class RunOptionFields(BaseModel):
         json_schema_extra={"flag": "--plan"},
     )
 
-    @classmethod
-    def option_names(cls) -> list[str]:
-        return list(RunOptionFields.model_fields)
-
     def option_values(self) -> dict[str, Any]:
         """The shared options' values, to hand from one of these models to another."""
         return {name: getattr(self, name) for name in RunOptionFields.model_fields}
