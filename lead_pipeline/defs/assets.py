@@ -93,6 +93,7 @@ def _metadata(summary: RunSummary, causes: str) -> dict[str, Any]:
         "up_to_date": summary.up_to_date,
         "left_alone": summary.left_alone,
         "not_started": summary.not_started,
+        "budget_waits": summary.budget_waits,
         "rows": summary.total_rows,
         "duration_s": round(summary.duration_s, 2),
         "rows_per_minute": round(summary.rows_per_minute, 1),

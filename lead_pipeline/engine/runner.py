@@ -132,6 +132,7 @@ class ShardRunner:
                     for _ in range(min(self.rows_in_flight, len(self.shard.rows)))
                 ]
                 await asyncio.gather(*workers)
+                self.summary.budget_waits = services.budget.waits
                 if self.waiting and self._unwritable is None:
                     self.summary.submitted = await asyncio.to_thread(self._submit, services)
             finally:

@@ -128,6 +128,8 @@ class ShardSummary(Outcomes):
     # Rows whose llm question joined an LLM batch (``--lane batch``), and what was submitted.
     waiting: int = 0
     submitted: Submitted | None = None
+    # Paid calls that waited for other calls in flight to settle under ``max_cost``.
+    budget_waits: int = 0
 
     def add_row(self, failed: bool, cost: float, error: str | None) -> None:
         self.cost += cost
@@ -165,6 +167,7 @@ class RunSummary(Outcomes, LeftAlone):
     failed_in_batch: int = 0  # their batch line failed as this run collected it
     batches: list[BatchRecord] = field(default_factory=list)
     batch_refusal: str | None = None
+    budget_waits: int = 0  # paid calls that waited for others in flight to settle
 
     def count_from_store(self, ok: int, failed: int, skipped: int) -> RunSummary:
         """Take the counts the store holds for this run (``LeadStore.run_counts``).
@@ -196,6 +199,7 @@ class RunSummary(Outcomes, LeftAlone):
             self.ok += shard.ok
             self.failed += shard.failed
             self.not_started += shard.not_started
+            self.budget_waits += shard.budget_waits
             self.cost += shard.cost
             self.waiting += shard.waiting
             if shard.submitted is not None:
@@ -217,6 +221,11 @@ class RunSummary(Outcomes, LeftAlone):
             text += f", {self.left_alone} left alone (--retry-failed: not failed)"
         if self.not_started:
             text += f", {self.not_started} not started (budget reached)"
+        if self.budget_waits:
+            text += (
+                f", {self.budget_waits} paid call{'s' if self.budget_waits != 1 else ''} "
+                "waited for calls in flight to settle under max_cost"
+            )
         if self.held_back:
             text += f", {self.held_back} held back by limit"
         if self.unsupported:

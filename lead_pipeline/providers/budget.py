@@ -16,6 +16,13 @@ shard and process of the run (Celery workers included) reserves against. A
 process that dies with a reservation open leaves it counted: the money may
 have been spent, so the cap stays a cap.
 
+A reservation that does not fit only because other calls in flight hold reservations
+(they may settle lower: a "no match" is free) is not a spent cap: the call is
+:class:`BudgetHeld` and waits (``CallPolicy``) for those calls to settle, then asks
+again. It is refused for good (:class:`BudgetExceeded`) only when what is spent, and
+what this call itself holds, leave no room, or when nothing in the ledger has moved
+for :data:`HOLD_S` seconds (a reservation of a process that died never settles).
+
 Amounts are whole nano-dollars (1e-9 USD): sums of integers do not drift the way
 sums of floats do, so a reservation and its settlement cancel exactly.
 """
@@ -30,9 +37,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from lead_pipeline.providers.errors import BudgetExceeded
+from lead_pipeline.providers.errors import BudgetExceeded, BudgetHeld
 
 NANOS_PER_USD = 1_000_000_000
+# How long a call held by others' reservations waits with nothing in the ledger moving
+# before it is refused: longer than a call in flight takes to end (its timeouts, retries
+# and Retry-After waits), so only a reservation that will never settle outlasts it.
+HOLD_S = 180.0
 # No single call costs more than this; a larger number is a hostile or broken price.
 MAX_CALL_USD = 1_000_000.0
 
@@ -77,6 +88,10 @@ class Ledger(Protocol):
         """Release ``reserved`` and add ``cost`` to the spent sum, in one step."""
         ...
 
+    def totals(self) -> tuple[int | None, int, int]:
+        """The cap (None: none), the reserved sum and the spent sum, as they are now."""
+        ...
+
 
 class LocalLedger:
     """A ledger in this process's memory: a run with no cap, or a session built by hand."""
@@ -100,6 +115,10 @@ class LocalLedger:
         with self._lock:
             self.reserved -= reserved
             self.spent += cost
+
+    def totals(self) -> tuple[int | None, int, int]:
+        with self._lock:
+            return self.cap, self.reserved, self.spent
 
 
 @dataclass
@@ -153,6 +172,8 @@ class Budget:
         self._spent = 0
         self._refused = False
         self._lock = threading.Lock()
+        self.hold_s = HOLD_S
+        self.waits = 0  # calls that waited for others in flight to settle (this process)
 
     @property
     def blocking(self) -> bool:
@@ -176,14 +197,34 @@ class Budget:
         if amount == 0:
             return
         if not self.ledger.reserve(amount):
-            self._refused = True
             assert self.max_cost is not None  # an uncapped ledger never refuses
-            raise BudgetExceeded(
-                f"budget reached: one {reservation.provider} call may cost ${price:.4f}, more "
-                f"than what is left of max_cost ${self.max_cost:.4f}; not called",
-                provider=reservation.provider,
-            )
+            cap, reserved, spent = self.ledger.totals()
+            if cap is not None and spent + reservation.amount + amount <= cap:
+                # Room once the others' reservations settle: wait for them, not refuse.
+                raise BudgetHeld(
+                    f"budget held: one {reservation.provider} call may cost ${price:.4f}; "
+                    f"${to_usd(reserved - reservation.amount):.4f} is reserved by calls in "
+                    "flight, which may settle lower",
+                    provider=reservation.provider,
+                    state=(reserved, spent),
+                )
+            self.refuse(reservation.provider, price)
         reservation.amount += amount
+
+    def refuse(self, provider: str, price: float, why: str = "") -> None:
+        """Raise :class:`BudgetExceeded` for a call of ``provider`` at ``price``; no further
+        row should start."""
+        self._refused = True
+        assert self.max_cost is not None
+        raise BudgetExceeded(
+            f"budget reached: one {provider} call may cost ${price:.4f}, more than what is "
+            f"left of max_cost ${self.max_cost:.4f}{why}; not called",
+            provider=provider,
+        )
+
+    def waited(self) -> None:
+        with self._lock:
+            self.waits += 1
 
     def settle(self, reservation: Reservation, cost: float) -> None:
         """Close ``reservation`` at ``cost`` (checked by the caller with :func:`to_nanos`)."""

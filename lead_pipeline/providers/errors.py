@@ -98,6 +98,16 @@ class BudgetExceeded(ProviderError):
     """The run's ``max_cost`` is spent: no further paid call is made."""
 
 
+class BudgetHeld(BudgetExceeded):
+    """The call does not fit under ``max_cost`` only because other calls in flight hold
+    reservations; ``state`` is the ledger's (reserved, spent) when it was refused, so a
+    caller waiting for them to settle can tell whether anything moved."""
+
+    def __init__(self, message: str, *, provider: str, state: tuple[int, int]) -> None:
+        super().__init__(message, provider=provider)
+        self.state = state
+
+
 class NotConfigured(ProviderError):
     """No key for the provider; the message names the variables to set."""
 

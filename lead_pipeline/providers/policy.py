@@ -10,6 +10,7 @@ its calls cost whatever happens to the row afterwards.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,12 +26,14 @@ from lead_pipeline.providers.budget import (
 from lead_pipeline.providers.cache import CoalescedReads, ResponseCache, cache_key, get_many
 from lead_pipeline.providers.calls import call_record, finish
 from lead_pipeline.providers.cost import PriceTable, Usage
-from lead_pipeline.providers.errors import InvalidAnswer, ProviderError
+from lead_pipeline.providers.errors import BudgetHeld, InvalidAnswer, ProviderError
 from lead_pipeline.providers.ratelimit import Limit, RateLimiter, SharedPace
 from lead_pipeline.providers.redact import get_logger
 from lead_pipeline.providers.retry import RetryPolicy
 
 CACHE_FORMAT = 1
+# How often a call held by others' reservations looks at the ledger again (seconds).
+HELD_POLL_S = 0.05
 # The most a call can cost in USD, or a function working it out (an LLM question's price
 # at its token limit loads the price tables: only worth it when a cap needs it).
 Price = float | Callable[[], float]
@@ -141,10 +144,25 @@ class CallPolicy:
             return  # no cap: nothing to reserve against (the meter still counts the cost)
         if callable(price):
             price = price()
-        if self.budget.blocking and price:
-            await asyncio.to_thread(self.budget.reserve, reservation, price)
-        else:
-            self.budget.reserve(reservation, price)
+        budget, moved, last = self.budget, time.monotonic(), None
+        while True:
+            try:
+                if budget.blocking and price:
+                    await asyncio.to_thread(budget.reserve, reservation, price)
+                else:
+                    budget.reserve(reservation, price)
+                return
+            except BudgetHeld as held:
+                # Others in flight hold the room this call needs: wait for them to settle
+                # (a row is not failed as if the cap were spent), while the ledger moves.
+                if held.state != last:
+                    if last is None:
+                        budget.waited()
+                    moved, last = time.monotonic(), held.state
+                elif time.monotonic() - moved > budget.hold_s:
+                    why = f" (calls in flight did not settle in {budget.hold_s:.0f}s)"
+                    budget.refuse(self.provider, price, why)
+                await asyncio.sleep(HELD_POLL_S)
 
     async def _settle(self, reservation: Reservation, cost: float) -> tuple[float, str | None]:
         """Settle ``reservation`` at ``cost``; returns the cost counted and, when ``cost`` was

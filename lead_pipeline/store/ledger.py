@@ -94,3 +94,7 @@ class StoreLedger:
 
     def settle(self, reserved: int, cost: int) -> None:
         self.ledgers.ledger_settle(self.run_key, reserved, cost)
+
+    def totals(self) -> tuple[int | None, int, int]:
+        found = self.ledgers.ledger(self.run_key)
+        return (None, 0, 0) if found is None else (found.cap, found.reserved, found.spent)

@@ -23,6 +23,7 @@ from lead_pipeline.providers import (
 )
 from lead_pipeline.providers.budget import InvalidCost, Reservation
 from lead_pipeline.providers.cost import REQUEST_PRICES
+from lead_pipeline.providers.errors import BudgetHeld
 from lead_pipeline.settings import SettingsError
 from lead_pipeline.store import LeadStore
 from lead_pipeline_tests.providers.conftest import FAST_RETRY
@@ -35,13 +36,19 @@ def test_budget_reserves_then_settles_and_refuses_what_does_not_fit() -> None:
     budget = Budget(max_cost=0.01)
     first = Reservation("x")
     budget.reserve(first, 0.006)
-    with pytest.raises(BudgetExceeded, match="max_cost"):
-        budget.reserve(Reservation("x"), 0.005)  # 0.006 reserved + 0.005 > 0.01
+    # 0.006 reserved + 0.005 > 0.01, but the reservation may settle lower: held, not refused.
+    with pytest.raises(BudgetHeld, match="reserved by calls in flight"):
+        budget.reserve(Reservation("x"), 0.005)
+    assert not budget.exhausted
     budget.settle(first, 0.004)  # the real price: 0.002 of the reservation comes back
     second = Reservation("x")
     budget.reserve(second, 0.006)
-    assert budget.exhausted  # the refusal above: no further row starts
     budget.settle(second, 0.006)
+    # $0.01 spent: now the cap itself leaves no room, and that is a refusal.
+    with pytest.raises(BudgetExceeded, match="max_cost") as refused:
+        budget.reserve(Reservation("x"), 0.001)
+    assert not isinstance(refused.value, BudgetHeld)
+    assert budget.exhausted  # no further row starts
     assert budget.spent == pytest.approx(0.01)
     uncapped = Budget()
     free = Reservation("x")

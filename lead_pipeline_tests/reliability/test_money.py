@@ -226,3 +226,36 @@ def test_a_row_that_fails_after_a_paid_call_keeps_its_cost(
     assert runs == pytest.approx(3 * MATCH + 3 * CALL)
     errors = cli(env, "errors", "--lead", LEAD)
     assert "invalid output" in errors.stdout and "$0.0500" in errors.stdout, errors.stdout
+
+
+def test_rows_held_by_reservations_in_flight_wait_and_are_not_failed(
+    env: dict[str, str], db_url: str, tmp_path: Path, pdl: PdlServer
+) -> None:
+    """Ten rows, five in flight, $0.28 reserved a lookup against $0.5, and PDL knows none of
+    the people (a 404 is a free "no match"): the one reservation that fits leaves no room
+    for a second while it is in flight, yet it settles at $0. The other rows wait for it
+    and are asked in turn; none is failed as if the cap were spent, and the summary says
+    that calls waited. Two matches past the cap still stop at one."""
+    pdl.people = {}
+    pdl.latency = 0.5  # the rows in flight all reach the ledger before the first answer
+    import_leads(env, tmp_path, leads(10))
+    args = ["enrich", "--lead", LEAD, "--workflow", "emails", "--max-cost", "0.5"]
+    done = cli(env, *args, "--parallel", "5", "--shard-size", "5", "--max-shards", "2")
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out
+    assert "done: 10 ok, 0 failed" in out, out
+    assert "budget reached" not in out, out
+    assert "waited for calls in flight to settle under max_cost" in out, out
+    assert pdl.count() == 10 and pdl.matches == 0, out
+    status, runs = recorded(db_url)
+    assert status["emails"] == 0 and runs == 0
+
+    # Matches for every row: the first fits, the second is refused for good once $0.28 is
+    # spent (0.28 + 0.28 > 0.5), and the cap holds.
+    pdl.people = people(12)
+    again = cli(env, *args, "--force", "--refresh", "--parallel", "5")
+    out = again.stdout + again.stderr
+    assert pdl.matches == 1, out
+    assert "budget reached" in out, out
+    status, runs = recorded(db_url)
+    assert status["emails"] == pytest.approx(MATCH), out

@@ -11,6 +11,7 @@ import pytest
 
 from lead_pipeline.providers import Budget, BudgetExceeded, InvalidAnswer, Paid
 from lead_pipeline.providers.budget import NANOS_PER_USD, Reservation, metered, to_nanos
+from lead_pipeline.providers.errors import BudgetHeld
 from lead_pipeline.providers.policy import CallPolicy, Tab
 from lead_pipeline.store import LeadStore
 from lead_pipeline.store.ledger import StoreLedger
@@ -62,7 +63,7 @@ def test_processes_racing_one_run_ledger_never_pass_its_cap(store: LeadStore) ->
     assert store.ledger_reserve("run-1", amount) is None
 
 
-def test_one_ledger_per_run_and_a_dead_process_reservation_stays_counted(
+async def test_one_ledger_per_run_and_a_dead_process_reservation_stays_counted(
     store: LeadStore,
 ) -> None:
     cap = to_nanos(0.5, "cap")
@@ -70,11 +71,22 @@ def test_one_ledger_per_run_and_a_dead_process_reservation_stays_counted(
     dead = Budget(0.5, ledger=StoreLedger(store.run_ledgers, "run-a", cap))
     dead.reserve(Reservation("pdl"), 0.28)
     # Another shard of the same run finds the ledger (its cap unchanged) and the
-    # reservation still counted: the call may have been paid.
+    # reservation still counted: the call may have been paid. It would fit once that
+    # reservation settles, so the call is held, not refused...
     alive = Budget(0.5, ledger=StoreLedger(store.run_ledgers, "run-a", to_nanos(9.0, "cap")))
-    with pytest.raises(BudgetExceeded, match="budget reached"):
+    with pytest.raises(BudgetHeld, match="reserved by calls in flight"):
         alive.reserve(Reservation("pdl"), 0.28)
-    assert alive.exhausted
+    assert not alive.exhausted
+    # ...and waits for it; it never settles, so once nothing in the ledger has moved for
+    # ``hold_s`` the call is refused, and no further row starts.
+    alive.hold_s = 0.2
+
+    async def call(_tab: Tab) -> Paid:
+        raise AssertionError("a call that does not fit must not be made")
+
+    with pytest.raises(BudgetExceeded, match=r"budget reached.*did not settle"):
+        await CallPolicy("pdl", budget=alive).run({"q": 1}, call, price=0.28)
+    assert alive.exhausted and alive.waits == 1
     # Another run has its own ledger and cap.
     other = Budget(0.5, ledger=StoreLedger(store.run_ledgers, "run-b", cap))
     other.reserve(Reservation("pdl"), 0.28)
@@ -118,3 +130,4 @@ async def test_a_call_that_fails_after_paying_is_settled_at_its_cost(store: Lead
     assert meter.total == pytest.approx(0.15)
     totals = store.ledger("run-f")
     assert totals is not None and (totals.reserved, totals.spent) == (0, 150_000_000)
+
