@@ -50,6 +50,11 @@ if TYPE_CHECKING:
 RUN_FAILS_ABOVE = 0.5
 # How long the values passed between a run's steps are kept (for re-execution from the UI).
 STEP_OUTPUT_RETENTION = timedelta(days=7)
+# How long a run's money ledger (``run_ledgers``) is kept after it opened. Every shard of
+# the run reserves against it, and a shard starting after it was pruned would open a new
+# one with the whole cap again: so far longer than any run lasts (a run that makes no
+# progress for LEAD_PIPELINE_RUN_STALL_TIMEOUT is stopped), never while a run might go on.
+LEDGER_RETENTION = timedelta(days=30)
 
 _log = logging.getLogger(__name__)
 
@@ -411,10 +416,13 @@ class WorkflowRun:
 
     def prune(self) -> None:
         """Drop what no longer serves: step values past their retention (they only serve
-        re-executing recent runs) and expired cached answers (they are misses anyway)."""
+        re-executing recent runs), the money ledgers of runs long over, and expired cached
+        answers (they are misses anyway)."""
         from lead_pipeline.providers.cache import CacheLifetimes  # see run_shard
 
-        self.store.prune_step_outputs(datetime.now(UTC) - STEP_OUTPUT_RETENTION)
+        now = datetime.now(UTC)
+        self.store.prune_step_outputs(now - STEP_OUTPUT_RETENTION)
+        self.store.prune_ledgers(now - LEDGER_RETENTION)
         lifetimes = CacheLifetimes.from_setting(self._settings().cache_ttl)
         self.store.prune_cache(lifetimes.default, lifetimes.providers)
 

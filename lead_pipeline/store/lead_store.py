@@ -136,6 +136,7 @@ class LeadStore:
     ledger_reserve = _Part("run_ledgers", RunLedgers.ledger_reserve)
     ledger_settle = _Part("run_ledgers", RunLedgers.ledger_settle)
     ledger = _Part("run_ledgers", RunLedgers.ledger)
+    prune_ledgers = _Part("run_ledgers", RunLedgers.prune_ledgers)
 
     # LLM batches (--lane batch): what each holds, where it stands, which rows wait on it
     record_batch = _Part("llm_batches", LlmBatches.record_batch)

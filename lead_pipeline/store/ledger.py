@@ -12,8 +12,9 @@ counted: the call may have been paid, so the cap stays a cap.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, delete, select, update
 
 from lead_pipeline.store.schema import run_ledgers
 from lead_pipeline.store.shared import StorePart, utcnow
@@ -68,6 +69,14 @@ class RunLedgers(StorePart):
         with self.engine.begin() as conn:
             row = conn.execute(stmt).one()
         return LedgerTotals(row.cap, row.reserved, row.spent)
+
+    def prune_ledgers(self, before: datetime) -> int:
+        """Drop the ledgers of runs opened before ``before``: a run's ledger serves only
+        while its shards run. Whichever run closes prunes them (``WorkflowRun.prune``)."""
+        with self.engine.begin() as conn:
+            return conn.execute(
+                delete(run_ledgers).where(run_ledgers.c.opened_at < before)
+            ).rowcount
 
     def ledger(self, run_key: str) -> LedgerTotals | None:
         with self._reading() as conn:

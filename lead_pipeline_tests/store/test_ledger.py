@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -131,3 +132,42 @@ async def test_a_call_that_fails_after_paying_is_settled_at_its_cost(store: Lead
     totals = store.ledger("run-f")
     assert totals is not None and (totals.reserved, totals.spent) == (0, 150_000_000)
 
+
+def test_ledgers_of_runs_long_over_are_pruned_when_a_run_closes(
+    store: LeadStore, tmp_path: Path
+) -> None:
+    """``run_ledgers`` kept a row for every capped run forever. A run that closes now drops
+    the ledgers opened more than ``LEDGER_RETENTION`` ago, and keeps every younger one (a
+    run still going on, or its chain's next workflow, reserves against it) and its own."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    from lead_pipeline.engine import RunOptions, WorkflowRun
+    from lead_pipeline.engine.compile import load_compiled
+    from lead_pipeline.engine.workflow_run import LEDGER_RETENTION
+    from lead_pipeline.store.schema import run_ledgers
+
+    cap = to_nanos(1.0, "cap")
+    now = datetime.now(UTC)
+    ages = {"old": LEDGER_RETENTION + timedelta(hours=1), "young": LEDGER_RETENTION / 2}
+    for key, age in ages.items():
+        store.open_ledger(key, cap)
+        with store.engine.begin() as conn:  # opened that long ago
+            conn.execute(
+                update(run_ledgers).where(run_ledgers.c.run_key == key).values(opened_at=now - age)
+            )
+    folder = tmp_path / "wf"
+    folder.mkdir()
+    (folder / "lengths.yaml").write_text(
+        "name: lengths\nnodes:\n  - id: size\n    type: expression\n"
+        "    values: {size: 'len(name)'}\n    outputs: {size: integer}\n"
+    )
+    [workflow] = load_compiled([folder], builtin_dirs=[])
+    store.import_rows("demo", [("a", {"name": "Acme"})])
+    run = WorkflowRun(store, workflow, "demo", RunOptions(max_cost=0.5), owner="run-now")
+    selection = run.select(dagster_run_id="run-now")
+    assert run.close(selection, [run.run_shard(s) for s in run.shards(selection)]).ok == 1
+    assert store.ledger("old") is None
+    assert store.ledger("young") is not None
+    assert store.ledger("run-now") is not None  # its own: the chain's next workflow needs it
