@@ -1,15 +1,22 @@
-"""HubSpot's CRM APIs: batch upserts of companies and contacts, and their default association.
+"""HubSpot's CRM APIs: contacts upserted by email, companies created, and their association.
 
 HubSpot's documented protocol, as read for this module
 (developers.hubspot.com/docs/api-reference, CRM v3 objects and v4 associations):
 
-- ``POST /crm/v3/objects/{companies|contacts}/batch/upsert`` with
-  ``{"inputs": [{"idProperty": "domain", "id": "acme.com", "properties": {...}}]}``
+- ``POST /crm/v3/objects/contacts/batch/upsert`` with
+  ``{"inputs": [{"idProperty": "email", "id": "ada@acme.com", "properties": {...}}]}``
   creates or updates records "identified by a unique property value as specified
-  by the idProperty"; at most 100 inputs per batch. 200 (all done) or **207
-  Multi-Status** with ``results`` (``id``, ``properties``, ``new``) for the inputs
-  that succeeded and ``errors`` (``category``, ``message``, ``context``) for the
-  others, so one bad row never hides the rest.
+  by the idProperty", where idProperty is "a property whose values are unique for
+  the object"; at most 100 inputs per batch. 200 (all done) or **207 Multi-Status**
+  with ``results`` (``id``, ``properties``, ``new``) for the inputs that succeeded
+  and ``errors`` (``category``, ``message``, ``context``) for the others, so one bad
+  row never hides the rest. A contact's email is such a property; a company's
+  ``domain`` is not (HubSpot lets companies share a domain, and creates a second
+  one through the API), so companies cannot be upserted by it:
+- ``POST /crm/v3/objects/companies/batch/create`` with ``{"inputs": [{"properties":
+  {...}}]}`` creates one company per input (201, or 207 as above); the sync sends
+  only companies it looked for first and did not find (``crm/sync.py``), and
+  updates the others by their id (``batch/update``, ``crm/match.py``).
 - ``POST /crm/v4/associations/contacts/companies/batch/associate/default`` with
   ``{"inputs": [{"from": {"id"}, "to": {"id"}}]}`` creates "the default (most
   generic) association type between two object types".
@@ -41,12 +48,15 @@ from lead_pipeline.settings import Settings
 
 HUBSPOT = "hubspot"
 TOKEN_ENV = "HUBSPOT_ACCESS_TOKEN"
-BATCH_SIZE = 100  # the documented maximum of a batch upsert
+BATCH_SIZE = 100  # the documented maximum of a batch upsert, create or update
 # 100 requests per 10 s, the lowest tier's burst limit, spread evenly.
 DEFAULT_LIMIT = Limit(requests_per_second=10.0, max_in_flight=4)
 COMPANIES = "companies"
 CONTACTS = "contacts"
+# The property a record is keyed by in the store and matched by in HubSpot's answers.
 ID_PROPERTY = {COMPANIES: "domain", CONTACTS: "email"}
+# Those HubSpot keeps unique, which alone may key a batch upsert (see the module doc).
+UNIQUE_PROPERTY = {CONTACTS: "email"}
 B = TypeVar("B", bound=BaseModel)
 
 
@@ -88,7 +98,7 @@ class HubSpotError(Answer):
 
 
 class HubSpotBatch(Answer):
-    """A batch upsert's answer, 200 or 207 (HubSpot's ``BatchResponse``)."""
+    """A batch upsert's or create's answer, 200/201 or 207 (HubSpot's ``BatchResponse``)."""
 
     results: list[HubSpotRecord] = []
     errors: list[HubSpotError] = []
@@ -115,9 +125,13 @@ def _parse_batch(data: Any, model: type[B], sent: int) -> B:
     return parse_answer(model, data, HUBSPOT)
 
 
-def parse_upsert(answer: HttpAnswer, object_type: str, keys: Sequence[str]) -> BatchOutcome:
-    """Match HubSpot's results and errors (200 or 207) back to the keys sent; an answer that
-    does not fit :class:`HubSpotBatch` is an :class:`InvalidAnswer` (the batch fails)."""
+def parse_upsert(
+    answer: HttpAnswer, object_type: str, keys: Sequence[str], *, created: bool = False
+) -> BatchOutcome:
+    """Match HubSpot's results and errors (200/201 or 207) back to the keys sent, by the
+    key's property in each result; an answer that does not fit :class:`HubSpotBatch` is
+    an :class:`InvalidAnswer` (the batch fails). ``created``: every result is a new
+    record (a ``batch/create``, whose results say nothing of ``new``)."""
     batch = _parse_batch(answer.data, HubSpotBatch, len(keys))
     id_property = ID_PROPERTY[object_type]
     wanted = {k.lower(): k for k in keys}
@@ -128,7 +142,7 @@ def parse_upsert(answer: HttpAnswer, object_type: str, keys: Sequence[str]) -> B
         if key is None:
             continue  # an answer for nothing we sent: never attach it to a row
         outcome.ids[key] = result.id
-        if result.new:
+        if result.new or created:
             outcome.created.add(key)
     unexplained = "rejected by HubSpot (no result for it in the answer)"
     for error in batch.errors:
@@ -187,15 +201,19 @@ class HubSpotClient:
     async def upsert(
         self, object_type: str, records: Sequence[tuple[str, dict[str, Any]]]
     ) -> BatchOutcome:
-        """Upsert ``(key, properties)`` records in batches; a failed batch fails its keys only."""
+        """Upsert ``(key, properties)`` records in batches by their unique property (contacts
+        by email), or create them (companies: :data:`UNIQUE_PROPERTY` has none); a failed
+        batch fails its keys only."""
         outcome = BatchOutcome()
         for start in range(0, len(records), BATCH_SIZE):
             batch = records[start : start + BATCH_SIZE]
-            body = upsert_body(object_type, batch)
+            path, body = batch_request(object_type, batch)
             keys = [key for key, _ in batch]
             try:
-                answer = await self._post(f"/crm/v3/objects/{object_type}/batch/upsert", body)
-                part = parse_upsert(answer, object_type, keys)
+                answer = await self._post(path, body)
+                part = parse_upsert(
+                    answer, object_type, keys, created=object_type not in UNIQUE_PROPERTY
+                )
             except ProviderError as exc:
                 part = BatchOutcome(errors={key: exc.message for key in keys})
             outcome.ids |= part.ids
@@ -225,14 +243,21 @@ class HubSpotClient:
         return errors
 
 
-def upsert_body(object_type: str, batch: Sequence[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
-    id_property = ID_PROPERTY[object_type]
-    return {
-        "inputs": [
-            {"idProperty": id_property, "id": key, "properties": properties}
-            for key, properties in batch
-        ]
-    }
+def batch_request(
+    object_type: str, batch: Sequence[tuple[str, dict[str, Any]]]
+) -> tuple[str, dict[str, Any]]:
+    """The path and body that write ``batch``: an upsert by the object's unique property,
+    or, for an object without one (companies), a create carrying the key's property."""
+    id_property = UNIQUE_PROPERTY.get(object_type)
+    if id_property is None:
+        key_property = ID_PROPERTY[object_type]
+        inputs = [{"properties": {**props, key_property: key}} for key, props in batch]
+        return f"/crm/v3/objects/{object_type}/batch/create", {"inputs": inputs}
+    upserts = [
+        {"idProperty": id_property, "id": key, "properties": properties}
+        for key, properties in batch
+    ]
+    return f"/crm/v3/objects/{object_type}/batch/upsert", {"inputs": upserts}
 
 
 def association_body(batch: Sequence[tuple[str, str, str]]) -> dict[str, Any]:

@@ -4,7 +4,8 @@ A company the CRM already has is never created twice: a company synced before is
 updated by its HubSpot id, and one never synced is first looked up with the same
 match the ``crm_match`` node uses (``crm/match.py``: its registrable domain, as
 ``acme.com`` or ``www.acme.com``); found, it is updated by id; only a company the
-CRM does not have is upserted (created). When the lookup fails, those companies
+CRM does not have is created (``batch/create``: HubSpot keeps no company unique by
+domain, so it cannot upsert them by it). When the lookup fails, those companies
 are not sent (a guess could create a duplicate) and are tried again next time.
 
 What is sent comes from the list's current values (imported fields and
@@ -36,8 +37,8 @@ from lead_pipeline.crm.hubspot import (
     BatchOutcome,
     HubSpotClient,
     association_body,
+    batch_request,
     hubspot_token,
-    upsert_body,
 )
 from lead_pipeline.crm.hubspot_source import HUBSPOT_DEFAULTS, HubSpotReader
 from lead_pipeline.crm.match import CompanyMatcher, update_companies
@@ -189,11 +190,8 @@ async def sync_hubspot(
         for object_type, items in changed.items():
             batch = [(r.key, r.properties) for r in items]
             for start in range(0, len(batch), BATCH_SIZE):
-                request = {
-                    "method": "POST",
-                    "path": f"/crm/v3/objects/{object_type}/batch/upsert",
-                    "body": upsert_body(object_type, batch[start : start + BATCH_SIZE]),
-                }
+                path, body = batch_request(object_type, batch[start : start + BATCH_SIZE])
+                request: dict[str, Any] = {"method": "POST", "path": path, "body": body}
                 if object_type == COMPANIES:
                     request["note"] = (
                         "a company HubSpot already has (synced before, or found by its "

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from lead_pipeline.crm import sync_hubspot
@@ -85,9 +86,14 @@ async def test_first_sync_upserts_companies_and_contacts_and_associates_them(
     # First the CRM is asked whether it has these companies (crm/match.py), then they are sent.
     lookup, first = hubspot.requests[:2]
     assert lookup.path == "/crm/v3/objects/companies/search"
-    assert first.path == "/crm/v3/objects/companies/batch/upsert"
+    # Not found: created (HubSpot keeps no company unique by domain, so no upsert by it).
+    assert first.path == "/crm/v3/objects/companies/batch/create"
     assert first.headers["authorization"] == f"Bearer {HUBSPOT_TOKEN}"
-    assert {i["idProperty"] for i in first.json["inputs"]} == {"domain"}
+    assert sorted(i["properties"]["domain"] for i in first.json["inputs"]) == [
+        "acme.com",
+        "globex.io",
+    ]
+    assert all("idProperty" not in i for i in first.json["inputs"])
     state = store.crm_state("demo", HUBSPOT)
     assert state[("companies", "acme.com")].crm_id == acme["id"]
     assert state[("contacts", "ada@acme.com")].row_id == "acme.com"
@@ -133,8 +139,10 @@ async def test_a_207_fails_only_the_refused_rows_and_a_resync_retries_them(
     sent = len(hubspot.requests)
     retry = await sync_hubspot(store, "demo")
     assert retry.ok and retry.companies.created == 1 and retry.contacts.changed == 1
-    upserts = [r for r in hubspot.requests[sent:] if "upsert" in r.path]
-    assert [[i["id"] for i in r.json["inputs"]] for r in upserts] == [
+    writes = [r for r in hubspot.requests[sent:] if r.path.endswith(("upsert", "create"))]
+    assert [
+        [i.get("id") or i["properties"]["domain"] for i in r.json["inputs"]] for r in writes
+    ] == [
         ["globex.io"],
         ["grace@globex.io"],
     ]
@@ -206,7 +214,7 @@ async def test_dry_run_needs_no_token_sends_nothing_and_writes_nothing(
     load(store)
     report = await sync_hubspot(store, "demo", dry_run=True)
     assert [r["path"] for r in report.requests] == [
-        "/crm/v3/objects/companies/batch/upsert",
+        "/crm/v3/objects/companies/batch/create",
         "/crm/v3/objects/contacts/batch/upsert",
         "/crm/v4/associations/contacts/companies/batch/associate/default",
     ]
@@ -294,3 +302,36 @@ async def test_an_association_answer_naming_an_object_id_is_not_a_confirmation(
     assert contacts == []  # not recorded as synced: the next sync associates them
     again = await sync_hubspot(store, "demo")
     assert again.associated == 2 and again.ok
+
+
+async def test_companies_are_never_upserted_by_domain_which_hubspot_does_not_keep_unique(
+    store: LeadStore, hubspot: HubSpotServer
+) -> None:
+    """HubSpot's batch upsert needs an ``idProperty`` "whose values are unique for the
+    object"; a company's domain is not one, and the stand-in refuses it as HubSpot does.
+    The sync creates the companies it looked for and did not find (``batch/create``),
+    updates the one the portal has by its id, and upserts contacts by email (unique)."""
+    async with httpx.AsyncClient() as client:
+        refused = await client.post(
+            hubspot.url("/crm/v3/objects/companies/batch/upsert"),
+            headers={"Authorization": f"Bearer {HUBSPOT_TOKEN}"},
+            json={"inputs": [{"idProperty": "domain", "id": "acme.com", "properties": {}}]},
+        )
+    assert refused.status_code == 400 and "not a unique property" in refused.text
+    globex_id = hubspot.add_company(name="Globex", domain="globex.io")
+    load(store)
+    report = await sync_hubspot(store, "demo")
+    assert report.ok, report.errors
+    assert (report.companies.created, report.companies.updated) == (1, 1)
+    paths = [r.path for r in hubspot.requests[1:]]
+    assert "/crm/v3/objects/companies/batch/upsert" not in paths
+    [create] = [r for r in hubspot.requests if r.path.endswith("/companies/batch/create")]
+    assert [i["properties"]["domain"] for i in create.json["inputs"]] == ["acme.com"]
+    assert hubspot.objects["companies"]["globex.io"]["id"] == globex_id  # not a second one
+    assert len(hubspot.objects["companies"]) == 2
+    assert store.crm_state("demo", HUBSPOT)[("companies", "globex.io")].crm_id == globex_id
+    # A second sync after a change updates by id: nothing is created twice.
+    load(store, {**ROWS, "acme.com": {**ROWS["acme.com"], "one_liner": "More anvils"}})
+    again = await sync_hubspot(store, "demo")
+    assert again.ok and (again.companies.created, again.companies.updated) == (0, 1)
+    assert len(hubspot.objects["companies"]) == 2

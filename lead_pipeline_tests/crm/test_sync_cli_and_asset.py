@@ -36,8 +36,8 @@ def test_dry_run_prints_the_requests_and_sends_nothing(
     code = main(["sync", "hubspot", "--lead", "demo", "--dry-run"])
     out, err = capsys.readouterr()
     assert (code, err) == (0, "")
-    assert "POST /crm/v3/objects/companies/batch/upsert" in out
-    assert '"idProperty": "domain"' in out and '"id": "acme.com"' in out
+    assert "POST /crm/v3/objects/companies/batch/create" in out
+    assert '"domain": "acme.com"' in out and '"idProperty": "email"' in out
     assert "would send 2 companies (0 unchanged) and 3 contacts (0 unchanged)" in out
     assert hubspot.requests == [] and listed.crm_state("demo", HUBSPOT) == {}
 
@@ -120,4 +120,4 @@ def test_the_asset_s_own_session_follows_the_retry_and_timeout_settings(
     assert "timed out (attempt 2 of 2)" in str(failure.step_failure_data.error)
     # The lookup before sending gave up after two attempts; unchecked, nothing is created.
     assert hubspot.count("/crm/v3/objects/companies/search") == 2
-    assert hubspot.count("/crm/v3/objects/companies/batch/upsert") == 0
+    assert hubspot.count("/crm/v3/objects/companies/batch/create") == 0

@@ -40,6 +40,11 @@ from lead_pipeline_tests.servers.base import RecordedRequest, Reply, StubServer
 
 HUBSPOT_TOKEN = "pat-na1-test-0123456789abcdef"
 UPSERT = "/crm/v3/objects/{}/batch/upsert"
+CREATE = "/crm/v3/objects/{}/batch/create"
+# Properties whose values HubSpot keeps unique, which alone may be a batch upsert's
+# ``idProperty`` (hs_object_id aside): a contact's email. A company's domain is not one
+# (HubSpot lets two companies share a domain), so companies cannot be upserted by it.
+UNIQUE_PROPERTY = {"contacts": "email"}
 ASSOCIATE = "/crm/v4/associations/contacts/companies/batch/associate/default"
 ID_PROPERTY = {"companies": "domain", "contacts": "email"}
 COMPANIES_PATH = "/crm/v3/objects/companies"
@@ -188,6 +193,8 @@ class HubSpotServer(StubServer):
         for object_type in ("companies", "contacts"):
             if request.method == "POST" and request.path == UPSERT.format(object_type):
                 return self._upsert(object_type, request.json or {}, headers)
+        if request.method == "POST" and request.path == CREATE.format("companies"):
+            return self._create_companies(request.json or {}, headers)
         if request.method == "POST" and request.path == ASSOCIATE:
             return self._associate(request.json or {}, headers)
         return Reply(status=404, json={"status": "error", "message": "not found"})
@@ -206,13 +213,14 @@ class HubSpotServer(StubServer):
         results, errors = [], []
         store = self.objects[object_type]
         for item in inputs:
-            if item.get("idProperty") != ID_PROPERTY[object_type]:
+            if item.get("idProperty") != UNIQUE_PROPERTY.get(object_type):
                 return Reply(
                     status=400,
                     json={
                         "status": "error",
                         "category": "VALIDATION_ERROR",
-                        "message": f"bad idProperty {item.get('idProperty')}",
+                        "message": f"idProperty {item.get('idProperty')!r} is not a unique "
+                        f"property of {object_type}; upsert needs one",
                     },
                 )
             key = str(item.get("id") or "").lower()
@@ -251,6 +259,49 @@ class HubSpotServer(StubServer):
         if errors:
             answer |= {"errors": errors, "numErrors": len(errors)}
         return Reply(status=207 if errors else 200, json=answer, headers=headers)
+
+    def _create_companies(self, body: dict[str, Any], headers: dict[str, str]) -> Reply:
+        """``batch/create``: a new company per input, whatever the portal holds (HubSpot
+        does not deduplicate companies created through the API). 201, or 207 with the
+        refused inputs (``reject``, by domain) as errors."""
+        inputs = body.get("inputs")
+        if not isinstance(inputs, list) or not 1 <= len(inputs) <= 100:
+            return _error(400, "inputs: between 1 and 100 required")
+        results, errors = [], []
+        store = self.objects["companies"]
+        for item in inputs:
+            properties = dict(item.get("properties") or {})
+            domain = str(properties.get("domain") or "").lower()
+            if domain in self.reject:
+                errors.append(
+                    {
+                        "status": "error",
+                        "category": "VALIDATION_ERROR",
+                        "message": self.reject[domain],
+                    }
+                )
+                continue
+            record_id = self._new_id()
+            key = domain if domain and domain not in store else f"{domain}#{record_id}"
+            store[key] = {"id": record_id, "properties": properties}
+            results.append(
+                {
+                    "id": record_id,
+                    "properties": dict(properties),
+                    "archived": False,
+                    "createdAt": "2026-12-01T00:00:00Z",
+                    "updatedAt": "2026-12-01T00:00:00Z",
+                }
+            )
+        answer: dict[str, Any] = {
+            "status": "COMPLETE",
+            "results": results,
+            "startedAt": "2026-12-01T00:00:00Z",
+            "completedAt": "2026-12-01T00:00:01Z",
+        }
+        if errors:
+            answer |= {"errors": errors, "numErrors": len(errors)}
+        return Reply(status=207 if errors else 201, json=answer, headers=headers)
 
     def _associate(self, body: dict[str, Any], headers: dict[str, str]) -> Reply:
         results, errors = [], []
