@@ -16,6 +16,16 @@ One private name is not imported, only named: ``defs.STEP_PRELOAD`` lists the mo
 ``dagster._core.executor.multiprocess`` for the step server's forkserver, as Dagster's
 own multiprocess executor does first thing (``_core/executor/multiprocess.py``); the
 launcher starts that server before it imports Dagster, so it cannot import from here.
+
+Three more are only named: ``defs/redaction.py`` wraps the function that evaluates a
+sensor's or schedule's tick (``get_external_sensor_execution`` and
+``get_external_schedule_execution``) in the modules that hold it, ``dagster._grpc.impl``,
+``dagster._grpc.server`` and ``dagster._core.remote_representation.code_location``,
+when they are already loaded (a code server, an in-process code location), so that no
+key in a tick's skip reason or error reaches the daemon's tick records; no public hook
+sees a tick's result before it leaves the code's process. Importing them here would
+cost every process that loads the definitions the gRPC modules, and need the ``celery``
+extra.
 """
 
 from __future__ import annotations

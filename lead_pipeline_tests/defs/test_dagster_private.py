@@ -13,8 +13,19 @@ import lead_pipeline
 
 PACKAGE = Path(lead_pipeline.__file__).parent
 GATHERED = PACKAGE / "defs" / "dagster_private.py"
-# A module name, not an import: the step server's preload list (see dagster_private).
-NAMED = {(PACKAGE / "defs" / "__init__.py", "dagster._core.executor.multiprocess")}
+# Module names, not imports (see dagster_private): the step server's preload list, and
+# the modules whose tick evaluation the redaction wraps when they are already loaded.
+NAMED = {
+    (PACKAGE / "defs" / "__init__.py", "dagster._core.executor.multiprocess"),
+    *(
+        (PACKAGE / "defs" / "redaction.py", module)
+        for module in (
+            "dagster._grpc.impl",
+            "dagster._grpc.server",
+            "dagster._core.remote_representation.code_location",
+        )
+    ),
+}
 
 
 def _private(module: str, names: list[str]) -> bool:
