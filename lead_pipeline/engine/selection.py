@@ -22,8 +22,24 @@ from lead_pipeline.engine.compile import CompiledNode, CompiledWorkflow
 from lead_pipeline.engine.counts import LeftAlone
 from lead_pipeline.engine.options import RunOptions
 from lead_pipeline.engine.registry import UNCONFIGURED_NOTE
-from lead_pipeline.store import FAILED, ID_COLUMN, OK, SKIPPED, LeadRow, LeadStore, NodeResult
-from lead_pipeline.store.shared import aware, utcnow
+from lead_pipeline.store import (
+    FAILED,
+    ID_COLUMN,
+    OK,
+    SKIPPED,
+    LeadRow,
+    LeadStore,
+    NodeResult,
+    standing,
+)
+from lead_pipeline.store.shared import utcnow
+from lead_pipeline.store.standing import (
+    AFTER_VALUES,
+    BEFORE_VALUES,
+    NodeRule,
+    first_reason,
+    skipped_for_where_python,
+)
 from lead_pipeline.workflows.errors import WorkflowError
 from lead_pipeline.workflows.inputs import WHEN_SKIP, WHERE_FALSE_NOTE, WHERE_SKIP, digest
 
@@ -88,10 +104,10 @@ class Selection(LeftAlone):
 
 # Why a row must run again, as ``status`` reports it.
 NEW = "new"
-FAILED_BEFORE = "failed"
-CONFIGURATION = "configuration"
+FAILED_BEFORE = standing.FAILED_BEFORE.reason
+CONFIGURATION = standing.OTHER_CONFIGURATION.reason
 INPUTS = "inputs"
-AGE = "age"
+AGE = standing.AGED.reason
 FORCED = "forced"
 STALE_REASONS = (CONFIGURATION, INPUTS, AGE)
 
@@ -135,6 +151,19 @@ def _when_skip(result: NodeResult) -> bool:
     return result.error is None  # written before skips said why: only ``when`` left none
 
 
+def node_rule(node: CompiledNode) -> NodeRule:
+    """What ``node``'s results are checked against, in Python here and in SQL by the
+    settled-rows query: one rule (``store/standing.py``)."""
+    return NodeRule(
+        node=node.id,
+        config_hash=node.config_hash,
+        max_age=node.spec.max_age,
+        unconfigured_note=UNCONFIGURED_NOTE,
+        where_note=WHERE_FALSE_NOTE,
+        key_now=lambda: node.node_type.is_available(node.config),
+    )
+
+
 def stale_reason(
     node: CompiledNode,
     result: NodeResult | None,
@@ -142,14 +171,18 @@ def stale_reason(
     params: Mapping[str, Any],
     now: datetime,
 ) -> str | None:
-    """Why this node must run for this row, or None when its result stands."""
+    """Why this node must run for this row, or None when its result stands.
+
+    What the result alone tells is the standing rule's (``BEFORE_VALUES``, then
+    ``AFTER_VALUES``); what the row's values tell (``where``, ``when``, the hash of
+    what the node read) is decided here, between them."""
     if result is None:
         return NEW
-    if result.status == FAILED:
-        return FAILED_BEFORE
-    if result.config_hash != node.config_hash:
-        return CONFIGURATION
-    if result.status == SKIPPED and (result.error or "").startswith(WHERE_FALSE_NOTE):
+    rule = node_rule(node)
+    reason = first_reason(BEFORE_VALUES, result, rule, now)
+    if reason is not None:
+        return reason
+    if skipped_for_where_python(result, WHERE_FALSE_NOTE):
         return INPUTS  # the row was outside the workflow's where and is inside it now
     if node.when is not None and not node.when.evaluate(values, params):
         return None if _when_skip(result) else INPUTS
@@ -158,21 +191,7 @@ def stale_reason(
     # No hash: written before hashes were recorded, trusted until the node next runs.
     if result.input_hash is not None and result.input_hash != node.inputs.body_hash(values, params):
         return INPUTS
-    if (
-        result.status == SKIPPED
-        and result.error == UNCONFIGURED_NOTE
-        and node.node_type.is_available(node.config)
-    ):
-        return CONFIGURATION  # skipped for want of a key, and the key is there now
-    max_age = node.spec.max_age
-    if (
-        max_age is not None
-        and result.status == OK
-        and result.finished_at is not None
-        and aware(result.finished_at) < now - max_age
-    ):
-        return AGE
-    return None
+    return first_reason(AFTER_VALUES, result, rule, now)
 
 
 def plan_row(
@@ -209,14 +228,6 @@ def _failed(workflow: CompiledWorkflow, found: Mapping[tuple[str, str], NodeResu
     return any(
         (r := found.get((workflow.name, n.id))) is not None and r.status == FAILED
         for n in workflow.nodes
-    )
-
-
-def _where_skip(result: NodeResult | None) -> bool:
-    return (
-        result is not None
-        and result.status == SKIPPED
-        and (result.error or "").startswith(WHERE_FALSE_NOTE)
     )
 
 
@@ -310,11 +321,8 @@ def load_rows(
         found = store.settle(
             lead_list,
             workflow.name,
-            {n.id: n.config_hash for n in workflow.nodes},
+            [node_rule(n) for n in workflow.nodes],
             upstream=workflow.upstream,
-            max_ages={n.id: n.spec.max_age for n in workflow.nodes if n.spec.max_age is not None},
-            unconfigured_note=UNCONFIGURED_NOTE,
-            where_note=WHERE_FALSE_NOTE,
             now=now,
         )
     elif skips_fresh(workflow):
@@ -453,7 +461,7 @@ def select_rows(
             before = len(skipped)
             for node in workflow.nodes:
                 previous = found.get((workflow.name, node.id))
-                if not _where_skip(previous) or (
+                if not skipped_for_where_python(previous, WHERE_FALSE_NOTE) or (
                     previous is not None and previous.config_hash != node.config_hash
                 ):
                     skipped.append(

@@ -7,9 +7,10 @@ into Python and hashes them (100,000 rows: tens of seconds). Most rows of a
 finished list have not changed since their results were written, and that
 can be decided from timestamps in the database:
 
-A row is *settled* for workflow W when every node of W has a result that is
-not failed, is under the node's current configuration hash, is not a skip for
-want of a provider key, is not older than the node's ``max_age``, and when
+A row is *settled* for workflow W when every node of W has a result that stands
+by the rule selection checks row by row too (``store/standing.py``: not failed,
+under the node's current configuration hash, not a skip for want of a provider
+key, not older than the node's ``max_age``), and when
 nothing W's nodes read has changed since the run that wrote those results
 started (``runs.started_at``, taken before that run read any value):
 
@@ -31,16 +32,16 @@ value is not recorded with the result) or the whole row.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, literal, null, or_, select
+from sqlalchemy import and_, case, func, null, or_, select
 
-from lead_pipeline.store.records import FAILED, SKIPPED
 from lead_pipeline.store.schema import leads, node_results, runs
 from lead_pipeline.store.shared import StorePart
+from lead_pipeline.store.standing import NodeRule, skipped_for_where_sql, standing_sql
 
 
 @dataclass
@@ -91,38 +92,20 @@ class SettledRows(StorePart):
         self,
         lead_list: str,
         workflow: str,
-        node_hashes: Mapping[str, str],
+        rules: Sequence[NodeRule],
         *,
         upstream: Sequence[str],
-        max_ages: Mapping[str, timedelta],
-        unconfigured_note: str,
-        where_note: str,
         now: datetime,
     ) -> Settlement:
         """Which rows of ``lead_list`` are settled for ``workflow`` (see the module docstring).
 
-        ``node_hashes``: each node's current configuration hash; ``max_ages``: the
-        nodes that have one; the notes are the ``error`` texts of a skip for want
-        of a provider key and (as a prefix) of a skip for ``where``.
+        ``rules``: one per node of the workflow, what its results are checked against
+        (``store/standing.py``, the rule selection checks row by row too).
         """
         nr = node_results.c
-        current = or_(
-            *(and_(nr.node == node, nr.config_hash == h) for node, h in node_hashes.items())
-        )
-        aged = or_(
-            literal(False),
-            *(
-                and_(nr.node == node, nr.status != SKIPPED, nr.finished_at < now - age)
-                for node, age in max_ages.items()
-            ),
-        )
-        standing = and_(
-            current,
-            nr.status != FAILED,
-            or_(nr.error.is_(None), nr.error != unconfigured_note),
-            ~aged,
-        )
-        outside = and_(nr.status == SKIPPED, nr.error.like(f"{where_note}%"))
+        nodes = [rule.node for rule in rules]
+        standing = standing_sql(nr, list(rules), now)
+        outside = skipped_for_where_sql(nr, rules[0].where_note)
         per_row = (
             select(
                 nr.row_id,
@@ -132,9 +115,7 @@ class SettledRows(StorePart):
                 func.min(nr.started_at).label("first"),
                 func.max(nr.started_at).label("last"),
             )
-            .where(
-                and_(nr.lead_list == lead_list, nr.workflow == workflow, nr.node.in_(node_hashes))
-            )
+            .where(and_(nr.lead_list == lead_list, nr.workflow == workflow, nr.node.in_(nodes)))
             .group_by(nr.row_id)
             .subquery()
         )
@@ -180,15 +161,15 @@ class SettledRows(StorePart):
             )
             .where(
                 and_(
-                    per_row.c.results == len(node_hashes),
-                    per_row.c.standing == len(node_hashes),
-                    or_(per_row.c.outside == 0, per_row.c.outside == len(node_hashes)),
+                    per_row.c.results == len(nodes),
+                    per_row.c.standing == len(nodes),
+                    or_(per_row.c.outside == 0, per_row.c.outside == len(nodes)),
                 )
             )
             .subquery()
         )
         c = candidates.c
-        n = len(node_hashes)
+        n = len(nodes)
         # Skips for ``where`` are written by the select step, before its run record, from
         # values read after their own start: that is when their row was last read.
         read_after = case((c.outside == n, c.first), else_=c.run_start)
