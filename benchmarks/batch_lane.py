@@ -43,15 +43,16 @@ def main() -> None:
     os.environ.update(server.env())
     os.environ["LEAD_PIPELINE_PRICES"] = json.dumps({"gpt-4o-mini": [0.15, 0.60]})
 
-    from lead_pipeline.engine.compile import load_compiled
     from lead_pipeline.engine.options import RunOptions
+    from lead_pipeline.engine.registry import registry
     from lead_pipeline.engine.workflow_run import WorkflowRun
     from lead_pipeline.settings import get_settings, reset_settings
     from lead_pipeline.store import LeadStore
+    from lead_pipeline.workflows.loader import load_workflows
 
     reset_settings()
     settings = get_settings()
-    workflow = next(w for w in load_compiled() if w.name == "b2b_only")
+    workflow = next(w for w in load_workflows(node_types=registry()) if w.name == "b2b_only")
     rows = [(r["bench_id"], r) for r in lead_rows(args.rows)]
     work = Path(tempfile.mkdtemp(prefix="lead-pipeline-batch-"))
 

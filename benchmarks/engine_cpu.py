@@ -41,11 +41,12 @@ def main() -> None:
     base_url, key = box.get(timeout=30)
     os.environ.update(OPENAI_BASE_URL=base_url, OPENAI_API_KEY=key)
 
-    from lead_pipeline.engine.compile import load_compiled
     from lead_pipeline.engine.options import RunOptions
+    from lead_pipeline.engine.registry import registry
     from lead_pipeline.engine.runner import run_shard
     from lead_pipeline.engine.selection import make_shards, select_rows
     from lead_pipeline.store import LeadStore
+    from lead_pipeline.workflows.loader import load_workflows
 
     work = Path(tempfile.mkdtemp(prefix="lead-pipeline-engine-"))
     (work / "wf").mkdir()
@@ -55,7 +56,7 @@ def main() -> None:
         (work / "wf" / "bench.yaml").write_text(EXPRESSION)
     else:
         (work / "wf" / "bench.yaml").write_text(BENCH_LLM)
-    (workflow,) = load_compiled([work / "wf"], builtin_dirs=[])
+    (workflow,) = load_workflows([work / "wf"], builtin_dirs=[], node_types=registry())
     store = LeadStore(f"sqlite:///{work / 'store.db'}")
     store.import_rows("bench", [(r["bench_id"], r) for r in lead_rows(args.rows)])
     options = RunOptions(parallel=args.parallel, max_shards=1, shard_size=args.rows)

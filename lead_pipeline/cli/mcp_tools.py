@@ -151,10 +151,11 @@ def list_lead_lists() -> list[dict[str, Any]]:
 def list_workflows() -> list[dict[str, Any]]:
     """Every workflow that loads: what it does, what it needs first, which rows it takes
     (where), its nodes (type, provider kind) and its outputs (the columns it adds)."""
-    from lead_pipeline.engine.loading import load_usable
+    from lead_pipeline.engine.registry import registry
+    from lead_pipeline.workflows.loader import load_workflows
 
     def read() -> list[dict[str, Any]]:
-        loaded = load_usable()
+        loaded = load_workflows(node_types=registry(), set_aside_broken=True)
         return [
             {
                 "name": w.name,
@@ -165,7 +166,7 @@ def list_workflows() -> list[dict[str, Any]]:
                 "nodes": [{"id": n.id, "type": n.spec.type} for n in w.nodes],
                 "outputs": sorted({o for n in w.nodes for o in n.spec.outputs}),
             }
-            for w in loaded.workflows
+            for w in loaded
         ]
 
     return _call(read)
@@ -351,10 +352,11 @@ async def run_workflow(
 def status(lead: LeadName) -> dict[str, Any]:
     """A lead list's rows and, per workflow, how many rows are ok, failed, pending and
     skipped, and what they cost, as `lead-pipeline status`."""
-    from lead_pipeline.engine.loading import load_usable
+    from lead_pipeline.engine.registry import registry
+    from lead_pipeline.workflows.loader import load_workflows
 
     def read() -> dict[str, Any]:
-        workflows = load_usable().workflows
+        workflows = load_workflows(node_types=registry(), set_aside_broken=True).ordered()
         nodes = {w.name: [n.id for n in w.nodes] for w in workflows}
         store = _store()
         try:

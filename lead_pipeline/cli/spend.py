@@ -32,14 +32,17 @@ def make_plan(
     ``only_if_paid``: None, without reading the list, when no node of those workflows
     may call a provider: a run that cannot cost anything has nothing to price or ask.
     """
-    from lead_pipeline.engine.loading import load_usable
     from lead_pipeline.engine.options import RunRequest
     from lead_pipeline.engine.plan import may_cost, plan_run
     from lead_pipeline.engine.planning import plan_workflows
+    from lead_pipeline.engine.registry import registry
     from lead_pipeline.launching.launch import run_config
     from lead_pipeline.settings import get_settings
+    from lead_pipeline.workflows.loader import load_workflows
 
-    every = load_usable().usable_for(args.workflow)  # a broken file is left out, with a warning
+    every = load_workflows(node_types=registry(), set_aside_broken=True).usable_for(
+        args.workflow
+    )  # a broken file is left out, with a warning
     config = run_config(options)["resources"]["enrich"]["config"]
     enrich_options = RunRequest(**config)
     enrich_options.check_params(name for w in every for name in w.spec.params)

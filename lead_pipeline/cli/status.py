@@ -33,17 +33,18 @@ def _workflows() -> list[CompiledWorkflow] | None:
     Status must work even when a user's workflow file is broken: that file is
     left out with a warning naming it, and the others count exactly.
     """
-    from lead_pipeline.engine.loading import load_usable
+    from lead_pipeline.engine.registry import registry
     from lead_pipeline.workflows import WorkflowError
+    from lead_pipeline.workflows.loader import load_workflows
 
     try:
-        loaded = load_usable()
+        loaded = load_workflows(node_types=registry(), set_aside_broken=True)
     except WorkflowError as exc:
         console.print(f"[yellow]warning[/]: workflows did not load ({exc}); counts are approximate")
         return None
     if loaded.broken:
         console.print(f"[yellow]warning[/]: {loaded.warning()}", highlight=False)
-    return list(loaded.workflows)
+    return loaded.ordered()
 
 
 def _stale(store: LeadStore, workflow: CompiledWorkflow, lead: str) -> tuple[int, str]:

@@ -36,13 +36,14 @@ def add(sub: argparse._SubParsersAction) -> None:
 def load(lead: str, row: str, workflow: str | None = None) -> dict[str, Any]:
     """The trace of ``row`` as a dict (what ``--json`` prints); :class:`CliError` for an
     unknown workflow or row. The MCP server's ``trace_row`` tool reads it here too."""
-    from lead_pipeline.engine.loading import load_usable
+    from lead_pipeline.engine.registry import registry
     from lead_pipeline.engine.trace import UnknownRow, row_trace
     from lead_pipeline.workflows import WorkflowError
+    from lead_pipeline.workflows.loader import load_workflows
 
     try:
-        loaded = load_usable()
-        workflows = list(loaded.workflows)
+        loaded = load_workflows(node_types=registry(), set_aside_broken=True)
+        workflows = loaded.ordered()
         problem = loaded.warning()
     except WorkflowError as exc:  # the results are still there: trace them in store order
         workflows, problem = [], f"workflows did not load ({exc})"

@@ -28,10 +28,11 @@ def add(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Every workflow that loads, then each file that does not, named with its problem; a
     broken file blocks only itself here too, but the exit status (2) still says so."""
-    from lead_pipeline.engine.loading import load_usable
+    from lead_pipeline.engine.registry import registry
+    from lead_pipeline.workflows.loader import load_workflows
 
-    loaded = load_usable()
-    for workflow in loaded.workflows:
+    loaded = load_workflows(node_types=registry(), set_aside_broken=True)
+    for workflow in loaded:
         spec = workflow.spec
         console.print(f"[bold]{spec.name}[/]  ({spec.source or 'built-in'})")
         if spec.description:

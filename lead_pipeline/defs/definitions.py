@@ -29,8 +29,8 @@ from lead_pipeline.defs.redaction import guard_event_log
 from lead_pipeline.defs.resources import EnrichOptions, LeadStoreResource
 from lead_pipeline.defs.schedules import build_daily_schedule
 from lead_pipeline.defs.sensors import build_lead_files_sensor
-from lead_pipeline.engine.compile import CompiledWorkflow
-from lead_pipeline.engine.loading import load_usable
+from lead_pipeline.engine.registry import registry
+from lead_pipeline.workflows.loader import load_workflows
 
 CHAIN_JOB = "enrich_chain"
 
@@ -39,22 +39,13 @@ CHAIN_JOB = "enrich_chain"
 guard_event_log()
 
 
-def compiled_workflows() -> list[CompiledWorkflow]:
-    """Every workflow that loads, built-in and user, compiled, in dependency order.
-
-    A broken user file is left out (see ``engine.loading``); callers that talk
-    to a user warn with :func:`load_usable`'s ``warning()``.
-    """
-    return load_usable().workflows
-
-
 def build_definitions() -> dg.Definitions:
     """Every loading workflow's asset, checks, the chain job, automation and resources."""
-    loaded = load_usable()
+    loaded = load_workflows(node_types=registry(), set_aside_broken=True)
     if loaded.broken:
         # The code location loads the good workflows; the UI shows this in its logs.
         logging.getLogger(__name__).warning(loaded.warning())
-    workflows = loaded.workflows
+    workflows = loaded.ordered()
     params = frozenset(name for w in workflows for name in w.spec.params)
     assets = [build_workflow_asset(workflow, params) for workflow in workflows]
     store = LeadStoreResource()

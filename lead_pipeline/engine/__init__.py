@@ -16,11 +16,7 @@ from typing import TYPE_CHECKING
 from lead_pipeline.lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from lead_pipeline.engine.compile import (
-        CompiledNode,
-        CompiledWorkflow,
-        load_compiled,
-    )
+    from lead_pipeline.engine.compile import CompiledNode, CompiledWorkflow
     from lead_pipeline.engine.counts import LeftAlone, Outcomes
     from lead_pipeline.engine.options import RunOptions, RunRequest
     from lead_pipeline.engine.plan import RunPlan, WorkflowPlan
@@ -55,14 +51,13 @@ __all__ = [
     "UnknownList",
     "WorkflowPlan",
     "WorkflowRun",
-    "load_compiled",
     "run_options",
 ]
 
 _, __getattr__, __dir__ = lazy_exports(
     __name__,
     {
-        "compile": ("CompiledNode", "CompiledWorkflow", "load_compiled"),
+        "compile": ("CompiledNode", "CompiledWorkflow"),
         "counts": ("LeftAlone", "Outcomes"),
         "options": ("RunOptions", "RunRequest"),
         "plan": ("RunPlan", "WorkflowPlan"),

@@ -23,9 +23,9 @@ from typing import Any
 
 from lead_pipeline.engine.compile import CompiledWorkflow
 from lead_pipeline.engine.counts import Outcomes
-from lead_pipeline.engine.loading import load_usable
 from lead_pipeline.engine.options import RunRequest
 from lead_pipeline.engine.planning import plan_workflows
+from lead_pipeline.engine.registry import registry
 from lead_pipeline.engine.runlock import mark_launcher
 from lead_pipeline.engine.selection import Selection
 from lead_pipeline.engine.workflow_run import WorkflowRun
@@ -33,6 +33,7 @@ from lead_pipeline.launching.outcome import Failure, RunOutcome, outcome_of
 from lead_pipeline.launching.stepserver import start_step_server
 from lead_pipeline.settings import get_settings
 from lead_pipeline.store import LeadStore
+from lead_pipeline.workflows.loader import load_workflows
 
 
 @dataclass
@@ -103,7 +104,7 @@ def enrich(
     """
     store = store or LeadStore()
     store.require_list(lead_list)
-    loaded = load_usable()
+    loaded = load_workflows(node_types=registry(), set_aside_broken=True)
     every = loaded.usable_for(requested)
     # The select step refuses unknown parameters too; checking here avoids a failed run.
     config = run_config(options or {})["resources"]["enrich"]["config"]

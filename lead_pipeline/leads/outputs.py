@@ -40,9 +40,9 @@ def declared_outputs() -> dict[str, OutputSpec]:
         except WorkflowError:
             return {}
     found: dict[str, OutputSpec] = {}
-    for spec in workflows:
-        for node in spec.nodes:
-            for column, output in node.outputs.items():
+    for workflow in workflows:
+        for node in workflow.nodes:
+            for column, output in node.spec.outputs.items():
                 found.setdefault(column, output)
     return found
 

@@ -14,15 +14,23 @@ from __future__ import annotations
 import difflib
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, cast, overload
 
 import yaml
 from pydantic import ValidationError
 
 from lead_pipeline.settings import get_settings
 from lead_pipeline.store.records import CANONICAL_FIELDS
+from lead_pipeline.workflows.compiled import (
+    K,
+    Node,
+    PlainKind,
+    UncheckedConfig,
+    Workflow,
+)
 from lead_pipeline.workflows.errors import UnknownWorkflowError, WorkflowError
 from lead_pipeline.workflows.expressions import (
     Expression,
@@ -251,12 +259,6 @@ def load_workflow_file(path: Path) -> WorkflowSpec:
     return parse_workflow(text, path)
 
 
-def user_workflow_files() -> list[Path]:
-    """The user's workflow files (``LEAD_PIPELINE_WORKFLOWS``), so a caller can load
-    them one by one and set a broken one aside (``engine.loading``)."""
-    return _files(get_settings().workflows_dir)
-
-
 def _files(folder: Path) -> list[Path]:
     if folder.is_file():
         return [folder]
@@ -270,27 +272,40 @@ def _files(folder: Path) -> list[Path]:
 # --------------------------------------------------------------------------- the set
 
 
-class WorkflowSet:
-    """Workflows that passed every check, in dependency order.
+@dataclass
+class _Facts(Generic[K]):
+    """What the checks learn of each workflow and node while a set is built; it ends up
+    on the :class:`Workflow` and :class:`Node` objects, and is dropped."""
+
+    kinds: dict[tuple[str, str], K] = field(default_factory=dict)
+    configs: dict[tuple[str, str], NodeConfigBase] = field(default_factory=dict)
+    inputs: dict[tuple[str, str], NodeInputs] = field(default_factory=dict)
+    where_columns: dict[str, frozenset[str]] = field(default_factory=dict)
+    from_list: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
+    provided: dict[str, frozenset[str]] = field(default_factory=dict)
+
+
+class WorkflowSet(Generic[K]):
+    """Workflows that passed every check, in dependency order, each a :class:`Workflow`
+    whose nodes carry their node type, validated configuration and inputs.
 
     Build it with :func:`load_workflows`, or directly from specs (tests, tools):
-    the constructor runs every check that does not need the YAML text.
+    the constructor runs every check that does not need the YAML text. ``broken``
+    lists the problems of user files that :func:`load_workflows` set aside.
     """
 
     def __init__(
         self,
         specs: Iterable[WorkflowSpec],
         *,
-        node_types: Mapping[str, type[NodeConfigBase]] | None = None,
+        node_types: Mapping[str, K] | None = None,
         builtin: Iterable[str] = (),
+        broken: Iterable[str] = (),
     ) -> None:
         given = list(specs)
         self._builtin = frozenset(builtin)
-        self._configs: dict[tuple[str, str], NodeConfigBase] = {}
-        self._inputs: dict[tuple[str, str], NodeInputs] = {}
-        self._where_columns: dict[str, frozenset[str]] = {}
-        self._from_list: dict[str, dict[str, tuple[str, ...]]] = {}
-        self._provided: dict[str, frozenset[str]] = {}
+        self.broken = list(broken)  # one problem a line, naming its file
+        facts: _Facts[K] = _Facts()
         problems: list[str] = []
         by_name: dict[str, WorkflowSpec] = {}
         for spec in given:
@@ -303,26 +318,65 @@ class WorkflowSet:
             by_name[spec.name] = spec
         reads: dict[str, list[tuple[str, str]]] = {}
         for spec in by_name.values():
-            spec_problems, reads[spec.name] = self._check_spec(spec, node_types)
+            spec_problems, reads[spec.name] = self._check_spec(spec, node_types, facts)
             problems.extend(spec_problems)
         problems.extend(_check_needs(by_name))
         if problems:
             raise WorkflowError(problems)
-        self._order = _topological(by_name)
-        self._by_name = {spec.name: spec for spec in self._order}
-        owners, owner_problems = _column_owners(self._order)
+        order = _topological(by_name)
+        self._needs = {spec.name: tuple(spec.needs) for spec in order}
+        self._names = [spec.name for spec in order]
+        owners, owner_problems = _column_owners(order)
         problems.extend(owner_problems)
-        problems.extend(self._check_reads(reads, owners))
+        problems.extend(self._check_reads(reads, owners, by_name))
         if not problems:
-            problems.extend(self._classify_inputs())
+            problems.extend(self._classify_inputs(order, by_name, facts))
         if problems:
             raise WorkflowError(problems)
         self._owners = owners
+        self._by_name = {spec.name: self._workflow(spec, facts) for spec in order}
+
+    def _workflow(self, spec: WorkflowSpec, facts: _Facts[K]) -> Workflow[K]:
+        """``spec`` with what the checks learned of it and of each of its nodes."""
+        nodes = tuple(
+            Node(
+                index=index,
+                spec=node,
+                node_type=facts.kinds[(spec.name, node.id)],
+                config=facts.configs[(spec.name, node.id)],
+                when=_expression(node.when, f"{spec.name}.{node.id}.when"),
+                config_hash=node_hash,
+                inputs=facts.inputs[(spec.name, node.id)],
+            )
+            for index, (node, node_hash) in enumerate(
+                zip(spec.nodes, spec.node_hashes(), strict=True)
+            )
+        )
+        return Workflow(
+            spec=spec,
+            nodes=nodes,
+            where=_expression(spec.where, f"{spec.name}.where"),
+            list_columns=facts.from_list.get(spec.name, {}),
+            provided_columns=facts.provided.get(spec.name, frozenset()),
+            upstream=tuple(name for name in self._closure(spec.name) if name != spec.name),
+        )
+
+    def _closure(self, name: str) -> list[str]:
+        """``name`` and every workflow it needs, directly or not, in dependency order."""
+        wanted: set[str] = set()
+        stack = [name]
+        while stack:
+            current = stack.pop()
+            if current not in wanted:
+                wanted.add(current)
+                stack.extend(self._needs[current])
+        return [other for other in self._names if other in wanted]
 
     # -- checks
 
+    @staticmethod
     def _check_spec(
-        self, spec: WorkflowSpec, node_types: Mapping[str, type[NodeConfigBase]] | None
+        spec: WorkflowSpec, node_types: Mapping[str, K] | None, facts: _Facts[K]
     ) -> tuple[list[str], list[tuple[str, str]]]:
         """Problems in one workflow, and ``(where, column)`` for every column it reads.
 
@@ -356,7 +410,7 @@ class WorkflowSet:
         if spec.where is not None:
             where = check_expression(f"{label}:", "where", spec.where, predicate=True)
             if where is not None:
-                self._where_columns[spec.name] = frozenset(where.columns)
+                facts.where_columns[spec.name] = frozenset(where.columns)
         for node in spec.nodes:
             prefix = f"{label}: node {node.id!r}"
             columns: dict[str, list[str]] = {}
@@ -371,14 +425,20 @@ class WorkflowSet:
             config = node.config
             model = None
             validated: NodeConfigBase | None = None
-            if node_types is not None:
-                model = node_types.get(node.type)
-                if model is None:
+            node_key = (spec.name, node.id)
+            if node_types is None:
+                facts.kinds[node_key] = cast(K, PlainKind(node.type))
+                facts.configs[node_key] = UncheckedConfig()
+            else:
+                kind = node_types.get(node.type)
+                if kind is None:
                     known = ", ".join(sorted(node_types)) or "none registered"
                     problems.append(
                         f"{prefix} field 'type': unknown node type {node.type!r} (known: {known})"
                     )
                     continue
+                facts.kinds[node_key] = kind
+                model = kind.config_model
                 try:
                     validated = model.model_validate(config)
                 except ValidationError as exc:
@@ -387,7 +447,7 @@ class WorkflowSet:
                         message = _message(error, [*model.model_fields, *NodeSpec.model_fields])
                         problems.append(f"{prefix} field {field!r}: {message}")
                     continue
-                self._configs[(spec.name, node.id)] = validated
+                facts.configs[node_key] = validated
             # The validated configuration, defaults included: a default template
             # (fetch_page's ``{{ website }}``) reads a column like a written one.
             templated = validated.template_values() if validated is not None else None
@@ -443,7 +503,7 @@ class WorkflowSet:
                 for column in alternatives:
                     reads.append((f"{prefix} field 'requires'", column))
                     columns.setdefault(column, []).append("requires")
-            self._inputs[(spec.name, node.id)] = NodeInputs(
+            facts.inputs[node_key] = NodeInputs(
                 columns={column: tuple(dict.fromkeys(paths)) for column, paths in columns.items()},
                 params=frozenset(used_params),
                 when_columns=frozenset(when_columns),
@@ -455,23 +515,28 @@ class WorkflowSet:
         return problems, reads
 
     def _check_reads(
-        self, reads: Mapping[str, list[tuple[str, str]]], owners: Mapping[str, tuple[str, str]]
+        self,
+        reads: Mapping[str, list[tuple[str, str]]],
+        owners: Mapping[str, tuple[str, str]],
+        by_name: Mapping[str, WorkflowSpec],
     ) -> list[str]:
         # A filter or template reading another workflow's output only works if that
         # workflow runs first, which only ``needs`` guarantees.
         problems: list[str] = []
         for name, used in reads.items():
-            upstream = {spec.name for spec in self.upstream_closure(name)}
+            upstream = set(self._closure(name))
             for where, column in sorted(set(used)):
                 owner = owners.get(column)
                 if owner is not None and owner[0] not in upstream:
                     problems.append(
                         f"{where}: reads column {column!r}, which workflow {owner[0]!r} writes "
-                        f"({_label(self._by_name[owner[0]])}); add {owner[0]!r} to needs"
+                        f"({_label(by_name[owner[0]])}); add {owner[0]!r} to needs"
                     )
         return problems
 
-    def _classify_inputs(self) -> list[str]:
+    def _classify_inputs(
+        self, order: Sequence[WorkflowSpec], by_name: Mapping[str, WorkflowSpec], facts: _Facts[K]
+    ) -> list[str]:
         """Sort every column a workflow reads into what the pipeline provides and what the
         lead list must: the latter can only be checked against a list (the select step).
 
@@ -479,23 +544,23 @@ class WorkflowSet:
         writes is refused here: when the node runs, nothing has written it yet.
         """
         problems: list[str] = []
-        for spec in self._order:
+        for spec in order:
             label = _label(spec)
             upstream = {
                 column
-                for other in self.upstream_closure(spec.name)
-                if other.name != spec.name
-                for column in other.output_columns()
+                for other in self._closure(spec.name)
+                if other != spec.name
+                for column in by_name[other].output_columns()
             }
             # Canonical lead fields: every list provides them (possibly empty).
             provided = {ID_COLUMN, *CANONICAL_FIELDS, *upstream}
             from_list: dict[str, list[str]] = {}
-            for column in sorted(self._where_columns.get(spec.name, ())):
+            for column in sorted(facts.where_columns.get(spec.name, ())):
                 if column not in provided and column not in spec.output_columns():
                     from_list.setdefault(column, []).append(f"{label}: field 'where'")
             earlier: set[str] = set()
             for index, node in enumerate(spec.nodes):
-                inputs = self._inputs.get((spec.name, node.id))
+                inputs = facts.inputs.get((spec.name, node.id))
                 if inputs is None:
                     continue
                 fields = {c: list(paths) for c, paths in inputs.columns.items()}
@@ -522,13 +587,13 @@ class WorkflowSet:
                         f"{label}: node {node.id!r} field {path!r}" for path in paths
                     )
                 earlier |= set(node.outputs)
-            self._from_list[spec.name] = {c: tuple(w) for c, w in from_list.items()}
-            self._provided[spec.name] = frozenset(provided | set(spec.output_columns()))
+            facts.from_list[spec.name] = {c: tuple(w) for c, w in from_list.items()}
+            facts.provided[spec.name] = frozenset(provided | set(spec.output_columns()))
         return problems
 
     # -- queries
 
-    def get(self, name: str) -> WorkflowSpec:
+    def get(self, name: str) -> Workflow[K]:
         """The workflow called ``name``; :class:`UnknownWorkflowError` lists the known ones."""
         try:
             return self._by_name[name]
@@ -538,22 +603,15 @@ class WorkflowSet:
 
     def names(self) -> list[str]:
         """Workflow names in dependency order."""
-        return [spec.name for spec in self._order]
+        return list(self._names)
 
-    def ordered(self) -> list[WorkflowSpec]:
+    def ordered(self) -> list[Workflow[K]]:
         """Every workflow after everything it needs; otherwise in load order (built-ins first)."""
-        return list(self._order)
+        return list(self._by_name.values())
 
-    def upstream_closure(self, name: str) -> list[WorkflowSpec]:
+    def upstream_closure(self, name: str) -> list[Workflow[K]]:
         """``name`` and everything it needs, directly or not, in dependency order."""
-        wanted: set[str] = set()
-        stack = [self.get(name).name]
-        while stack:
-            current = stack.pop()
-            if current not in wanted:
-                wanted.add(current)
-                stack.extend(self._by_name[current].needs)
-        return [spec for spec in self._order if spec.name in wanted]
+        return [self._by_name[other] for other in self._closure(self.get(name).name)]
 
     def is_builtin(self, name: str) -> bool:
         return self.get(name).name in self._builtin
@@ -562,38 +620,39 @@ class WorkflowSet:
         """``column -> (workflow, node id)`` for every output column (the first writer node)."""
         return dict(self._owners)
 
-    def node_config(self, workflow: str, node_id: str) -> NodeConfigBase | None:
-        """The node's validated configuration, when the set was built with ``node_types``."""
-        return self._configs.get((workflow, node_id))
+    def usable_for(self, requested: str) -> list[Workflow[K]]:
+        """The workflows, or the set-aside files' problems when only they could define
+        ``requested`` (a name, or ``all``)."""
+        if requested != "all" and requested not in self and self.broken:
+            raise WorkflowError(self.broken)
+        return self.ordered()
 
-    def node_inputs(self, workflow: str, node_id: str) -> NodeInputs:
-        """The columns and parameters the node reads, derived when the set was built."""
-        return self._inputs.get((workflow, node_id), NodeInputs())
+    def warning(self) -> str | None:
+        """One line naming the user files set aside, or None when every file loaded."""
+        if not self.broken:
+            return None
+        return (
+            "workflow file(s) that did not load are left out, the other workflows work: "
+            + "; ".join(self.broken)
+        )
 
-    def where_columns(self, workflow: str) -> frozenset[str]:
-        return self._where_columns.get(self.get(workflow).name, frozenset())
-
-    def list_columns(self, workflow: str) -> dict[str, tuple[str, ...]]:
-        """Columns only a lead list can provide (no lead field, no workflow writes them),
-        each with the places that read them (``file: node 'n' field 'prompt'``)."""
-        return dict(self._from_list.get(self.get(workflow).name, {}))
-
-    def provided_columns(self, workflow: str) -> frozenset[str]:
-        """What the pipeline itself provides to ``workflow``: lead fields, ``_id``,
-        upstream outputs and its own outputs."""
-        return self._provided.get(self.get(workflow).name, frozenset())
-
-    def __iter__(self) -> Iterator[WorkflowSpec]:
-        return iter(self._order)
+    def __iter__(self) -> Iterator[Workflow[K]]:
+        return iter(self._by_name.values())
 
     def __len__(self) -> int:
-        return len(self._order)
+        return len(self._by_name)
 
     def __contains__(self, name: object) -> bool:
         return name in self._by_name
 
     def __repr__(self) -> str:
         return f"WorkflowSet({self.names()})"
+
+
+def _expression(text: str | None, label: str) -> Expression | None:
+    """The compiled form of a checked ``where``/``when`` (cached by the compiler); the
+    label names workflow and node in an error while a row is evaluated."""
+    return None if text is None else compile_where(text, label=label)
 
 
 def _check_needs(by_name: Mapping[str, WorkflowSpec]) -> list[str]:
@@ -679,24 +738,53 @@ def _column_owners(
 # --------------------------------------------------------------------------- entry point
 
 
+@overload
 def load_workflows(
     dirs: Sequence[Path] | None = None,
     *,
-    node_types: Mapping[str, type[NodeConfigBase]] | None = None,
+    node_types: Mapping[str, K],
     builtin_dirs: Sequence[Path] | None = None,
-) -> WorkflowSet:
-    """Load, check and order every workflow.
+    set_aside_broken: bool = False,
+) -> WorkflowSet[K]: ...
+
+
+@overload
+def load_workflows(
+    dirs: Sequence[Path] | None = None,
+    *,
+    node_types: None = None,
+    builtin_dirs: Sequence[Path] | None = None,
+    set_aside_broken: bool = False,
+) -> WorkflowSet[PlainKind]: ...
+
+
+def load_workflows(
+    dirs: Sequence[Path] | None = None,
+    *,
+    node_types: Mapping[str, Any] | None = None,
+    builtin_dirs: Sequence[Path] | None = None,
+    set_aside_broken: bool = False,
+) -> WorkflowSet[Any]:
+    """Load, check and order every workflow: the one way a workflow file becomes a
+    :class:`Workflow`, for the engine, the Dagster definitions and the commands alike.
 
     With no arguments: the package's built-in workflows plus the user folder
     (``LEAD_PIPELINE_WORKFLOWS``, default ``data/workflows/``; a missing folder
     is fine). ``dirs`` replaces that user folder list (a file path works too) and
     then no built-ins load unless ``builtin_dirs`` names them. A user workflow
     may not reuse a built-in's name: that would silently change what everyone
-    else means by it. ``node_types`` maps each allowed ``type`` to the pydantic
-    model its configuration must satisfy; a model may list ``template_fields``
-    (only those are compiled as templates; otherwise every string with Jinja
-    markup is) and ``expression_fields`` (compiled as expressions).
-    Raises :class:`WorkflowError` listing every problem found.
+    else means by it. ``node_types`` maps each allowed ``type`` to its node type
+    (the engine passes its registry), whose ``config_model`` the node's settings
+    must satisfy; a model may list ``template_fields`` (only those are compiled as
+    templates; otherwise every string with Jinja markup is) and
+    ``expression_fields`` (compiled as expressions). Without ``node_types`` the
+    settings are not checked (the importer only needs the declared outputs).
+
+    Raises :class:`WorkflowError` listing every problem found. With
+    ``set_aside_broken`` a user file with a problem is left out instead, and so is
+    one that needs it, each problem in the set's ``broken``: a typo in one file
+    must not stop ``status``, ``enrich`` of the others, or the Dagster code
+    location. Only a problem in a built-in workflow still raises.
     """
     if dirs is None:
         user_dirs: Sequence[Path] = [get_settings().workflows_dir]
@@ -704,9 +792,11 @@ def load_workflows(
     else:
         user_dirs = dirs
         builtin_dirs = builtin_dirs or []
-    problems: list[str] = []
-    specs: list[WorkflowSpec] = []
     builtin: dict[str, WorkflowSpec] = {}
+    builtin_specs: list[WorkflowSpec] = []
+    builtin_problems: list[str] = []
+    # Each user file once, in load order: its spec, or the problems that keep it out.
+    user: list[WorkflowSpec | WorkflowError] = []
     seen_files: set[Path] = set()
     for is_builtin, folders in ((True, builtin_dirs), (False, user_dirs)):
         for folder in folders:
@@ -718,18 +808,74 @@ def load_workflows(
                 try:
                     spec = load_workflow_file(path)
                 except WorkflowError as exc:
-                    problems.extend(exc.problems)
+                    if is_builtin:
+                        builtin_problems.extend(exc.problems)
+                    else:
+                        user.append(exc)
                     continue
                 if is_builtin:
                     builtin.setdefault(spec.name, spec)
+                    builtin_specs.append(spec)  # one name twice: the set says so
                 elif spec.name in builtin:
-                    problems.append(
-                        f"{_label(spec)}: field 'name': {spec.name!r} is a built-in workflow "
-                        f"({_label(builtin[spec.name])}); user workflows cannot replace "
-                        "built-ins, so give this one another name"
+                    user.append(
+                        WorkflowError(
+                            f"{_label(spec)}: field 'name': {spec.name!r} is a built-in workflow "
+                            f"({_label(builtin[spec.name])}); user workflows cannot replace "
+                            "built-ins, so give this one another name"
+                        )
                     )
-                    continue
-                specs.append(spec)
-    if problems:
-        raise WorkflowError(problems)
-    return WorkflowSet(specs, node_types=node_types, builtin=builtin)
+                else:
+                    user.append(spec)
+    refused = [p for item in user if isinstance(item, WorkflowError) for p in item.problems]
+    if builtin_problems or (refused and not set_aside_broken):
+        raise WorkflowError([*builtin_problems, *refused])
+    if not refused:
+        specs = [item for item in user if isinstance(item, WorkflowSpec)]
+        try:
+            return WorkflowSet([*builtin_specs, *specs], node_types=node_types, builtin=builtin)
+        except WorkflowError:
+            if not set_aside_broken:
+                raise
+    return _set_aside_broken(builtin_specs, user, node_types)
+
+
+def _set_aside_broken(
+    builtin: list[WorkflowSpec],
+    user: list[WorkflowSpec | WorkflowError],
+    node_types: Mapping[str, Any] | None,
+) -> WorkflowSet[Any]:
+    """The built-ins and every user workflow that loads with them.
+
+    The user files are added one at a time, keeping each that loads with those kept
+    so far, and repeated until nothing more can be added (so a file that needs
+    another comes in after it). What is left is broken, or needs a broken one.
+    """
+    names = [spec.name for spec in builtin]
+
+    def attempt(specs: list[WorkflowSpec]) -> WorkflowSet[Any]:
+        return WorkflowSet([*builtin, *specs], node_types=node_types, builtin=names)
+
+    good: list[WorkflowSpec] = []
+    pending = list(user)
+    added = True
+    while added and pending:
+        added = False
+        for item in list(pending):
+            if isinstance(item, WorkflowError):
+                continue
+            try:
+                attempt([*good, item])
+            except WorkflowError:
+                continue
+            good.append(item)
+            pending.remove(item)
+            added = True
+    problems: list[str] = []
+    for item in pending:
+        try:
+            if isinstance(item, WorkflowError):
+                raise item
+            attempt([*good, item])
+        except WorkflowError as exc:
+            problems.extend(exc.problems)
+    return WorkflowSet([*builtin, *good], node_types=node_types, builtin=names, broken=problems)

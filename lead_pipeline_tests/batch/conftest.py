@@ -9,12 +9,14 @@ from typing import Any
 
 import pytest
 
-from lead_pipeline.engine.compile import CompiledWorkflow, load_compiled
+from lead_pipeline.engine.compile import CompiledWorkflow
 from lead_pipeline.engine.options import RunOptions
+from lead_pipeline.engine.registry import registry
 from lead_pipeline.engine.summary import RunSummary
 from lead_pipeline.engine.workflow_run import WorkflowRun
 from lead_pipeline.settings import Settings, reset_settings
 from lead_pipeline.store import LeadStore
+from lead_pipeline.workflows.loader import load_workflows
 from lead_pipeline_tests.servers.llm_batch import AnthropicBatchServer, OpenAIBatchServer
 
 WORKFLOW = """\
@@ -42,7 +44,7 @@ def compile_workflow(tmp_path: Path, backend: str, text: str = WORKFLOW) -> Comp
     folder = tmp_path / f"wf-{backend}"
     folder.mkdir(exist_ok=True)
     (folder / "grade.yaml").write_text(text.replace("BACKEND", backend))
-    (workflow,) = load_compiled([folder], builtin_dirs=[])
+    (workflow,) = load_workflows([folder], builtin_dirs=[], node_types=registry())
     return workflow
 
 

@@ -26,13 +26,14 @@ CHILD = """\
 import sys
 from pathlib import Path
 
-from lead_pipeline.engine.compile import load_compiled
+from lead_pipeline.engine.registry import registry
+from lead_pipeline.workflows.loader import load_workflows
 from lead_pipeline.settings import get_settings
 from lead_pipeline.store import LeadStore
 from lead_pipeline_tests.batch.conftest import run
 
 store = LeadStore(sys.argv[1])
-(workflow,) = load_compiled([Path(sys.argv[2])], builtin_dirs=[])
+(workflow,) = load_workflows([Path(sys.argv[2])], builtin_dirs=[], node_types=registry())
 run(store, workflow, get_settings(), lane="batch")
 """
 

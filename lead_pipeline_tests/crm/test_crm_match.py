@@ -10,11 +10,13 @@ from pathlib import Path
 import pytest
 
 from lead_pipeline.crm import sync_hubspot
-from lead_pipeline.engine.compile import CompiledWorkflow, load_compiled
+from lead_pipeline.engine.compile import CompiledWorkflow
 from lead_pipeline.engine.options import RunOptions
 from lead_pipeline.engine.plan import RunPlan, plan_workflow, render_plan
+from lead_pipeline.engine.registry import registry
 from lead_pipeline.settings import get_settings, reset_settings
 from lead_pipeline.store import OK, SKIPPED, LeadStore
+from lead_pipeline.workflows.loader import load_workflows
 from lead_pipeline_tests.engine.test_runner import materialize
 from lead_pipeline_tests.servers import HubSpotServer
 
@@ -64,7 +66,10 @@ nodes:
 def workflows(tmp_path: Path) -> dict[str, CompiledWorkflow]:
     (tmp_path / "paid.yaml").write_text(PAID)
     (tmp_path / "paid_api.yaml").write_text(PAID_API)
-    return {w.name: w for w in load_compiled([EXAMPLES, tmp_path], builtin_dirs=[])}
+    return {
+        w.name: w
+        for w in load_workflows([EXAMPLES, tmp_path], builtin_dirs=[], node_types=registry())
+    }
 
 
 def crm(server: HubSpotServer) -> dict[str, str]:

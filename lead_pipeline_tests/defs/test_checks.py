@@ -19,17 +19,21 @@ from lead_pipeline.defs.checks import (
     evaluate,
     results,
 )
-from lead_pipeline.defs.definitions import build_definitions, compiled_workflows
+from lead_pipeline.defs.definitions import build_definitions
 from lead_pipeline.defs.io_manager import LeadStoreIOManager
 from lead_pipeline.defs.partitions import instance, register_lead_list
 from lead_pipeline.defs.resources import EnrichOptions, LeadStoreResource
 from lead_pipeline.engine.compile import CompiledWorkflow
+from lead_pipeline.engine.registry import registry
 from lead_pipeline.leads import import_file
 from lead_pipeline.store import FAILED, OK, SKIPPED, LeadStore, NodeResult
+from lead_pipeline.workflows.loader import load_workflows
 
 
 def workflow(name: str) -> CompiledWorkflow:
-    return next(w for w in compiled_workflows() if w.name == name)
+    return next(
+        w for w in load_workflows(node_types=registry(), set_aside_broken=True) if w.name == name
+    )
 
 
 def result(
@@ -213,7 +217,7 @@ def test_checks_run_with_the_materialization_and_judge_its_lead_list(
 def test_every_workflow_has_its_three_partitioned_checks_in_the_definitions() -> None:
     defs = build_definitions()
     graph = defs.resolve_asset_graph()
-    for wf in compiled_workflows():
+    for wf in load_workflows(node_types=registry(), set_aside_broken=True):
         keys = {
             dg.AssetCheckKey(dg.AssetKey(wf.name), n) for n in (COVERAGE, FAILURE_RATE, VALIDITY)
         }

@@ -50,13 +50,18 @@ def test_user_workflows_join_the_code_location(tmp_path, monkeypatch) -> None:
 
 def test_the_select_step_refuses_a_parameter_no_workflow_declares() -> None:
     from lead_pipeline.defs.assets import build_workflow_asset
-    from lead_pipeline.defs.definitions import compiled_workflows
     from lead_pipeline.defs.io_manager import LeadStoreIOManager
     from lead_pipeline.defs.partitions import instance, register_lead_list
     from lead_pipeline.defs.resources import EnrichOptions, LeadStoreResource
+    from lead_pipeline.engine.registry import registry
     from lead_pipeline.store import LeadStore
+    from lead_pipeline.workflows.loader import load_workflows
 
-    b2b = next(w for w in compiled_workflows() if w.name == "b2b_only")
+    b2b = next(
+        w
+        for w in load_workflows(node_types=registry(), set_aside_broken=True)
+        if w.name == "b2b_only"
+    )
     LeadStore().import_rows("demo", [("a", {"name": "Acme", "one_liner": "APIs for banks"})])
     register_lead_list("demo")
     store = LeadStoreResource()

@@ -12,10 +12,11 @@ import pytest
 from lead_pipeline.cli import main
 from lead_pipeline.defs.assets import build_workflow_asset
 from lead_pipeline.defs.checks import CheckSettings, build_workflow_checks
-from lead_pipeline.defs.definitions import compiled_workflows
 from lead_pipeline.defs.io_manager import LeadStoreIOManager
 from lead_pipeline.defs.partitions import LEAD_LISTS, instance, register_lead_list
 from lead_pipeline.defs.resources import EnrichOptions, LeadStoreResource
+from lead_pipeline.engine.registry import registry
+from lead_pipeline.workflows.loader import load_workflows
 
 
 def test_a_ghost_partition_is_refused_then_listed_and_pruned(
@@ -27,7 +28,11 @@ def test_a_ghost_partition_is_refused_then_listed_and_pruned(
     register_lead_list("typo-list")  # what "Add a partition" in the UI does
     capsys.readouterr()
 
-    wf = next(w for w in compiled_workflows() if w.name == "b2b_only")
+    wf = next(
+        w
+        for w in load_workflows(node_types=registry(), set_aside_broken=True)
+        if w.name == "b2b_only"
+    )
     store = LeadStoreResource()
     outcome = dg.materialize(
         [build_workflow_asset(wf), build_workflow_checks(wf)],

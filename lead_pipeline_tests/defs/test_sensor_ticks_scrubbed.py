@@ -20,11 +20,12 @@ import dagster as dg
 import pytest
 
 from lead_pipeline.cli import main
-from lead_pipeline.engine.compile import load_compiled
 from lead_pipeline.engine.options import RunOptions
+from lead_pipeline.engine.registry import registry
 from lead_pipeline.engine.workflow_run import WorkflowRun
 from lead_pipeline.settings import get_settings, reset_settings
 from lead_pipeline.store import LeadStore
+from lead_pipeline.workflows.loader import load_workflows
 from lead_pipeline_tests.batch.conftest import WORKFLOW
 from lead_pipeline_tests.conftest import REPO_ROOT
 from lead_pipeline_tests.reliability.test_no_key_leaves import _pieces, echoes
@@ -51,7 +52,7 @@ def _submit(store: LeadStore, backend: str, tmp_path: Path) -> None:
     folder = tmp_path / f"wf-{backend}"
     folder.mkdir()
     (folder / "grade.yaml").write_text(WORKFLOW.replace("BACKEND", backend))
-    [workflow] = load_compiled([folder], builtin_dirs=[])
+    [workflow] = load_workflows([folder], builtin_dirs=[], node_types=registry())
     rows = [(f"row{i}", {"name": f"Company {i}", "product": f"tool {i}"}) for i in range(2)]
     store.import_rows(backend, rows)
     run = WorkflowRun(store, workflow, backend, RunOptions(lane="batch"), settings=get_settings())

@@ -33,7 +33,7 @@ import pytest
 from lead_pipeline.classify import classify
 from lead_pipeline.defs.assets import build_workflow_asset
 from lead_pipeline.defs.checks import CheckSettings, build_workflow_checks
-from lead_pipeline.defs.definitions import chain_job, compiled_workflows
+from lead_pipeline.defs.definitions import chain_job
 from lead_pipeline.defs.io_manager import LeadStoreIOManager
 from lead_pipeline.defs.partitions import (
     DEFAULT_INSTANCE_YAML,
@@ -42,11 +42,13 @@ from lead_pipeline.defs.partitions import (
     register_lead_list,
 )
 from lead_pipeline.defs.resources import EnrichOptions, LeadStoreResource
+from lead_pipeline.engine.registry import registry
 from lead_pipeline.founders import is_canonical_profile_url
 from lead_pipeline.leads import import_file
 from lead_pipeline.leads.fields import guess_mapping
 from lead_pipeline.settings import get_settings
 from lead_pipeline.store import LeadStore
+from lead_pipeline.workflows.loader import load_workflows
 from lead_pipeline_tests.conftest import REPO_ROOT, missing
 from lead_pipeline_tests.servers import HunterServer, OpenAIServer, SerperServer
 
@@ -593,7 +595,11 @@ def test_the_asset_page_shows_partitions_metadata_and_checks(
     for name in ("alpha", "beta"):
         import_file(store, lead_files[name], name)
         register_lead_list(name)
-    b2b = next(w for w in compiled_workflows() if w.name == "b2b_only")
+    b2b = next(
+        w
+        for w in load_workflows(node_types=registry(), set_aside_broken=True)
+        if w.name == "b2b_only"
+    )
     resource = LeadStoreResource()
     outcome = dg.materialize(
         [build_workflow_asset(b2b), build_workflow_checks(b2b)],

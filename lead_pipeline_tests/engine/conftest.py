@@ -9,9 +9,11 @@ from typing import Any
 
 import pytest
 
-from lead_pipeline.engine.compile import CompiledWorkflow, load_compiled
+from lead_pipeline.engine.compile import CompiledWorkflow
+from lead_pipeline.engine.registry import registry
 from lead_pipeline.providers.urlguard import TRUSTED_HOSTS_ENV
 from lead_pipeline.store import LeadStore
+from lead_pipeline.workflows.loader import load_workflows
 from lead_pipeline_tests.servers import RecordedRequest, Reply, StubServer
 
 
@@ -92,7 +94,9 @@ def workflow_dir(tmp_path: Path, api: CompanyApi) -> Path:
 
 @pytest.fixture
 def workflows(workflow_dir: Path) -> dict[str, CompiledWorkflow]:
-    return {w.name: w for w in load_compiled([workflow_dir], builtin_dirs=[])}
+    return {
+        w.name: w for w in load_workflows([workflow_dir], builtin_dirs=[], node_types=registry())
+    }
 
 
 NAMES = ["Acme", "Globex", None, "Initech", "Umbrella", "Hooli", "Vandelay"]

@@ -15,12 +15,14 @@ from typing import Any
 import pytest
 
 from lead_pipeline.engine import RowsFailed, RunOptions, WorkflowRun
-from lead_pipeline.engine.compile import CompiledWorkflow, load_compiled
+from lead_pipeline.engine.compile import CompiledWorkflow
 from lead_pipeline.engine.plan import plan_run
+from lead_pipeline.engine.registry import registry
 from lead_pipeline.engine.summary import RunSummary
 from lead_pipeline.engine.trace import row_trace
 from lead_pipeline.settings import get_settings, reset_settings
 from lead_pipeline.store import LeadStore
+from lead_pipeline.workflows.loader import load_workflows
 from lead_pipeline_tests.servers.llm import OpenAIServer
 
 ROWS = 10
@@ -63,7 +65,7 @@ def workflow(tmp_path: Path) -> CompiledWorkflow:
     folder = tmp_path / "wf"
     folder.mkdir()
     (folder / "founders_only.yaml").write_text(WORKFLOW)
-    [compiled] = load_compiled([folder], builtin_dirs=[])
+    [compiled] = load_workflows([folder], builtin_dirs=[], node_types=registry())
     return compiled
 
 

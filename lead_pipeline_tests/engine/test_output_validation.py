@@ -15,9 +15,11 @@ from typing import Any
 import pytest
 from sqlalchemy.exc import StatementError
 
-from lead_pipeline.engine.compile import CompiledWorkflow, load_compiled
+from lead_pipeline.engine.compile import CompiledWorkflow
+from lead_pipeline.engine.registry import registry
 from lead_pipeline.providers.urlguard import TRUSTED_HOSTS_ENV
 from lead_pipeline.store import FAILED, OK, LeadStore
+from lead_pipeline.workflows.loader import load_workflows
 from lead_pipeline_tests.engine.test_runner import materialize
 from lead_pipeline_tests.servers import OpenAIServer, RecordedRequest, Reply, StubServer
 
@@ -26,7 +28,7 @@ def compile_one(tmp_path: Path, text: str) -> CompiledWorkflow:
     folder = tmp_path / "wf"
     folder.mkdir(exist_ok=True)
     (folder / "wf.yaml").write_text(text)
-    (workflow,) = load_compiled([folder], builtin_dirs=[])
+    (workflow,) = load_workflows([folder], builtin_dirs=[], node_types=registry())
     return workflow
 
 

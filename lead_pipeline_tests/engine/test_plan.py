@@ -7,12 +7,13 @@ from typing import Any
 
 import pytest
 
-from lead_pipeline.engine.compile import CompiledWorkflow, load_compiled
+from lead_pipeline.engine.compile import CompiledWorkflow
 from lead_pipeline.engine.options import RunOptions
 from lead_pipeline.engine.plan import confirm_above_usd, may_cost, plan_run, render_plan
+from lead_pipeline.engine.registry import registry
 from lead_pipeline.settings import SettingsError, get_settings
 from lead_pipeline.store import LeadStore
-from lead_pipeline.workflows.loader import BUILTIN_DIR
+from lead_pipeline.workflows.loader import BUILTIN_DIR, load_workflows
 from lead_pipeline_tests.engine.test_runner import materialize
 from lead_pipeline_tests.engine.test_work_email import founders, leads
 from lead_pipeline_tests.servers import HunterServer, Reply, SerperServer
@@ -22,7 +23,9 @@ HUNTER_MAX = 0.0245 + 0.01225  # a match, and its verification
 
 @pytest.fixture
 def builtins() -> dict[str, CompiledWorkflow]:
-    return {w.name: w for w in load_compiled([], builtin_dirs=[BUILTIN_DIR])}
+    return {
+        w.name: w for w in load_workflows([], builtin_dirs=[BUILTIN_DIR], node_types=registry())
+    }
 
 
 @pytest.fixture
@@ -125,7 +128,7 @@ def test_only_a_run_that_may_call_a_provider_is_priced(
         "name: tidy\nnodes:\n  - {id: d, type: expression, values: {site: 'domain(website)'}, "
         "outputs: {site: string}}\n"
     )
-    (tidy,) = load_compiled([folder], builtin_dirs=[])
+    (tidy,) = load_workflows([folder], builtin_dirs=[], node_types=registry())
 
     def paid(*workflows: CompiledWorkflow) -> bool:
         return may_cost(list(workflows), lambda _w: RunOptions(), settings=get_settings())
@@ -217,7 +220,7 @@ def test_a_model_with_no_price_is_named_in_the_plan(
         "  - {id: q, type: llm, model: unlisted-plan-llm, prompt: 'Is {{ name }} B2B?', "
         "outputs: {is_b2b: boolean}}\n"
     )
-    (workflow,) = load_compiled([folder], builtin_dirs=[])
+    (workflow,) = load_workflows([folder], builtin_dirs=[], node_types=registry())
     leads(store, ROWS)
     plan = plan_of(store, workflow)
     assert plan.unpriced == ["unlisted-plan-llm"]

@@ -17,7 +17,6 @@ from typing import Any, ClassVar
 
 import pytest
 
-from lead_pipeline.engine.compile import load_compiled
 from lead_pipeline.engine.functions import get_function, reset_functions
 from lead_pipeline.engine.node_types import BUILTIN
 from lead_pipeline.engine.options import RunOptions
@@ -26,6 +25,7 @@ from lead_pipeline.engine.registry import NodeConfig, PluginError, registry, res
 from lead_pipeline.engine.selection import select_rows
 from lead_pipeline.store import OK, LeadStore
 from lead_pipeline.workflows import WorkflowError
+from lead_pipeline.workflows.loader import load_workflows
 from lead_pipeline_tests.engine.test_runner import materialize
 
 PLUGIN = '''
@@ -115,7 +115,7 @@ def test_a_plugins_node_type_and_function_run_in_a_workflow(
     folder = tmp_path / "workflows"
     folder.mkdir()
     (folder / "greeting.yaml").write_text(WORKFLOW)
-    (workflow,) = load_compiled([folder], builtin_dirs=[])
+    (workflow,) = load_workflows([folder], builtin_dirs=[], node_types=registry())
     store.import_rows("demo", [("a", {"name": "Ada Lovelace"}), ("b", {"name": "Alan Turing"})])
     summary = materialize(store, workflow, parallel=2)
     assert (summary.ok, summary.failed) == (2, 0)
@@ -134,7 +134,7 @@ def test_a_plugin_template_is_checked_at_load(site: Path, tmp_path: Path) -> Non
         "outputs: {loud: string}}\n"
     )
     with pytest.raises(WorkflowError, match="node 'x' field 'text'"):
-        load_compiled([folder], builtin_dirs=[])
+        load_workflows([folder], builtin_dirs=[], node_types=registry())
 
 
 def test_an_unknown_python_function_is_named_at_load(site: Path, tmp_path: Path) -> None:
@@ -147,7 +147,7 @@ def test_an_unknown_python_function_is_named_at_load(site: Path, tmp_path: Path)
         "name: f\nnodes:\n  - {id: x, type: python, function: initals, outputs: {i: string}}\n"
     )
     with pytest.raises(WorkflowError) as info:
-        load_compiled([folder], builtin_dirs=[])
+        load_workflows([folder], builtin_dirs=[], node_types=registry())
     assert "no python function 'initals' is registered (known: initials)" in str(info.value)
 
 
@@ -248,7 +248,7 @@ def test_python_nodes_call_functions_from_the_plugins_variable(
         "outputs: {length: integer}}\n"
         "  - {id: bad, type: python, function: not_a_dict, outputs: {x: string}}\n"
     )
-    (workflow,) = load_compiled([folder], builtin_dirs=[])
+    (workflow,) = load_workflows([folder], builtin_dirs=[], node_types=registry())
     store.import_rows("demo", [("a", {"name": "A", "website": "acme.com"})])
     summary = materialize(store, workflow)
     assert summary.failed == 1
@@ -284,7 +284,7 @@ def test_a_node_that_sees_the_whole_row_follows_workflows_it_does_not_need(
             "name: other\nnodes:\n  - {id: o, type: expression, "
             f"values: {{size: '{expression}'}}, outputs: {{size: integer}}}}\n"
         )
-        return {w.name: w for w in load_compiled([folder], builtin_dirs=[])}
+        return {w.name: w for w in load_workflows([folder], builtin_dirs=[], node_types=registry())}
 
     (folder / "whole.yaml").write_text(
         "name: whole\nnodes:\n"

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from lead_pipeline.cli import main
-from lead_pipeline.engine.compile import load_compiled
+from lead_pipeline.engine.registry import registry
 from lead_pipeline.store import LeadStore
 from lead_pipeline.workflows import WorkflowError
+from lead_pipeline.workflows.loader import load_workflows
 from lead_pipeline_tests.engine.conftest import CompanyApi
 from lead_pipeline_tests.engine.test_runner import materialize
 
@@ -40,7 +41,7 @@ def test_the_prices_table_prices_an_http_provider_per_request(
     leads: LeadStore, api: CompanyApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("LEAD_PIPELINE_PRICES", '{"sizes": 0.25}')
-    [workflow] = load_compiled([write(tmp_path, api)], builtin_dirs=[])
+    [workflow] = load_workflows([write(tmp_path, api)], builtin_dirs=[], node_types=registry())
     summary = materialize(leads, workflow, parallel=2)
     assert summary.ok == 7 and api.count("/profile") == 7
     assert summary.cost == pytest.approx(7 * 0.25)  # not the node's own $0.01
@@ -52,7 +53,7 @@ def test_the_cap_holds_at_the_table_s_price(
     leads: LeadStore, api: CompanyApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("LEAD_PIPELINE_PRICES", '{"sizes": 0.25}')
-    [workflow] = load_compiled([write(tmp_path, api)], builtin_dirs=[])
+    [workflow] = load_workflows([write(tmp_path, api)], builtin_dirs=[], node_types=registry())
     summary = materialize(leads, workflow, parallel=4, max_cost=0.6)
     assert api.count("/profile") == 2  # two calls at $0.25 fit $0.6, a third does not
     assert summary.cost == pytest.approx(0.5)
@@ -63,7 +64,7 @@ def test_a_token_price_for_an_http_provider_is_refused_with_the_file(
 ) -> None:
     monkeypatch.setenv("LEAD_PIPELINE_PRICES", '{"sizes": [1, 2]}')
     with pytest.raises(WorkflowError) as caught:
-        load_compiled([write(tmp_path, api)], builtin_dirs=[])
+        load_workflows([write(tmp_path, api)], builtin_dirs=[], node_types=registry())
     [problem] = caught.value.problems
     assert "priced.yaml" in problem and "LEAD_PIPELINE_PRICES prices 'sizes' per token" in problem
 
@@ -73,7 +74,7 @@ def test_a_cost_per_request_that_is_not_a_price_is_refused(
     api: CompanyApi, tmp_path: Path, cost: str
 ) -> None:
     with pytest.raises(WorkflowError) as caught:
-        load_compiled([write(tmp_path, api, cost)], builtin_dirs=[])
+        load_workflows([write(tmp_path, api, cost)], builtin_dirs=[], node_types=registry())
     [problem] = caught.value.problems
     assert "priced.yaml" in problem and "cost_per_request" in problem
 

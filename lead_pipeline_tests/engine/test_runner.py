@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from lead_pipeline.engine.compile import CompiledWorkflow, load_compiled
+from lead_pipeline.engine.compile import CompiledWorkflow
 from lead_pipeline.engine.options import RunOptions
+from lead_pipeline.engine.registry import registry
 from lead_pipeline.engine.runner import run_shard
 from lead_pipeline.engine.selection import make_shards, select_rows
 from lead_pipeline.engine.summary import RunSummary
 from lead_pipeline.store import FAILED, OK, SKIPPED, LeadStore
+from lead_pipeline.workflows.loader import load_workflows
 from lead_pipeline_tests.engine.conftest import WORKFLOW, CompanyApi
 
 
@@ -106,7 +108,7 @@ def test_limit_processes_the_first_n_rows(leads, workflows, api: CompanyApi) -> 
 def _recompile(folder: Path, text: str) -> CompiledWorkflow:
     folder.mkdir(exist_ok=True)
     (folder / "scoring.yaml").write_text(text)
-    (workflow,) = load_compiled([folder], builtin_dirs=[])
+    (workflow,) = load_workflows([folder], builtin_dirs=[], node_types=registry())
     return workflow
 
 

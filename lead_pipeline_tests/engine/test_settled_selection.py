@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 
 from lead_pipeline.engine import selection as selection_module
-from lead_pipeline.engine.compile import CompiledWorkflow, load_compiled
+from lead_pipeline.engine.compile import CompiledWorkflow
 from lead_pipeline.engine.options import RunOptions
+from lead_pipeline.engine.registry import registry
 from lead_pipeline.engine.runner import run_shard
 from lead_pipeline.engine.selection import (
     Selection,
@@ -31,6 +32,7 @@ from lead_pipeline.engine.selection import (
 from lead_pipeline.store import LeadStore
 from lead_pipeline.store.shared import utcnow
 from lead_pipeline.workflows.errors import WorkflowError
+from lead_pipeline.workflows.loader import load_workflows
 
 WORKFLOWS = {
     "sizes": """\
@@ -68,7 +70,7 @@ nodes:
 def workflows(tmp_path: Path) -> dict[str, CompiledWorkflow]:
     for name, text in WORKFLOWS.items():
         (tmp_path / f"{name}.yaml").write_text(text)
-    return {w.name: w for w in load_compiled([tmp_path], builtin_dirs=[])}
+    return {w.name: w for w in load_workflows([tmp_path], builtin_dirs=[], node_types=registry())}
 
 
 @pytest.fixture
@@ -231,7 +233,7 @@ def test_a_column_only_unread_rows_carry_is_found_and_one_none_carries_refused(
         'name: typo\nnodes:\n  - {id: n, type: expression, values: {w: "upper(extar)"}, '
         "outputs: {w: string}}\n"
     )
-    flows = {w.name: w for w in load_compiled([tmp_path], builtin_dirs=[])}
+    flows = {w.name: w for w in load_workflows([tmp_path], builtin_dirs=[], node_types=registry())}
     # Only the last row carries ``extra``: the first row alone does not prove it exists.
     rows = [(f"r{i}", {"name": f"Co {i}"}) for i in range(5)]
     store.import_rows("demo", [*rows, ("r5", {"name": "Co 5", "extra": "x"})])

@@ -13,14 +13,16 @@ from typing import Any
 
 import pytest
 
-from lead_pipeline.engine.compile import CompiledWorkflow, load_compiled
+from lead_pipeline.engine.compile import CompiledWorkflow
 from lead_pipeline.engine.options import RunOptions
+from lead_pipeline.engine.registry import registry
 from lead_pipeline.engine.runner import run_shard
 from lead_pipeline.engine.selection import make_shards, select_rows, stale_counts
 from lead_pipeline.engine.summary import RunSummary
 from lead_pipeline.store import OK, SKIPPED, LeadStore
 from lead_pipeline.store.shared import utcnow
 from lead_pipeline.workflows import WorkflowError
+from lead_pipeline.workflows.loader import load_workflows
 from lead_pipeline_tests.engine.conftest import NAMES, CompanyApi
 
 
@@ -49,7 +51,7 @@ def asked(api: CompanyApi, path: str = "/profile") -> list[str]:
 def compile_one(folder: Path, name: str, text: str) -> dict[str, CompiledWorkflow]:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{name}.yaml").write_text(text)
-    return {w.name: w for w in load_compiled([folder], builtin_dirs=[])}
+    return {w.name: w for w in load_workflows([folder], builtin_dirs=[], node_types=registry())}
 
 
 def rows(names: list[str | None], **extra: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:

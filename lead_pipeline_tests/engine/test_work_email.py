@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from lead_pipeline.engine.compile import CompiledWorkflow, load_compiled
-from lead_pipeline.engine.registry import NotConfigured
+from lead_pipeline.engine.compile import CompiledWorkflow
+from lead_pipeline.engine.registry import NotConfigured, registry
 from lead_pipeline.store import FAILED, OK, LeadStore
-from lead_pipeline.workflows.loader import BUILTIN_DIR
+from lead_pipeline.workflows.loader import BUILTIN_DIR, load_workflows
 from lead_pipeline_tests.engine.test_runner import materialize
 from lead_pipeline_tests.servers import ApolloServer, HunterServer, PdlServer, Reply
 
@@ -48,7 +48,9 @@ def servers(
 
 @pytest.fixture
 def workflow() -> CompiledWorkflow:
-    return {w.name: w for w in load_compiled([], builtin_dirs=[BUILTIN_DIR])}["founder_email"]
+    return {
+        w.name: w for w in load_workflows([], builtin_dirs=[BUILTIN_DIR], node_types=registry())
+    }["founder_email"]
 
 
 def leads(store: LeadStore, rows: dict[str, dict[str, Any]]) -> LeadStore:
@@ -317,7 +319,9 @@ def test_an_unknown_confidence_does_not_pass_a_min_confidence(
         ("bob builder", "acme.com"): {"email": "bob@acme.com"},  # "extrapolated": 0.5
     }
     (tmp_path / "sure_emails.yaml").write_text(MIN_CONFIDENCE)
-    sure = {w.name: w for w in load_compiled([tmp_path], builtin_dirs=[])}["sure_emails"]
+    sure = {w.name: w for w in load_workflows([tmp_path], builtin_dirs=[], node_types=registry())}[
+        "sure_emails"
+    ]
     leads(
         store,
         {

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from lead_pipeline.engine.compile import load_compiled
+from lead_pipeline.engine.registry import registry
 from lead_pipeline.leads import import_file
 from lead_pipeline.store import LeadStore
+from lead_pipeline.workflows.loader import load_workflows
 from lead_pipeline_tests.engine.test_runner import materialize
 
 WORKFLOW = """\
@@ -25,7 +26,7 @@ def test_a_crm_list_and_our_list_get_the_same_answers(store: LeadStore, tmp_path
     folder = tmp_path / "wf"
     folder.mkdir()
     (folder / "wf.yaml").write_text(WORKFLOW)
-    (workflow,) = load_compiled([folder], builtin_dirs=[])
+    (workflow,) = load_workflows([folder], builtin_dirs=[], node_types=registry())
     ours = tmp_path / "ours.json"
     ours.write_text(
         json.dumps(

@@ -18,8 +18,9 @@ import pytest
 
 from lead_pipeline.defs.partitions import LEAD_LISTS
 from lead_pipeline.defs.partitions import instance as dagster_instance
-from lead_pipeline.engine.compile import CompiledWorkflow, load_compiled
+from lead_pipeline.engine.compile import CompiledWorkflow
 from lead_pipeline.engine.options import RunOptions
+from lead_pipeline.engine.registry import registry
 from lead_pipeline.engine.runner import run_shard
 from lead_pipeline.engine.selection import make_shards, select_rows
 from lead_pipeline.engine.summary import RunSummary
@@ -28,6 +29,7 @@ from lead_pipeline.leads import export_list
 from lead_pipeline.leads.exporter import default_export_path
 from lead_pipeline.providers.urlguard import ALLOW_PRIVATE_ENV, TRUSTED_HOSTS_ENV
 from lead_pipeline.store import FAILED, OK, InvalidNameError, LeadStore, check_name
+from lead_pipeline.workflows.loader import load_workflows
 from lead_pipeline_tests.reliability.harness import write_workflow
 from lead_pipeline_tests.servers import WebServer, html_page, huge_page, redirect
 
@@ -47,8 +49,8 @@ ABOUT = "Acme sells anvils to construction companies across Europe on annual con
 
 @pytest.fixture
 def pages(tmp_path: Path) -> CompiledWorkflow:
-    (workflow,) = load_compiled(
-        [write_workflow(tmp_path / "wf", WORKFLOW, "pages")], builtin_dirs=[]
+    (workflow,) = load_workflows(
+        [write_workflow(tmp_path / "wf", WORKFLOW, "pages")], builtin_dirs=[], node_types=registry()
     )
     return workflow
 

@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from lead_pipeline.engine.compile import CompiledWorkflow, load_compiled
+from lead_pipeline.engine.compile import CompiledWorkflow
 from lead_pipeline.engine.options import RunOptions
+from lead_pipeline.engine.registry import registry
 from lead_pipeline.engine.runner import run_shard
 from lead_pipeline.engine.selection import make_shards, select_rows
 from lead_pipeline.providers import CallPolicy, ProviderError
@@ -23,6 +24,7 @@ from lead_pipeline.providers.retry import RetryPolicy
 from lead_pipeline.providers.urlguard import TRUSTED_HOSTS_ENV, HostList, UrlGuard
 from lead_pipeline.store import FAILED, OK, LeadStore
 from lead_pipeline.workflows.errors import WorkflowError
+from lead_pipeline.workflows.loader import load_workflows
 from lead_pipeline_tests.servers import RecordedRequest, Reply, StubServer
 
 SECRET = "acme-secret-7d1f0b9e44c2a6"
@@ -41,7 +43,7 @@ def _workflow(tmp_path: Path, node: str) -> CompiledWorkflow:
     (folder / "probe.yaml").write_text(
         "name: probe\nnodes:\n" + node + "    outputs: {path: string}\n    extract: {path: path}\n"
     )
-    (workflow,) = load_compiled([folder], builtin_dirs=[])
+    (workflow,) = load_workflows([folder], builtin_dirs=[], node_types=registry())
     return workflow
 
 
@@ -327,7 +329,7 @@ def test_a_bomb_in_one_row_fails_that_row_and_the_shard_goes_on(
             "      padded: '{{ name|center(width) }}'\n"
             "    extract: {path: path}\n    outputs: {path: string}\n"
         )
-        (workflow,) = load_compiled([folder], builtin_dirs=[])
+        (workflow,) = load_workflows([folder], builtin_dirs=[], node_types=registry())
         ok = {"n": 3, "width": 10, "big": 7}
         rows = [
             ("ok-1", {"name": "a", **ok}),

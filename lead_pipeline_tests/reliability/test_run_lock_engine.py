@@ -9,13 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from lead_pipeline.engine.compile import CompiledWorkflow, load_compiled
+from lead_pipeline.engine.compile import CompiledWorkflow
 from lead_pipeline.engine.options import RunOptions
+from lead_pipeline.engine.registry import registry
 from lead_pipeline.engine.runlock import STALE_ENV, LockKeeper, LockLost, stale_after_s
 from lead_pipeline.engine.runner import run_shard
 from lead_pipeline.engine.selection import make_shards, select_rows
 from lead_pipeline.providers.urlguard import TRUSTED_HOSTS_ENV
 from lead_pipeline.store import LeadStore
+from lead_pipeline.workflows.loader import load_workflows
 from lead_pipeline_tests.reliability.harness import (
     LEAD,
     WORKFLOW,
@@ -39,7 +41,7 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[RowApi]:
 @pytest.fixture
 def scoring(api: RowApi, tmp_path: Path) -> CompiledWorkflow:
     folder = write_workflow(tmp_path / "wf", WORKFLOW_YAML.format(base=api.root_url))
-    (workflow,) = load_compiled([folder], builtin_dirs=[])
+    (workflow,) = load_workflows([folder], builtin_dirs=[], node_types=registry())
     return workflow
 
 

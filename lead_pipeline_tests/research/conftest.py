@@ -19,10 +19,12 @@ from typing import Any
 
 import pytest
 
-from lead_pipeline.engine.compile import CompiledWorkflow, load_compiled
+from lead_pipeline.engine.compile import CompiledWorkflow
+from lead_pipeline.engine.registry import registry
 from lead_pipeline.providers.urlguard import TRUSTED_HOSTS_ENV
 from lead_pipeline.settings import reset_settings
 from lead_pipeline.store import LeadStore
+from lead_pipeline.workflows.loader import load_workflows
 from lead_pipeline_tests.servers.llm import OpenAIServer
 from lead_pipeline_tests.servers.search import SerperServer
 from lead_pipeline_tests.servers.web import WebServer, html_page, huge_page
@@ -164,7 +166,7 @@ def research_workflow(tmp_path: Path, **config: Any) -> CompiledWorkflow:
     folder = tmp_path / "wf"
     folder.mkdir(exist_ok=True)
     (folder / "company_profile.yaml").write_text(text)
-    [workflow] = load_compiled([folder], builtin_dirs=[])
+    [workflow] = load_workflows([folder], builtin_dirs=[], node_types=registry())
     return workflow
 
 

@@ -201,10 +201,11 @@ def test_the_plan_prices_the_research_before_it_runs(
 
 
 def test_the_chain_leaves_company_profile_out_until_named(world: World) -> None:
-    from lead_pipeline.engine.compile import load_compiled
     from lead_pipeline.engine.planning import plan_workflows
+    from lead_pipeline.engine.registry import registry
+    from lead_pipeline.workflows.loader import load_workflows
 
-    workflows = load_compiled()
+    workflows = load_workflows(node_types=registry())
     chain, _ = plan_workflows("all", workflows)
     assert "company_profile" not in [w.name for w in chain]
     named, _ = plan_workflows("company_profile", workflows)

@@ -9,6 +9,7 @@ from typing import ClassVar
 import pytest
 from pydantic import Field
 
+from lead_pipeline.workflows.compiled import PlainKind, UncheckedConfig
 from lead_pipeline.workflows.errors import UnknownWorkflowError, WorkflowError
 from lead_pipeline.workflows.loader import (
     BUILTIN_DIR,
@@ -70,10 +71,9 @@ class ComputeConfig(NodeConfigBase):
     check: str = "true"
 
 
-NODE_TYPES: dict[str, type[NodeConfigBase]] = {
-    "http": HttpConfig,
-    "prompt": PromptConfig,
-    "compute": ComputeConfig,
+NODE_TYPES: dict[str, PlainKind] = {
+    name: PlainKind(name, config_model=model)
+    for name, model in (("http", HttpConfig), ("prompt", PromptConfig), ("compute", ComputeConfig))
 }
 
 
@@ -95,8 +95,8 @@ def test_loads_orders_and_answers_queries(tmp_path: Path) -> None:
     assert len(workflows) == 4
     assert "people" in workflows
     assert "nobody" not in workflows
-    assert workflows.get("people").needs == ["classify"]
-    assert workflows.get("people").source == user / "c_people.yaml"
+    assert workflows.get("people").spec.needs == ["classify"]
+    assert workflows.get("people").spec.source == user / "c_people.yaml"
     assert [s.name for s in workflows.upstream_closure("enrich")] == [
         "classify",
         "people",
@@ -105,7 +105,9 @@ def test_loads_orders_and_answers_queries(tmp_path: Path) -> None:
     assert [s.name for s in workflows.upstream_closure("classify")] == ["classify"]
     assert workflows.output_owners()["is_b2b"] == ("classify", "step")
     assert not workflows.is_builtin("solo")
-    config = workflows.node_config("people", "step")
+    (node,) = workflows.get("people").nodes
+    config = node.config
+    assert node.node_type is NODE_TYPES["http"]
     assert isinstance(config, HttpConfig)
     assert config.url == "https://x.test/{{ company }}"
 
@@ -130,9 +132,13 @@ def test_unknown_workflow_lists_the_known_ones(tmp_path: Path) -> None:
         workflows.upstream_closure("beta")
 
 
-def test_node_config_is_none_without_node_types(tmp_path: Path) -> None:
+def test_node_config_is_not_checked_without_node_types(tmp_path: Path) -> None:
     write(tmp_path / "wf", "a.yaml", workflow("alpha"))
-    assert load_workflows([tmp_path / "wf"]).node_config("alpha", "step") is None
+    (node,) = load_workflows([tmp_path / "wf"]).get("alpha").nodes
+    assert isinstance(node.config, UncheckedConfig)
+    assert node.config.model_dump() == {}
+    assert node.node_type == PlainKind("http")
+    assert node.inputs.columns == {"company": ("url",)}  # its template is still read
 
 
 def test_missing_folders_and_other_files_are_fine(tmp_path: Path) -> None:
@@ -660,3 +666,59 @@ def test_a_needed_workflow_two_steps_up_is_enough(tmp_path: Path) -> None:
     write(folder, "b.yaml", workflow("people", needs="[classify]"))
     write(folder, "c.yaml", workflow("mail", needs="[people]", where="is_b2b"))
     assert load_workflows([folder]).names() == ["classify", "people", "mail"]
+
+
+# --------------------------------------------------------------------------- broken files
+
+
+def test_set_aside_broken_leaves_out_a_broken_file_and_what_needs_it(tmp_path: Path) -> None:
+    folder = tmp_path / "wf"
+    write(folder, "a_mail.yaml", workflow("mail", needs="[people]"))  # loads once people has
+    write(folder, "b_people.yaml", workflow("people"))
+    write(folder, "c_typo.yaml", "name: typo\nnodes: [")
+    write(folder, "d_score.yaml", workflow("score", needs="[typo]"))
+    write(folder, "e_twice.yaml", workflow("people"))
+    with pytest.raises(WorkflowError) as strict:
+        load_workflows([folder])
+    assert len(problems_of(strict)) == 1 and problems_of(strict)[0].startswith("wf/c_typo.yaml")
+
+    workflows = load_workflows([folder], set_aside_broken=True)
+
+    assert workflows.names() == ["people", "mail"]
+    broken = workflows.broken
+    assert broken[0].startswith("wf/c_typo.yaml: YAML syntax error")
+    assert broken[1] == (
+        "wf/d_score.yaml: field 'needs': unknown workflow 'typo' (known: mail, people, score)"
+    )
+    assert broken[2] == (
+        "workflow 'people' is defined twice: in wf/b_people.yaml and in wf/e_twice.yaml"
+    )
+    assert len(broken) == 3
+    warning = workflows.warning()
+    assert warning is not None and "c_typo.yaml" in warning and "d_score.yaml" in warning
+    with pytest.raises(WorkflowError, match=r"c_typo\.yaml"):
+        workflows.usable_for("typo")  # only a broken file could define it
+    assert [w.name for w in workflows.usable_for("mail")] == ["people", "mail"]
+
+
+def test_set_aside_broken_still_raises_for_a_broken_builtin(tmp_path: Path) -> None:
+    builtin = tmp_path / "builtin"
+    write(builtin, "base.yaml", "name: base\nnodes: [")
+    write(tmp_path / "wf", "mine.yaml", workflow("mine"))
+    with pytest.raises(WorkflowError, match=r"builtin/base\.yaml: YAML syntax error"):
+        load_workflows([tmp_path / "wf"], builtin_dirs=[builtin], set_aside_broken=True)
+
+
+def test_every_file_loading_leaves_nothing_broken(tmp_path: Path) -> None:
+    write(tmp_path / "wf", "a.yaml", workflow("alpha"))
+    workflows = load_workflows([tmp_path / "wf"], set_aside_broken=True)
+    assert workflows.names() == ["alpha"] and workflows.broken == []
+    assert workflows.warning() is None
+
+
+def test_a_file_that_does_not_parse_is_set_aside_alone(tmp_path: Path) -> None:
+    write(tmp_path / "wf", "a.yaml", workflow("alpha"))
+    write(tmp_path / "wf", "b.yaml", "name: beta\nnodes: [")
+    workflows = load_workflows([tmp_path / "wf"], set_aside_broken=True)
+    assert workflows.names() == ["alpha"]
+    assert len(workflows.broken) == 1 and workflows.broken[0].startswith("wf/b.yaml: YAML syntax")

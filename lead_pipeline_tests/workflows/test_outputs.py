@@ -100,10 +100,10 @@ def test_the_llm_schema_carries_the_constraints() -> None:
 def test_the_builtin_declarations() -> None:
     workflows = {w.name: w for w in load_workflows()}
     offline = workflows["b2b_only"].nodes[0]
-    confidence = offline.outputs["b2b_confidence"]
+    confidence = offline.spec.outputs["b2b_confidence"]
     assert (confidence.minimum, confidence.maximum) == (0.5, 1)
     extract = next(n for n in workflows["founder_linkedin"].nodes if n.id == "extract")
-    validator = output_validator(extract.outputs, "extract")
+    validator = output_validator(extract.spec.outputs, "extract")
     person = {"name": "Ada", "title": "CEO", "source_url": "https://example.com"}
     for spelling in (
         "https://uk.linkedin.com/in/Ada-Lovelace/?trk=x",
