@@ -144,9 +144,10 @@ def test_ledgers_of_runs_long_over_are_pruned_when_a_run_closes(
     from sqlalchemy import update
 
     from lead_pipeline.engine import RunOptions, WorkflowRun
-    from lead_pipeline.engine.compile import load_compiled
+    from lead_pipeline.engine.registry import registry
     from lead_pipeline.engine.workflow_run import LEDGER_RETENTION
     from lead_pipeline.store.schema import run_ledgers
+    from lead_pipeline.workflows.loader import load_workflows
 
     cap = to_nanos(1.0, "cap")
     now = datetime.now(UTC)
@@ -163,7 +164,7 @@ def test_ledgers_of_runs_long_over_are_pruned_when_a_run_closes(
         "name: lengths\nnodes:\n  - id: size\n    type: expression\n"
         "    values: {size: 'len(name)'}\n    outputs: {size: integer}\n"
     )
-    [workflow] = load_compiled([folder], builtin_dirs=[])
+    [workflow] = load_workflows([folder], builtin_dirs=[], node_types=registry())
     store.import_rows("demo", [("a", {"name": "Acme"})])
     run = WorkflowRun(store, workflow, "demo", RunOptions(max_cost=0.5), owner="run-now")
     selection = run.select(dagster_run_id="run-now")
