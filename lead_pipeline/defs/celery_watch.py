@@ -28,11 +28,10 @@ from celery import Celery
 from celery.result import AsyncResult
 
 from lead_pipeline.defs import StepLost
-from lead_pipeline.defs.dagster_private import (
+from lead_pipeline.defs.dagster_private import EngineEventData, RetryMode
+from lead_pipeline.defs.dagster_private.celery import (
     CELERY_CONFIG,
     CeleryExecutor,
-    EngineEventData,
-    RetryMode,
     core_celery_execution_loop,
     submit_task,
 )

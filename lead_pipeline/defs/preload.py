@@ -24,7 +24,7 @@ def instance_modules() -> list[str]:
     factory and every class ``dagster.yaml`` configures (SQLite or PostgreSQL storage,
     the run coordinator, ...). Empty while the home has no folder yet (the first run
     creates it after this server starts; its steps then import these themselves)."""
-    from dagster._core.instance.ref import InstanceRef
+    from lead_pipeline.defs.dagster_private import InstanceRef
 
     home = get_settings().dagster_home
     if not home.is_dir():

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 # What a failed blocking asset check raises. Its class is not in Dagster's public names
 # (checked against dagster 1.13.27), so it is known by the name its errors carry, not
-# imported (see defs/dagster_private.py for the private names that are).
+# imported (see defs/dagster_private/ for the private names that are).
 ASSET_CHECK_FAILED = "DagsterAssetCheckFailedError"
 
 

@@ -1,16 +1,16 @@
-"""Every name we take from Dagster that Dagster does not publish, in one place.
+"""Every name we take from Dagster that Dagster does not publish, in one package.
 
 Dagster's public API is what ``dagster`` (``dg``) and each library's ``__all__``
 export; anything else (``dagster._core``, ``dagster_celery.executor``) may change in
 any release without notice. Each name here says why no public one does the job. All
 of them were checked against dagster 1.13.27 and dagster-celery 0.29.27, the versions
-``constraints.txt`` pins: on an upgrade, read this module first and run
+``constraints.txt`` pins: on an upgrade, read this package first and run
 ``lead_pipeline_tests/scaleout/`` (the Celery executor). ``lead_pipeline_tests/defs/
 test_dagster_private.py`` fails when another module of ours imports a private name.
 
-Imported by ``defs/celery_watch.py`` only, which the ``celery`` executor alone loads:
-importing this module needs the ``celery`` extra. Elsewhere the names are used for
-type checking only.
+Dagster's own private names are here; ``dagster_celery``'s are in ``.celery``, which
+``defs/celery_watch.py`` alone imports: they need the ``celery`` extra, and importing
+them took 1.27 s (load average ~20), which the step server's preload must not pay.
 
 One private name is not imported, only named: ``defs.STEP_PRELOAD`` lists the module
 ``dagster._core.executor.multiprocess`` for the step server's forkserver, as Dagster's
@@ -24,8 +24,10 @@ sensor's or schedule's tick (``get_external_sensor_execution`` and
 when they are already loaded (a code server, an in-process code location), so that no
 key in a tick's skip reason or error reaches the daemon's tick records; no public hook
 sees a tick's result before it leaves the code's process. Importing them here would
-cost every process that loads the definitions the gRPC modules, and need the ``celery``
-extra.
+cost every process that loads the definitions the gRPC modules.
+
+``dagster._core.instance.factory`` is named, not imported, by ``defs/preload.py``: the
+step server imports the modules a step's instance will (see ``InstanceRef`` below).
 """
 
 from __future__ import annotations
@@ -38,29 +40,18 @@ from dagster._core.events import EngineEventData
 # ``dagster_celery.celery_executor`` does the same with this private class.
 from dagster._core.execution.retries import RetryMode
 
+# What ``dagster.yaml`` configures, read without opening the instance: the step server
+# preloads the storage and coordinator modules it names (``defs/preload.py``), since a
+# connection must not cross a fork. ``DagsterInstance`` offers no public way to read it.
+from dagster._core.instance.ref import InstanceRef
+
 # The type of the serialized errors a finished run hands back
 # (``JobExecutionResult``'s step failures); used for type checking only.
 from dagster._utils.error import SerializableErrorInfo
 
-# Dagster's Celery loop: it submits each step with ``step_execution_fn`` and waits on
-# what that returns, which is how ``celery_watch`` puts a watched step in its place.
-# ``dagster_celery`` publishes only the ``celery_executor`` definition, not its parts.
-from dagster_celery.core_execution_loop import core_celery_execution_loop
-
-# ``CELERY_CONFIG``: the Celery executor's config schema, extended with the watch's two
-# settings. ``CeleryExecutor``: the executor subclassed to run that loop with watched
-# steps. ``_submit_task``: how one step becomes a Celery task (the watch submits a step
-# again when its worker is lost); copying it would copy its task routing and priorities.
-from dagster_celery.executor import CELERY_CONFIG, CeleryExecutor, _submit_task
-
 __all__ = [
-    "CELERY_CONFIG",
-    "CeleryExecutor",
     "EngineEventData",
+    "InstanceRef",
     "RetryMode",
     "SerializableErrorInfo",
-    "core_celery_execution_loop",
-    "submit_task",
 ]
-
-submit_task = _submit_task
