@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from lead_pipeline.crm import sync_hubspot
@@ -311,7 +311,7 @@ async def test_companies_are_never_upserted_by_domain_which_hubspot_does_not_kee
     object"; a company's domain is not one, and the stand-in refuses it as HubSpot does.
     The sync creates the companies it looked for and did not find (``batch/create``),
     updates the one the portal has by its id, and upserts contacts by email (unique)."""
-    async with httpx.AsyncClient() as client:
+    async with httpx2.AsyncClient() as client:
         refused = await client.post(
             hubspot.url("/crm/v3/objects/companies/batch/upsert"),
             headers={"Authorization": f"Bearer {HUBSPOT_TOKEN}"},
