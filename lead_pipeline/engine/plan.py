@@ -69,19 +69,20 @@ class NodePlan:
     other_cost_min: float = 0.0
     other_cost_max: float = 0.0
 
-    def add(self, est: CallEstimate, *, known_inputs: bool) -> None:
-        """Count one row's estimate: in both bounds when its inputs are known, else the upper."""
+    def add(self, est: CallEstimate, *, known_inputs: bool, rows: int = 1) -> None:
+        """Count ``rows`` rows' estimate: in both bounds when their inputs are known, else
+        the upper."""
         if known_inputs:
-            self.rows += 1
-            self.calls_min += est.calls_min
-            self.cost_min += est.cost_min
-            self.other_cost_min += est.other_cost_min
-            self.cached += est.cached
+            self.rows += rows
+            self.calls_min += est.calls_min * rows
+            self.cost_min += est.cost_min * rows
+            self.other_cost_min += est.other_cost_min * rows
+            self.cached += est.cached * rows
         else:
-            self.rows_possible += 1
-        self.calls_max += est.calls_max
-        self.cost_max += est.cost_max
-        self.other_cost_max += est.other_cost_max
+            self.rows_possible += rows
+        self.calls_max += est.calls_max * rows
+        self.cost_max += est.cost_max * rows
+        self.other_cost_max += est.other_cost_max * rows
         self.lane = self.lane or est.lane
         self.provider = self.provider or est.provider
         self.requests_per_second = self.requests_per_second or est.requests_per_second
@@ -268,24 +269,26 @@ def plan_workflow(
         settings=settings,
         lane=options.lane,
     )
+    by_start = Counter(starts.values())
     for node in workflow.nodes:
         node_plan = NodePlan(node=node.id, type=node.spec.type)
         # Rows whose inputs to this node an earlier node or workflow of the run computes:
         # they count in the upper bounds only.
-        unknown = len(possible)
-        for row_id, start in starts.items():
-            if start < node.index:
-                unknown += 1
-            elif start == node.index:
-                # Earlier nodes are up to date: this node's inputs are known now.
-                row = values.get(row_id, {})
-                if node.when is not None and not node.when.evaluate(row, params):
-                    continue
-                node_plan.add(estimate(node, row, context), known_inputs=True)
+        unknown = len(possible) + sum(n for start, n in by_start.items() if start < node.index)
+        if node.index in looks:
+            for row_id, start in starts.items():
+                if start == node.index:
+                    # Earlier nodes are up to date: this node's inputs are known now.
+                    row = values.get(row_id, {})
+                    if node.when is not None and not node.when.evaluate(row, params):
+                        continue
+                    node_plan.add(estimate(node, row, context), known_inputs=True)
+        elif by_start[node.index]:
+            # No ``when`` and an estimate that ignores the row: one estimate for them all
+            # (per row, it was half of a 100,000-row first run's plan: issue 22).
+            node_plan.add(estimate(node, {}, context), known_inputs=True, rows=by_start[node.index])
         if unknown:
-            est = estimate(node, None, context)
-            for _ in range(unknown):
-                node_plan.add(est, known_inputs=False)
+            node_plan.add(estimate(node, None, context), known_inputs=False, rows=unknown)
         node_plan.seconds_min = _seconds(
             node_plan.calls_min - node_plan.cached, node_plan, options.parallel, settings
         )
