@@ -81,6 +81,9 @@ def _record(row: Any) -> BatchRecord:
     )
 
 
+_REQUESTS_PER_INSERT = 2_000
+
+
 class LlmBatches(StorePart):
     """Record, follow and collect LLM batches."""
 
@@ -101,10 +104,7 @@ class LlmBatches(StorePart):
         Each request maps ``custom_id``, ``row_id``, ``node``, ``node_index``,
         ``config_hash``, ``input_hash`` and ``question``.
         """
-        rows = [
-            {**dict(r), "batch_key": key, "lead_list": lead_list, "workflow": workflow}
-            for r in requests
-        ]
+        requests = list(requests)
         with self.engine.begin() as conn:
             conn.execute(
                 llm_batches.insert().values(
@@ -114,14 +114,23 @@ class LlmBatches(StorePart):
                     workflow=workflow,
                     model=model,
                     state=SUBMITTING,
-                    rows=len(rows),
+                    rows=len(requests),
                     price=price,
                     run_key=run_key,
                     submitted_at=utcnow(),
                 )
             )
-            if rows:
-                conn.execute(llm_batch_requests.insert(), rows)
+            # In parts: the questions' JSON of a 100,000-question batch is hundreds of
+            # megabytes when every parameter is built at once.
+            for start in range(0, len(requests), _REQUESTS_PER_INSERT):
+                part = requests[start : start + _REQUESTS_PER_INSERT]
+                conn.execute(
+                    llm_batch_requests.insert(),
+                    [
+                        {**r, "batch_key": key, "lead_list": lead_list, "workflow": workflow}
+                        for r in part
+                    ],
+                )
 
     def batch_created(self, key: str, batch_id: str, status: str) -> None:
         """The provider created the batch: its id, so it can be followed."""
