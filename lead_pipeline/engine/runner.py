@@ -23,7 +23,14 @@ from lead_pipeline.engine.compile import CompiledNode, CompiledWorkflow
 from lead_pipeline.engine.options import RunOptions
 from lead_pipeline.engine.registry import NodeCall, NodeError, NodeOutcome
 from lead_pipeline.engine.runlock import LockKeeper, LockLost
-from lead_pipeline.engine.selection import RowWork, Shard, base_values, stale_reason, values_at
+from lead_pipeline.engine.selection import (
+    RowWork,
+    Shard,
+    base_values,
+    results_read,
+    stale_reason,
+    values_at,
+)
 from lead_pipeline.engine.services import Services, open_services
 from lead_pipeline.engine.summary import ShardSummary
 from lead_pipeline.providers.budget import metered
@@ -165,7 +172,8 @@ class ShardRunner:
         and the row's stored results of this workflow."""
         ids = [w.row_id for w in self.shard.rows]
         rows = self.store.mapped_rows(self.shard.lead_list, ids)
-        found = self.store.results(self.shard.lead_list, None, ids)
+        # The results the values come from, as selection read them: not every workflow's.
+        found = self.store.results(self.shard.lead_list, results_read(self.workflow), ids)
         starts = {w.row_id: w.start for w in self.shard.rows}
         out: dict[str, tuple[dict[str, Any], dict[tuple[str, str], NodeResult]]] = {}
         for row in rows:

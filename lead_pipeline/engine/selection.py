@@ -98,7 +98,7 @@ class Selection(LeftAlone):
     def counts_only(self) -> Selection:
         """This selection without its rows, for the steps that need its counts alone (the
         summary): the shards carry the rows. At 100,000 rows the rows pickled to 2.7 MB,
-        0.41 CPU-s to write and read back between the select and summarize steps."""
+        0.41 CPU-s to pickle and unpickle between the select and summarize steps."""
         return replace(self, work=[], handed_on=self.selected)
 
 
@@ -290,6 +290,15 @@ def settles_by_time(workflow: CompiledWorkflow) -> bool:
     )
 
 
+def results_read(workflow: CompiledWorkflow) -> list[str] | None:
+    """The workflows whose results a row's values for ``workflow`` come from: its own and
+    its upstream workflows' (the only outputs its nodes may read, as the loader checks),
+    or None (every workflow's) when a node sees the whole row."""
+    if any(n.inputs.whole_row for n in workflow.nodes):
+        return None
+    return [workflow.name, *workflow.upstream]
+
+
 def skips_fresh(workflow: CompiledWorkflow) -> bool:
     """Whether a row with no result of the workflow is work from its first node without
     reading it: yes unless a ``where`` must first say whether the row is eligible."""
@@ -312,11 +321,7 @@ def load_rows(
     were half the plan of a first run (issue 22).
     """
     store.require_list(lead_list)
-    read = (
-        None
-        if any(n.inputs.whole_row for n in workflow.nodes)
-        else [workflow.name, *workflow.upstream]
-    )
+    read = results_read(workflow)
     if settle and settles_by_time(workflow):
         found = store.settle(
             lead_list,
