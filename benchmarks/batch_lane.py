@@ -54,7 +54,9 @@ class StandIn:
 
     def __init__(self) -> None:
         self.conn, child = multiprocessing.get_context("fork").Pipe()
-        self.process = multiprocessing.get_context("fork").Process(target=_serve, args=(child,))
+        self.process = multiprocessing.get_context("fork").Process(
+            target=_serve, args=(child,), daemon=True
+        )
         self.process.start()
         self.env: dict[str, str] = self.conn.recv()
 

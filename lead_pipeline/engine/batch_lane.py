@@ -26,6 +26,7 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from lead_pipeline.providers.batch_api import BatchApi, BatchError, BatchLine, BatchState
@@ -78,8 +79,9 @@ class Waiting:
     input_hash: str
     question: Question
 
-    @property
+    @cached_property
     def custom_id(self) -> str:
+        """Made once: a submission reads it several times per row (a hash each time)."""
         return custom_id(self.row_id, self.node, self.input_hash)
 
 
