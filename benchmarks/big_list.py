@@ -256,7 +256,10 @@ def measure(
 
     rerun = run_cli(enrich, env, profiler(work, "rerun") if args.profile else None)
     print(f"  {rerun[3].strip().splitlines()[-1]}")
-    print(f"re-run, nothing to do {rerun[0]:6.1f} s  peak rss {rerun[2] / 2**20:.0f} MiB")
+    print(
+        f"re-run, nothing to do {rerun[0]:6.1f} s  {rerun[1]:.2f} CPU-s  "
+        f"peak rss {rerun[2] / 2**20:.0f} MiB"
+    )
     if args.profile:
         summarize_profile(work / "enrich.txt")
         summarize_profile(work / "rerun.txt")
