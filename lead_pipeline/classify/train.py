@@ -155,6 +155,8 @@ def build_vocabulary(
 
 def vectorize(docs: Sequence[Counter[str]], idf: Mapping[str, float]) -> Any:
     """A CSR matrix whose rows are exactly what inference computes (``features.weigh``)."""
+    # scipy (0.8 s of CPU) and scikit-learn (4.3 s, the dev extra only) are imported by
+    # the steps that use them, so the script's argument errors and --help come at once.
     from scipy.sparse import csr_matrix
 
     column = {t: i for i, t in enumerate(idf)}

@@ -12,7 +12,8 @@ import argparse
 
 from rich.table import Table
 
-from lead_pipeline.cli.common import console, lead_name, open_store
+from lead_pipeline.cli.common import CliError, console, lead_name, open_store
+from lead_pipeline.engine.summary import describe_failures, group_failures
 
 
 def add(sub: argparse._SubParsersAction) -> None:
@@ -32,9 +33,6 @@ def add(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lead_pipeline.cli.common import CliError
-    from lead_pipeline.engine.summary import describe_failures, group_failures
-
     if args.limit < 0:
         raise CliError(f"--limit: must be 0 or more, got {args.limit}")
     store = open_store()

@@ -6,7 +6,13 @@ import argparse
 from pathlib import Path
 
 from lead_pipeline.cli.common import CliError, console, lead_name, open_store
-from lead_pipeline.leads.exporter import DEFAULT_FLATTEN_MAX, EXPORT_FORMATS
+from lead_pipeline.leads.exporter import (
+    DEFAULT_FLATTEN_MAX,
+    EXPORT_FORMATS,
+    ExportError,
+    ExportOptions,
+    export_lead_list,
+)
 
 
 def _positive(value: str) -> int:
@@ -64,8 +70,6 @@ def add(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lead_pipeline.leads.exporter import ExportError, ExportOptions, export_lead_list
-
     options = ExportOptions(
         all_outputs=args.all_outputs,
         flatten=args.flatten,

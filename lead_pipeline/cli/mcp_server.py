@@ -20,7 +20,7 @@ def add(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
+    try:  # the MCP SDK and the tools cost 0.8 s of CPU beyond what ``--help`` loads
         from lead_pipeline.cli.mcp_tools import serve
     except ModuleNotFoundError as exc:
         if exc.name is None or not exc.name.startswith("mcp"):

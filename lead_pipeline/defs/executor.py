@@ -123,6 +123,8 @@ def k8s_config() -> dict[str, Any]:
 def build_executor() -> dg.ExecutorDefinition:
     name = executor_name()
     check_shared_store(name)
+    # Each executor's package is imported only when it is the one chosen: Celery and
+    # dagster-k8s are extras a deployment installs only for that executor.
     if name == "celery":
         from lead_pipeline.defs.celery_watch import watched_celery_executor
 

@@ -34,6 +34,7 @@ from lead_pipeline.engine.estimates import (
 from lead_pipeline.engine.options import RunOptions
 from lead_pipeline.engine.selection import Selection, select_rows
 from lead_pipeline.providers import PriceTable
+from lead_pipeline.providers.session import configured_limits
 from lead_pipeline.settings import Settings, get_settings
 from lead_pipeline.store import FAILED, LeadStore
 
@@ -179,8 +180,6 @@ class RunPlan:
 
 def _rate(node: NodePlan, settings: Settings) -> float | None:
     """Requests per second for the node's provider: configured, else its documented pace."""
-    from lead_pipeline.providers.session import configured_limits
-
     if node.provider is None:
         return None
     limit = configured_limits(settings).get(node.provider)

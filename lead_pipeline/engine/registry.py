@@ -19,6 +19,8 @@ from importlib.metadata import EntryPoint
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
+# The package only lists entry points (its modules load in load_group): no cycle.
+from lead_pipeline.engine.node_types import BUILTIN
 from lead_pipeline.engine.plugins import NODE_TYPES_GROUP, PluginError, load_group
 from lead_pipeline.providers.errors import NotConfigured
 from lead_pipeline.workflows.model import NodeConfigBase, OutputSpec
@@ -193,8 +195,6 @@ def registry() -> Mapping[str, NodeType]:
     Both are entry points of the ``lead_pipeline.node_types`` group (``engine/plugins.py``).
     A plugin may not reuse a name: a workflow's ``type`` must mean one thing.
     """
-    from lead_pipeline.engine.node_types import BUILTIN
-
     found = load_group(NODE_TYPES_GROUP, builtins=BUILTIN, check=_check, twice="node type")
     return MappingProxyType({name: cast(NodeType, value) for name, value in found.items()})
 

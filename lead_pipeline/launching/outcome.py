@@ -76,6 +76,8 @@ def _failed_checks(error: SerializableErrorInfo) -> str:
 def outcome_of(result: dg.JobExecutionResult) -> RunOutcome:
     """The run's outcome: on failure, the first failed step's description and the kind of
     failure (:attr:`Failure.ROWS` only when every failed step failed because rows failed)."""
+    # Imported once a run ended: defs loads Dagster (2.4 s of CPU), which the launcher's
+    # module, imported by `enrich --plan`, must not.
     from lead_pipeline.defs import StepLost
     from lead_pipeline.defs.assets import ROWS_FAILED_TAG
 

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from lead_pipeline.leads.errors import LeadFileError, display_path
+from lead_pipeline.settings import get_settings
 
 # A lead's cell is a name, a URL, a description: far below this. A bigger cell is
 # almost always a broken export (a whole page pasted into one cell) and would
@@ -57,8 +58,6 @@ class LeadFileLimits:
 
     @classmethod
     def from_settings(cls) -> LeadFileLimits:
-        from lead_pipeline.settings import get_settings
-
         settings = get_settings()
         return cls(
             max_file_bytes=settings.max_lead_file_mb * 1_000_000,

@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from lead_pipeline.workflows.errors import WorkflowError
+
 if TYPE_CHECKING:
     from lead_pipeline.workflows import OutputSpec
 
@@ -28,7 +30,6 @@ def declared_outputs() -> dict[str, OutputSpec]:
     # (YAML, the expression and template compilers) costs 0.11 s of CPU on top of what
     # ``lead-pipeline --help`` loads, which imports this module; only import and export
     # call this.
-    from lead_pipeline.workflows.errors import WorkflowError
     from lead_pipeline.workflows.loader import BUILTIN_DIR, load_workflows
 
     try:

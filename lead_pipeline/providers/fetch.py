@@ -165,7 +165,7 @@ def _decode(body: bytes, content_type: str) -> str:
 def extract_text(body: bytes, content_type: str, url: str) -> tuple[str | None, str]:
     """(title, readable text): trafilatura's main-content extraction, falling back to
     all visible text for pages too small or odd for it to find an article."""
-    import trafilatura  # heavy import, paid only by processes that fetch pages
+    import trafilatura  # 0.25 s of CPU to import: paid only by processes that fetch pages
 
     if content_type.startswith("text/plain"):
         return None, _decode(body, content_type).strip()

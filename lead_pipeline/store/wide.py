@@ -168,7 +168,7 @@ class WideView(StorePart):
         shows what the pipeline decided. (The importer renames such columns
         on the way in; this covers outputs of workflows added later.)
         """
-        import pandas as pd
+        import pandas as pd  # 1.8 s of CPU to import: only the exporter and the UI need it
 
         self.lists.require_list(name)
         rows = self.lists.rows(name)

@@ -150,8 +150,6 @@ class OutputSpec(BaseModel):
     @field_validator("pattern")
     @classmethod
     def _pattern_compiles(cls, value: str | None) -> str | None:
-        import re
-
         if value is not None:
             try:
                 re.compile(value)

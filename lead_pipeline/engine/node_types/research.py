@@ -23,6 +23,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from lead_pipeline.domains import domain_name, host_of
+from lead_pipeline.engine.estimates import LLM_CALL_S, CallEstimate, is_cached, llm_cost
 from lead_pipeline.engine.node_types.llm import _available as llm_available
 from lead_pipeline.engine.registry import (
     UNCONFIGURED_NOTE,
@@ -38,9 +39,12 @@ from lead_pipeline.providers import (
     complete_json,
     configured_search_providers,
     fetch_page,
+    resolve_backend,
+    resolve_model,
     search_env_vars,
     web_search,
 )
+from lead_pipeline.providers.search import search_request
 from lead_pipeline.providers.waterfall import waterfall
 from lead_pipeline.research.evidence import PageTexts, check, page_key
 from lead_pipeline.research.prompt import (
@@ -287,10 +291,6 @@ def estimate_research(node: Any, values: Any, context: Any) -> Any:
     ``max_pages`` fetches, and one structured LLM answer (asked twice at worst) over a
     prompt of up to ``max_pages`` pages of ``max_chars``. The LLM's own calls set the
     node's provider in the plan; the calls and cost count all three kinds."""
-    from lead_pipeline.engine.estimates import LLM_CALL_S, CallEstimate, is_cached, llm_cost
-    from lead_pipeline.providers import resolve_backend, resolve_model
-    from lead_pipeline.providers.search import search_request
-
     config: ResearchConfig = node.config
     try:
         backend = resolve_backend(config.backend, context.settings)
