@@ -15,6 +15,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -237,7 +238,10 @@ def test_rows_held_by_reservations_in_flight_wait_and_are_not_failed(
     and are asked in turn; none is failed as if the cap were spent, and the summary says
     that calls waited. Two matches past the cap still stop at one."""
     pdl.people = {}
-    pdl.latency = 0.5  # the rows in flight all reach the ledger before the first answer
+    pdl.latency = 0.5
+    # The first question is held 3 s more, so the other rows in flight meet its
+    # reservation at the ledger even when a busy machine starts them late.
+    pdl.script(lambda request: (time.sleep(3.0), pdl.handle(request))[1])
     import_leads(env, tmp_path, leads(10))
     args = ["enrich", "--lead", LEAD, "--workflow", "emails", "--max-cost", "0.5"]
     done = cli(env, *args, "--parallel", "5", "--shard-size", "5", "--max-shards", "2")
