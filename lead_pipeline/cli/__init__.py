@@ -2,64 +2,69 @@
 
 Each subcommand is a module of this package with one ``add`` function that
 declares its arguments and one ``run`` function that does the work; to add a
-subcommand, write the module and list its ``add`` in ``SUBCOMMANDS``. Commands
-return an exit code; user errors are printed by ``main`` as one line (see
-``common``).
+subcommand, write the module and list its name and module in ``SUBCOMMANDS``.
+Commands return an exit code; user errors are printed by ``main`` as one line
+(see ``common``).
+
+A command line that names a subcommand imports that subcommand's module only:
+each module pulls in what its own command needs (``export`` the exporter,
+``import`` the readers), not what the others need. The whole parser (every
+module) is built for ``--help``, ``--version`` and a command line that names no
+known subcommand, so their output and errors are argparse's own.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import importlib
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from lead_pipeline import __version__
-from lead_pipeline.cli import (
-    batches,
-    enrich,
-    errors,
-    export_list,
-    import_list,
-    lists,
-    mcp_server,
-    status,
-    sync,
-    trace,
-    workflows,
-)
 from lead_pipeline.cli.common import COULD_NOT_RUN_EXIT, USER_ERROR_EXIT, user_errors
 from lead_pipeline.outlets import guard_process
 
-SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
-    import_list.add,
-    export_list.add,
-    status.add,
-    lists.add,
-    enrich.add,
-    batches.add,
-    errors.add,
-    trace.add,
-    workflows.add,
-    sync.add,
-    mcp_server.add,
-]
+# Subcommand name -> its module in this package, in the order ``--help`` lists them.
+SUBCOMMANDS: dict[str, str] = {
+    "import": "import_list",
+    "export": "export_list",
+    "status": "status",
+    "lists": "lists",
+    "enrich": "enrich",
+    "batches": "batches",
+    "errors": "errors",
+    "trace": "trace",
+    "workflows": "workflows",
+    "sync": "sync",
+    "mcp": "mcp_server",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The command's parser: with ``command``, only that subcommand (its module alone is
+    imported); without, every subcommand."""
     parser = argparse.ArgumentParser(
         prog="lead-pipeline", description="Lead-list enrichment with Dagster."
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for add in SUBCOMMANDS:
-        add(sub)
+    for name, module in SUBCOMMANDS.items():
+        if command is None or name == command:
+            importlib.import_module(f"{__name__}.{module}").add(sub)
     return parser
 
 
+def _named_command(argv: Sequence[str]) -> str | None:
+    """The subcommand a command line names first, if it is one of ours; a top-level option
+    (``-h``, ``--version``) or an unknown command needs the whole parser."""
+    return argv[0] if argv and argv[0] in SUBCOMMANDS else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(_named_command(words))
+    args = parser.parse_args(words)
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
