@@ -119,16 +119,18 @@ class SettledRows(StorePart):
             .group_by(nr.row_id)
             .subquery()
         )
-        own_runs = and_(runs.c.lead_list == lead_list, runs.c.workflow == workflow)
-        run_start = (
-            select(func.max(runs.c.started_at))
-            .where(and_(own_runs, runs.c.started_at <= per_row.c.first))
-            .scalar_subquery()
-        )
-        next_start = (
-            select(func.min(runs.c.started_at))
-            .where(and_(own_runs, runs.c.started_at > per_row.c.first))
-            .scalar_subquery()
+        # The run of W each row's results were written by: the last run of W started at or
+        # before the row's first result, up to the next run's start. The runs of W on the
+        # list become intervals once (a window), and each row joins the one it falls in;
+        # per-row subqueries on ``runs`` (which has no index on its start) scanned the whole
+        # table several times per row: 1.85 CPU-s for 20,000 rows with 301 runs.
+        own = (
+            select(
+                runs.c.started_at.label("start"),
+                func.lead(runs.c.started_at).over(order_by=runs.c.started_at).label("next"),
+            )
+            .where(and_(runs.c.lead_list == lead_list, runs.c.workflow == workflow))
+            .subquery("own_runs")
         )
         other = node_results.alias("other")
         upstream_written = (
@@ -149,15 +151,23 @@ class SettledRows(StorePart):
                 per_row.c.first,
                 per_row.c.last,
                 leads.c.updated_at,
-                run_start.label("run_start"),
-                next_start.label("next_start"),
+                own.c.start.label("run_start"),
+                own.c.next.label("next_start"),
                 (upstream_written if upstream else null().cast(nr.finished_at.type)).label(
                     "upstream"
                 ),
             )
-            .join(
-                leads,
-                and_(leads.c.lead_list == lead_list, leads.c.row_id == per_row.c.row_id),
+            .select_from(
+                per_row.join(
+                    leads,
+                    and_(leads.c.lead_list == lead_list, leads.c.row_id == per_row.c.row_id),
+                ).outerjoin(
+                    own,
+                    and_(
+                        own.c.start <= per_row.c.first,
+                        or_(own.c.next.is_(None), per_row.c.first < own.c.next),
+                    ),
+                )
             )
             .where(
                 and_(
@@ -166,7 +176,10 @@ class SettledRows(StorePart):
                     or_(per_row.c.outside == 0, per_row.c.outside == len(nodes)),
                 )
             )
-            .subquery()
+            # Materialized: each row's upstream lookup runs once, not wherever the query
+            # below names it.
+            .cte("candidates")
+            .prefix_with("MATERIALIZED")
         )
         c = candidates.c
         n = len(nodes)
