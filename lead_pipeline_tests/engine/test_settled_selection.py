@@ -240,3 +240,23 @@ def test_a_column_only_unread_rows_carry_is_found_and_one_none_carries_refused(
     assert len(decide(store, flows["reads"])[0]) == 6
     with pytest.raises(WorkflowError, match="extar"):
         select_rows(store, flows["typo"], "demo", RunOptions(), record=False)
+
+
+def test_each_row_is_settled_by_the_run_of_w_that_wrote_it_among_many(
+    listed, workflows, monkeypatch
+) -> None:
+    """Many runs of the workflow, on this list and another: each row finds the run that
+    wrote its results (its interval between two starts), not the first or the last."""
+    listed.import_rows("other", [("o1", {"name": "Other", "size": 1})])
+    run(listed, workflows["sizes"])  # every row, run 1
+    for round_ in range(4):
+        other = select_rows(listed, workflows["sizes"], "other", RunOptions(force=True))
+        listed.start_run("other", "sizes", RunOptions().as_dict())
+        for shard in make_shards(other, RunOptions()):
+            run_shard(listed, workflows["sizes"], shard, RunOptions())
+        run(listed, workflows["sizes"], force=True, rows=["r1"])
+        if round_ == 1:
+            listed.import_rows("demo", [("r3", {"name": "Co 3", "size": 30})])
+    # r3 changed after run 1 wrote it (and no later run of sizes wrote r3): decided again.
+    assert settled_ids(listed, workflows["sizes"]) == {"r0", "r1", "r2", "r4", "r5"}
+    assert same_as_row_by_row(listed, workflows["sizes"], monkeypatch) == ([("r3", 0)], 5, 0, 0, 6)
