@@ -106,8 +106,10 @@ def entry() -> None:
     traceback, and ``main`` itself returns, for callers in the same process.
     """
     guard_process()  # whatever this process and its children print or log is scrubbed
-    code = main()
-    gc.freeze()
+    try:
+        code = main()
+    finally:  # an interrupt or a traceback ends the process as quickly as a return
+        gc.freeze()
     sys.exit(code)
 
 

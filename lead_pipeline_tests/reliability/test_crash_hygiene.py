@@ -61,7 +61,7 @@ def test_step_processes_die_with_the_cli_and_the_rerun_starts_at_once(
         assert launcher is not None and launcher.pid == cli  # the lock names the command
 
         os.kill(cli, sig)  # the command only, not its process group
-        first.proc.wait(timeout=60)
+        first.proc.wait(timeout=300)  # a bound for a hung command, not an expected time
         wait_for(lambda: not session_pids(cli), "the step processes to die with the CLI", 60)
         assert launcher.is_gone()
         api.release()  # the held server threads answer into the void
