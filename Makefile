@@ -55,14 +55,18 @@ $(UV): | $(VENV)/bin/python
 	@echo "Installing uv $(UV_VERSION) into $(VENV) with pip (uv installs the rest)"
 	$(BIN)/python -m pip install --disable-pip-version-check --progress-bar on uv==$(UV_VERSION)
 
+# The editable package itself is compiled too (0.12-0.15 CPU-s a process where
+# PYTHONDONTWRITEBYTECODE is set); a module edited later is compiled in memory as usual.
 $(STAMP): pyproject.toml constraints.txt | $(UV)
 	@echo "Installing lead-pipeline and what it runs into $(VENV), the versions of constraints.txt (first time only)"
 	$(UV_INSTALL) -e .
+	@$(BIN)/python -m compileall -q lead_pipeline
 	@touch $@
 
 $(DEV_STAMP): pyproject.toml constraints.txt | $(UV)
 	@echo "Installing lead-pipeline with the dev extra (tests, lint, PostgreSQL, Celery, Kubernetes) into $(VENV), the versions of constraints.txt"
 	$(UV_INSTALL) -e ".[dev]"
+	@$(BIN)/python -m compileall -q lead_pipeline
 	@touch $@ $(STAMP)
 
 # Every extra's versions, for every platform, from Python 3.11 on. --upgrade takes the
