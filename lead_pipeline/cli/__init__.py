@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -106,6 +107,11 @@ def entry() -> None:
     traceback, and ``main`` itself returns, for callers in the same process.
     """
     guard_process()  # whatever this process and its children print or log is scrubbed
+    # A command a shell script starts in the background (`lead-pipeline enrich ... &`)
+    # inherits SIGINT ignored, and a Dagster run maps SIGTERM onto SIGINT's handler, so
+    # `kill PID` was ignored as well: the run could only be SIGKILLed, its steps orphaned.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         code = main()
     finally:  # an interrupt or a traceback ends the process as quickly as a return

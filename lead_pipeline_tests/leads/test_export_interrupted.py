@@ -27,6 +27,9 @@ LIMIT = 200_000  # bytes a write may reach in the child: a fifth of the export
 CHILD = """
 import os, resource, signal, sys
 how, *argv = sys.argv[1:]
+# Ctrl-C's handler even when pytest runs as a background job (SIGINT inherited ignored),
+# as lead_pipeline.cli.entry restores it.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 if how == "SIGKILL":
     signal.signal(signal.SIGXFSZ, lambda *_: os.kill(os.getpid(), signal.SIGKILL))
 elif how == "SIGINT":
