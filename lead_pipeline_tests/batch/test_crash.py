@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,29 @@ POINTS = [
 ]
 
 
+def kill_at(
+    server: OpenAIBatchServer | AnthropicBatchServer,
+    arrived: threading.Event,
+    store: LeadStore,
+    workflows: Path,
+) -> None:
+    """Submit in a child process and ``kill -9`` it once the held request has arrived."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, store.url, str(workflows)],
+        env={**os.environ, **server.env()},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert arrived.wait(timeout=300), "the child never reached the held request"
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=60)
+    finally:
+        server.release()
+        if child.poll() is None:
+            child.kill()
+
+
 @pytest.mark.parametrize(("provider", "held", "before", "why"), POINTS)
 def test_kill_9_during_submission_leaves_one_batch(
     store: LeadStore,
@@ -64,21 +88,7 @@ def test_kill_9_during_submission_leaves_one_batch(
     )
     import_rows(store, 8)
     workflow = compile_workflow(tmp_path, provider)
-    arrived = server.hold(held, before=before)
-    child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, store.url, str(tmp_path / f"wf-{provider}")],
-        env={**os.environ, **server.env()},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        assert arrived.wait(timeout=300), "the child never reached the held request"
-        child.send_signal(signal.SIGKILL)
-        child.wait(timeout=60)
-    finally:
-        server.release()
-        if child.poll() is None:
-            child.kill()
+    kill_at(server, server.hold(held, before=before), store, tmp_path / f"wf-{provider}")
     records = store.batches("demo")
     assert len(records) == 1 and records[0].state == "submitting", why
     made_before = len(server.batches)
@@ -106,21 +116,7 @@ def test_an_anthropic_record_matching_two_batches_is_left_waiting_not_guessed(
     server = anthropic_batches
     import_rows(store, 8)
     workflow = compile_workflow(tmp_path, "anthropic")
-    arrived = server.hold("/v1/messages/batches")
-    child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, store.url, str(tmp_path / "wf-anthropic")],
-        env={**os.environ, **server.env()},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        assert arrived.wait(timeout=300)
-        child.send_signal(signal.SIGKILL)
-        child.wait(timeout=60)
-    finally:
-        server.release()
-        if child.poll() is None:
-            child.kill()
+    kill_at(server, server.hold("/v1/messages/batches"), store, tmp_path / "wf-anthropic")
     # Someone else's batch of the same size, created at the same time.
     other = [{"custom_id": f"x{i}", "params": {"max_tokens": 5}} for i in range(8)]
     httpx2.post(

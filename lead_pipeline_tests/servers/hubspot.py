@@ -66,6 +66,22 @@ def _offset(after: Any) -> int:
     return int(base64.urlsafe_b64decode(str(after).encode()).decode())
 
 
+def _batch_reply(
+    results: list[dict[str, Any]], errors: list[dict[str, Any]], headers: dict[str, str], *, ok: int
+) -> Reply:
+    """A batch endpoint's answer: ``ok`` with every result, or 207 with the refused
+    inputs as ``errors`` beside the results."""
+    answer: dict[str, Any] = {
+        "status": "COMPLETE",
+        "results": results,
+        "startedAt": "2026-12-01T00:00:00Z",
+        "completedAt": "2026-12-01T00:00:01Z",
+    }
+    if errors:
+        answer |= {"errors": errors, "numErrors": len(errors)}
+    return Reply(status=207 if errors else ok, json=answer, headers=headers)
+
+
 def _error(status: int, message: str, category: str = "VALIDATION_ERROR") -> Reply:
     return Reply(status=status, json={"status": "error", "message": message, "category": category})
 
@@ -250,15 +266,7 @@ class HubSpotServer(StubServer):
                     "updatedAt": "2026-12-01T00:00:00Z",
                 }
             )
-        answer: dict[str, Any] = {
-            "status": "COMPLETE",
-            "results": results,
-            "startedAt": "2026-12-01T00:00:00Z",
-            "completedAt": "2026-12-01T00:00:01Z",
-        }
-        if errors:
-            answer |= {"errors": errors, "numErrors": len(errors)}
-        return Reply(status=207 if errors else 200, json=answer, headers=headers)
+        return _batch_reply(results, errors, headers, ok=200)
 
     def _create_companies(self, body: dict[str, Any], headers: dict[str, str]) -> Reply:
         """``batch/create``: a new company per input, whatever the portal holds (HubSpot
@@ -293,15 +301,7 @@ class HubSpotServer(StubServer):
                     "updatedAt": "2026-12-01T00:00:00Z",
                 }
             )
-        answer: dict[str, Any] = {
-            "status": "COMPLETE",
-            "results": results,
-            "startedAt": "2026-12-01T00:00:00Z",
-            "completedAt": "2026-12-01T00:00:01Z",
-        }
-        if errors:
-            answer |= {"errors": errors, "numErrors": len(errors)}
-        return Reply(status=207 if errors else 201, json=answer, headers=headers)
+        return _batch_reply(results, errors, headers, ok=201)
 
     def _associate(self, body: dict[str, Any], headers: dict[str, str]) -> Reply:
         results, errors = [], []
